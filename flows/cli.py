@@ -1,0 +1,141 @@
+"""``lstm-forecast``: the command line. Every option is a field of :class:`tasks.settings.Settings`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import types
+import typing
+from typing import Any
+
+from tasks.settings import Settings, load_settings
+
+QUIET_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "GIT_PYTHON_REFRESH": "quiet",
+}
+COMMANDS = {
+    "ingest": ("CSV files -> curated Parquet", ("storage", "ingest")),
+    "train": ("train, evaluate, log and register a model", ("storage", "data", "model", "training", "tracking")),
+    "forecast": ("forecast every series with the champion model", ("storage", "tracking")),
+    "run": ("the main job: ingest -> train -> forecast",
+            ("storage", "ingest", "data", "model", "training", "tracking")),
+    "serve": ("run the scheduled deployments against the configured Prefect API", ("storage",)),
+    "ui": ("start the Prefect and MLflow servers on 127.0.0.1 (Ctrl-C stops both)", ("storage", "server")),
+}
+
+
+def _add_setting_options(p: argparse.ArgumentParser, groups: tuple[str, ...]) -> None:
+    for group in groups:
+        model = Settings.model_fields[group].annotation
+        for name, field in model.model_fields.items():
+            extra = field.json_schema_extra or {}
+            flag = extra.get("flag", f"--{name.replace('_', '-')}")
+            env = f"LSTMF_{group.upper()}__{name.upper()}"
+            help_ = f"{field.description} [env {env}; default {field.default}]"
+            kind, choices = _arg_type(field.annotation)
+            kw: dict[str, Any] = {"dest": f"{group}.{name}", "default": None, "help": help_}
+            if kind is bool:
+                p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+            else:
+                p.add_argument(flag, type=kind, choices=choices, metavar=name.upper() if not choices else None, **kw)
+
+
+def _arg_type(annotation: Any) -> tuple[type, list | None]:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is typing.Literal:
+        return str, list(typing.get_args(annotation))
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and args:
+        return _arg_type(args[0])
+    return (annotation if annotation in (int, float, bool) else str), None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstm-forecast",
+        description="Scheduled LSTM forecasting: Prefect flows, MLflow tracking and registry. "
+        "Every option can also be set by its LSTMF_ environment variable.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for cmd, (help_, groups) in COMMANDS.items():
+        p = sub.add_parser(cmd, help=help_, description=help_)
+        _add_setting_options(p, groups)
+        if cmd == "train":
+            p.add_argument("--input", dest="ingest.input", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    for k, v in QUIET_ENV.items():
+        os.environ.setdefault(k, v)
+    args = vars(build_parser().parse_args(argv))
+    command = args.pop("command")
+    overrides = {k: v for k, v in args.items() if v is not None}
+    s = load_settings(overrides)  # validate options before anything starts
+    try:
+        return _dispatch(command, s, overrides)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear message, not a traceback, for the expected failures
+        print(f"lstm-forecast {command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(command: str, s: Settings, overrides: dict[str, Any]) -> int:
+    if command == "ui":
+        from tasks.servers import run_ui
+
+        return run_ui(s)
+    if command == "serve":
+        from deployments.serve import serve_all
+
+        serve_all(overrides)
+        return 0
+    if command == "ingest":
+        from flows.ingest import ingest_flow
+
+        print(_ingest_text(ingest_flow(overrides=overrides)))
+    elif command == "train":
+        from flows.train import train_flow
+
+        print(_train_text(train_flow(overrides=overrides)))
+    elif command == "forecast":
+        from flows.forecast import forecast_flow
+
+        print(_forecast_text(forecast_flow(overrides=overrides)))
+    elif command == "run":
+        from flows.pipeline import pipeline_flow
+
+        r = pipeline_flow(overrides=overrides)
+        print("\n".join([_ingest_text(r["ingest"]), _train_text(r["train"]), _forecast_text(r["forecast"])]))
+    return 0
+
+
+def _ingest_text(r: dict) -> str:
+    lines = [f"ingest: {r['files_ingested']} file(s) ingested, {r['files_rejected']} rejected; "
+             f"{r['rows_accepted']} rows accepted, {r['rows_rejected']} rows quarantined; "
+             f"curated {r['curated_rows']} rows / {r['curated_series']} series at {r['curated_path']}"]
+    lines += [f"  rejected {f['file']}: {f['reason']}" for f in r["files"] if f["status"] == "rejected"]
+    return "\n".join(lines)
+
+
+def _train_text(r: dict) -> str:
+    m = r["metrics"]
+    table = "\n".join(f"  {k.upper():6s} LSTM {m[f'lstm_{k}']:10.4f}   seasonal naive {m[f'snaive_{k}']:10.4f}"
+                      for k in ("mae", "rmse", "mape", "smape", "mase"))
+    return (f"train: {r['series']} series, {r['epochs']} epochs (best {r['best_epoch']}) on {r['device']}, "
+            f"{r['windows_per_s']:,.0f} windows/s\n  test-part metrics:\n{table}\n"
+            f"  registered model version {r['model_version']} (MLflow run {r['mlflow_run_id']})\n"
+            f"  gate: {r['gate']}; champion is v{r['champion_version']}")
+
+
+def _forecast_text(r: dict) -> str:
+    return (f"forecast: {r['rows']} rows for {r['series']} series, cutoff {r['cutoff']}, model v{r['model_version']}\n"
+            f"  written to {r['path']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

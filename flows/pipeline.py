@@ -1,0 +1,28 @@
+"""The main job: ingest -> train -> forecast, each a subflow."""
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.forecast import forecast_flow
+from flows.ingest import ingest_flow
+from flows.train import train_flow
+
+
+@flow(name="pipeline", log_prints=True)
+def pipeline_flow(
+    input: str | None = None,
+    storage: str | None = None,
+    horizon: int | None = None,
+    input_size: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict:
+    """1. ingest  2. train (registers, gates the champion)  3. forecast with the champion."""
+    ingest = ingest_flow(input=input, storage=storage, overrides=overrides)
+    train = train_flow(storage=storage, horizon=horizon, input_size=input_size, epochs=epochs, seed=seed,
+                       overrides=overrides)
+    forecast = forecast_flow(storage=storage, overrides=overrides)
+    return {"ingest": ingest, "train": train, "forecast": forecast}

@@ -1,0 +1,57 @@
+"""Train flow: curated data -> trained, evaluated, logged and registered LSTM."""
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from flows.common import flow_run_id, settings_from
+from tasks.settings import Settings
+from tasks.train import load_curated_task, register_task, train_task
+
+
+@flow(name="train", log_prints=True)
+def train_flow(
+    storage: str | None = None,
+    horizon: int | None = None,
+    input_size: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict:
+    """1. load curated data  2. train + test  3. log to MLflow, register, gate the champion alias."""
+    s = settings_from(overrides, **{"storage.root": storage, "data.horizon": horizon, "data.input_size": input_size,
+                                    "training.epochs": epochs, "training.seed": seed})
+    df = load_curated_task(s)
+    outcome = train_task(df, s)
+    reg = register_task(s, outcome, df, flow_run_id())
+    m = outcome.metrics
+    summary = {
+        "mlflow_run_id": reg.run_id,
+        "model_version": reg.version,
+        "promoted": reg.promoted,
+        "gate": reg.reason,
+        "champion_version": reg.champion_version,
+        "metrics": m,
+        "epochs": len(outcome.result.history),
+        "best_epoch": outcome.result.best_epoch,
+        "windows_per_s": outcome.result.windows_per_s,
+        "device": outcome.result.device,
+        "series": len(outcome.ids),
+    }
+    create_markdown_artifact(key="train-summary", markdown=_markdown(s, summary), description="Training summary")
+    get_run_logger().info("model v%s: %s", reg.version, reg.reason)
+    return summary
+
+
+def _markdown(s: Settings, r: dict) -> str:
+    m = r["metrics"]
+    rows = "\n".join(
+        f"| {k} | {m[f'lstm_{k}']:.4g} | {m[f'snaive_{k}']:.4g} |" for k in ("mae", "rmse", "mape", "smape", "mase")
+    )
+    return (
+        f"# {s.tracking.model_name} v{r['model_version']}\n\n**Gate:** {r['gate']}\n\n"
+        f"MLflow run `{r['mlflow_run_id']}`, {r['series']} series, {r['epochs']} epochs on {r['device']}.\n\n"
+        f"| metric (test part) | LSTM | seasonal naive |\n|---|---|---|\n{rows}\n"
+    )

@@ -1,0 +1,105 @@
+"""The trained model as data: weights (safetensors), network config, scaler statistics, metadata.
+
+Serialised to two plain payloads, ``weights.safetensors`` bytes and ``model.json`` text; nothing
+is pickled and loading never runs code from the files. A bundle trained on a GPU loads on a CPU.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from lstm_model import scaling
+from lstm_model.inference import predict_windows
+from lstm_model.network import LSTMForecaster, NetworkConfig
+from lstm_model.windows import PackedSeries
+
+WEIGHTS_FILE = "weights.safetensors"
+CONFIG_FILE = "model.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelBundle:
+    network: NetworkConfig
+    state_dict: dict[str, torch.Tensor]
+    stats: scaling.ScalerStats  # per series, in the order of ``series_ids``
+    series_ids: list[str]
+    meta: dict = field(default_factory=dict)  # freq, season, data fingerprint, ...
+
+    # -- persistence ---------------------------------------------------------------------------
+    def weights_bytes(self) -> bytes:
+        return st_save({k: v.detach().float().cpu().contiguous() for k, v in self.state_dict.items()})
+
+    def config_json(self) -> str:
+        return json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "network": self.network.to_dict(),
+                "scaler": self.stats.to_dict(),
+                "series_ids": self.series_ids,
+                "meta": self.meta,
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_payloads(cls, weights: bytes, config: str) -> "ModelBundle":
+        cfg = json.loads(config)
+        if cfg.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported model format version {cfg.get('format_version')!r}")
+        return cls(
+            network=NetworkConfig.from_dict(cfg["network"]),
+            state_dict=st_load(weights),
+            stats=scaling.ScalerStats.from_dict(cfg["scaler"]),
+            series_ids=list(cfg["series_ids"]),
+            meta=dict(cfg.get("meta", {})),
+        )
+
+    # -- inference -----------------------------------------------------------------------------
+    def build(self, device: torch.device | str = "cpu") -> LSTMForecaster:
+        model = LSTMForecaster(self.network)
+        model.load_state_dict(self.state_dict)
+        return model.to(device).eval()
+
+    def stats_for(self, ids: list[str], packed: PackedSeries) -> tuple[scaling.ScalerStats, np.ndarray]:
+        """Statistics for ``ids`` in that order; a series the model has not seen gets statistics
+        fitted on its own history. Returns the stats and a (S,) mask of the unseen series."""
+        pos = {sid: i for i, sid in enumerate(self.series_ids)}
+        idx = np.array([pos.get(s, -1) for s in ids], dtype=np.int64)
+        unseen = idx < 0
+        known = self.stats.take(np.where(unseen, 0, idx))
+        if not unseen.any():
+            return known, unseen
+        own = scaling.fit_stats(
+            packed.values,
+            packed.series_of_point(),
+            np.ones_like(packed.values, dtype=bool),
+            packed.n_series,
+            transform=self.stats.transform,
+            scaler=self.stats.scaler,
+        )
+        loc = np.where(unseen, own.loc, known.loc)
+        scl = np.where(unseen, own.scale, known.scale)
+        return scaling.ScalerStats(loc, scl, known.transform, known.scaler), unseen
+
+
+def forecast_packed(
+    model: LSTMForecaster,
+    packed: PackedSeries,
+    origin: np.ndarray,
+    stats: scaling.ScalerStats,
+) -> np.ndarray:
+    """Forecast ``horizon`` steps after position ``origin`` (S,) of each series (inputs are the
+    ``input_size`` points before it), in original units: (S, H)."""
+    L = model.cfg.input_size
+    if np.any(origin < L):
+        raise ValueError(f"every series needs at least input_size={L} points before its origin")
+    sid = packed.series_of_point()
+    scaled = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1)
+    y_scaled = predict_windows(model, scaled, packed.offsets + origin - L)  # (S, H)
+    return scaling.inverse(y_scaled, np.arange(packed.n_series)[:, None], stats)  # (S, H)

@@ -1,0 +1,28 @@
+"""Batched inference: every series' last window in one pass (chunked only to bound memory)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lstm_model.network import LSTMForecaster
+from lstm_model.windows import gather
+
+
+@torch.no_grad()
+def predict_windows(
+    model: LSTMForecaster, data: np.ndarray, starts: np.ndarray, chunk: int = 65536
+) -> np.ndarray:
+    """data (N, F) scaled, starts (S,) first index of each input window -> (S, H) scaled forecasts."""
+    model.eval()
+    device = next(model.parameters()).device
+    x_all = torch.as_tensor(data, dtype=torch.float32, device=device)  # (N, F)
+    st = torch.as_tensor(starts, dtype=torch.int64, device=device)  # (S,)
+    L = model.cfg.input_size
+    outs = []
+    for b in range(0, st.numel(), chunk):
+        x = gather(x_all, st[b : b + chunk], L)  # (B, L, F)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            outs.append(model(x).float())  # (B, H)
+    if not outs:
+        return np.zeros((0, model.cfg.horizon))
+    return torch.cat(outs).cpu().numpy().astype(np.float64)  # (S, H)

@@ -1,0 +1,56 @@
+"""The network: a stacked LSTM with a direct multi-step head.
+
+Shapes: B = batch, L = input_size, F = features (target first, then covariates), H = horizon.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Everything needed to rebuild the network (serialised as JSON next to the weights)."""
+
+    input_size: int = 24  # L: past steps the network sees
+    horizon: int = 12  # H: future steps emitted at once
+    n_features: int = 1  # F: target + covariates
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.0
+    level_norm: bool = True  # subtract the last observed value from each window, add it back to the output
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NetworkConfig":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+class LSTMForecaster(nn.Module):
+    """x (B, L, F) -> y_hat (B, H), all horizon steps at once (direct multi-step)."""
+
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.lstm = nn.LSTM(
+            input_size=cfg.n_features,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.head = nn.Linear(cfg.hidden_size, cfg.horizon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.level_norm:
+            level = x[:, -1:, :1]  # (B, 1, 1): last observed target value
+            x = torch.cat([x[..., :1] - level, x[..., 1:]], dim=-1)  # (B, L, F)
+        out, _ = self.lstm(x)  # (B, L, hidden)
+        y_hat = self.head(out[:, -1])  # (B, H)
+        if self.cfg.level_norm:
+            y_hat = y_hat + level[:, :, 0]  # (B, H) + (B, 1)
+        return y_hat

@@ -1,0 +1,108 @@
+"""Per-series scaling: statistics / scale / inverse as pure functions over packed series.
+
+A packed dataset keeps every series once in one flat array; ``series_of_point`` (N,) maps
+each point to its series. Statistics are fitted on a boolean ``fit_mask`` (the training part
+only) and travel with the model as two arrays ``loc`` and ``scale`` of shape (S,).
+
+An optional log transform (``log``) is applied before scaling; ``auto`` picks it when every
+value of every series' fitted part is strictly positive.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TRANSFORMS = ("auto", "log", "none")
+SCALERS = ("standard", "minmax")
+
+
+@dataclass(frozen=True)
+class ScalerStats:
+    """Per-series statistics (S,) plus the transform and scaler names."""
+
+    loc: np.ndarray  # (S,)
+    scale: np.ndarray  # (S,)
+    transform: str  # "log" | "none"
+    scaler: str  # "standard" | "minmax"
+
+    def to_dict(self) -> dict:
+        return {
+            "loc": self.loc.tolist(),
+            "scale": self.scale.tolist(),
+            "transform": self.transform,
+            "scaler": self.scaler,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ScalerStats":
+        return cls(
+            np.asarray(d["loc"], dtype=np.float64),
+            np.asarray(d["scale"], dtype=np.float64),
+            d["transform"],
+            d["scaler"],
+        )
+
+    def take(self, idx: np.ndarray) -> "ScalerStats":
+        """Statistics of a subset of series, in the order of ``idx``."""
+        return ScalerStats(self.loc[idx], self.scale[idx], self.transform, self.scaler)
+
+
+def resolve_transform(transform: str, values: np.ndarray) -> str:
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    if transform == "auto":
+        return "log" if values.size and bool(np.all(values > 0)) else "none"
+    if transform == "log" and not bool(np.all(values > 0)):
+        raise ValueError("log transform needs strictly positive values")
+    return transform
+
+
+def forward_transform(values: np.ndarray, transform: str) -> np.ndarray:
+    return np.log(values) if transform == "log" else values
+
+
+def inverse_transform(values: np.ndarray, transform: str) -> np.ndarray:
+    return np.exp(values) if transform == "log" else values
+
+
+def fit_stats(
+    values: np.ndarray,
+    series_of_point: np.ndarray,
+    fit_mask: np.ndarray,
+    n_series: int,
+    transform: str = "auto",
+    scaler: str = "standard",
+) -> ScalerStats:
+    """Fit per-series statistics on the points where ``fit_mask`` is true (no other point is read)."""
+    if scaler not in SCALERS:
+        raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
+    fit_values = values[fit_mask]
+    sid = series_of_point[fit_mask]
+    transform = resolve_transform(transform, fit_values)
+    v = forward_transform(fit_values, transform)
+    count = np.bincount(sid, minlength=n_series).astype(np.float64)  # (S,)
+    if np.any(count == 0):
+        raise ValueError("every series needs at least one point in its training part")
+    if scaler == "standard":
+        loc = np.bincount(sid, weights=v, minlength=n_series) / count
+        var = np.bincount(sid, weights=(v - loc[sid]) ** 2, minlength=n_series) / count
+        scale = np.sqrt(var)
+    else:  # minmax to [-1, 1]
+        lo = np.full(n_series, np.inf)
+        hi = np.full(n_series, -np.inf)
+        np.minimum.at(lo, sid, v)
+        np.maximum.at(hi, sid, v)
+        loc, scale = (hi + lo) / 2.0, (hi - lo) / 2.0
+    scale = np.where(scale > 1e-12, scale, 1.0)  # constant series: shift only
+    return ScalerStats(loc, scale, transform, scaler)
+
+
+def scale(values: np.ndarray, series_of_point: np.ndarray, stats: ScalerStats) -> np.ndarray:
+    v = forward_transform(values, stats.transform)
+    return (v - stats.loc[series_of_point]) / stats.scale[series_of_point]
+
+
+def inverse(scaled: np.ndarray, series_idx: np.ndarray, stats: ScalerStats) -> np.ndarray:
+    """Inverse of :func:`scale`; ``series_idx`` broadcasts against ``scaled`` (e.g. (S, 1) vs (S, H))."""
+    return inverse_transform(scaled * stats.scale[series_idx] + stats.loc[series_idx], stats.transform)

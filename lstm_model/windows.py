@@ -1,0 +1,69 @@
+"""Windows as views: series are packed once into one flat array; windows are gathered by index.
+
+A packed dataset has N points of S series: ``offsets`` (S,) and ``lengths`` (S,) locate each
+series in the flat arrays. A window is identified by the absolute index of its first point, so
+an epoch's index costs one int64 per window and the data itself is never copied per window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class PackedSeries:
+    """S series of different lengths, kept once, back to back."""
+
+    values: np.ndarray  # (N,) float64
+    offsets: np.ndarray  # (S,) int64, start of each series in ``values``
+    lengths: np.ndarray  # (S,) int64
+
+    @property
+    def n_series(self) -> int:
+        return int(self.offsets.shape[0])
+
+    def series_of_point(self) -> np.ndarray:
+        """(N,) index of the series each point belongs to."""
+        return np.repeat(np.arange(self.n_series), self.lengths)
+
+    def position(self) -> np.ndarray:
+        """(N,) position of each point inside its own series (0 = first point)."""
+        return np.arange(self.values.shape[0]) - np.repeat(self.offsets, self.lengths)
+
+    def select(self, keep: np.ndarray) -> tuple["PackedSeries", np.ndarray]:
+        """The series where ``keep`` (S,) is true, and the (N',) indices of their points here."""
+        rows = np.nonzero(keep[self.series_of_point()])[0]  # (N',)
+        lengths = self.lengths[keep]
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return PackedSeries(self.values[rows], offsets, lengths), rows
+
+    @classmethod
+    def from_arrays(cls, arrays: list[np.ndarray]) -> "PackedSeries":
+        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        values = np.concatenate(arrays).astype(np.float64) if arrays else np.zeros(0)
+        return cls(values, offsets, lengths)
+
+
+def window_starts(
+    offsets: np.ndarray, first_end: np.ndarray, stop_end: np.ndarray, window: int
+) -> np.ndarray:
+    """Absolute start index of every window of ``window`` points whose last point lies at a
+    position in ``[first_end, stop_end)`` of its series (positions relative to each series).
+
+    offsets, first_end, stop_end: (S,) -> starts: (W,), grouped by series, in time order.
+    """
+    lo = np.maximum(np.asarray(first_end, dtype=np.int64), window - 1)  # (S,)
+    counts = np.maximum(np.asarray(stop_end, dtype=np.int64) - lo, 0)  # (S,)
+    total = int(counts.sum())
+    sid = np.repeat(np.arange(offsets.shape[0]), counts)  # (W,)
+    k = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)  # (W,) rank within series
+    return (offsets[sid] + lo[sid] + k - (window - 1)).astype(np.int64)
+
+
+def gather(data: torch.Tensor, starts: torch.Tensor, window: int) -> torch.Tensor:
+    """data (N, F), starts (B,) -> windows (B, window, F), gathered on data's device."""
+    idx = starts[:, None] + torch.arange(window, device=data.device)[None, :]  # (B, window)
+    return data[idx]  # (B, window, F)

@@ -1,0 +1,29 @@
+"""The registered model's code (MLflow "models from code"): logged as a file, never pickled.
+
+Its artifacts are ``weights.safetensors`` and ``model.json``. ``predict`` takes a long frame
+(unique_id, ds, y) of history and returns the next ``horizon`` steps of every series it can
+forecast: unique_id, ds, y_hat.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+from lstm_model.bundle import ModelBundle
+from tasks.predict import forecast_frame
+
+
+class LSTMForecastModel(PythonModel):
+    def load_context(self, context) -> None:
+        weights = Path(context.artifacts["weights"]).read_bytes()
+        config = Path(context.artifacts["config"]).read_text()
+        self.bundle = ModelBundle.from_payloads(weights, config)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return forecast_frame(self.bundle, model_input)[0]
+
+
+mlflow.models.set_model(LSTMForecastModel())

@@ -1,0 +1,33 @@
+"""Forecast-vs-actual picture of the test part (PNG), for the best and worst series by MASE."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+
+def forecast_plot(history: pd.DataFrame, test_frame: pd.DataFrame, table: pd.DataFrame, n: int = 4) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lstm = table[table["model"] == "lstm"].sort_values("mase")
+    picks = list(dict.fromkeys(list(lstm["unique_id"].head(n // 2)) + list(lstm["unique_id"].tail(n - n // 2))))
+    fig, axes = plt.subplots(len(picks), 1, figsize=(9, 2.6 * len(picks)), squeeze=False)
+    for ax, uid in zip(axes[:, 0], picks):
+        t = test_frame[test_frame["unique_id"] == uid]
+        h = history[(history["unique_id"] == uid) & (history["ds"] < t["ds"].min())].tail(4 * len(t))
+        ax.plot(h["ds"], h["y"], color="black", lw=1, label="history")
+        ax.plot(t["ds"], t["y"], color="black", lw=1, ls="--", label="actual")
+        ax.plot(t["ds"], t["lstm"], color="tab:blue", lw=1.5, label="LSTM")
+        ax.plot(t["ds"], t["snaive"], color="tab:orange", lw=1, alpha=0.7, label="seasonal naive")
+        m = float(lstm.loc[lstm["unique_id"] == uid, "mase"].iloc[0])
+        ax.set_title(f"{uid}  (LSTM MASE {m:.3f})" if np.isfinite(m) else uid, fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,25 @@
+"""Forecasts from a model bundle and a long history frame (pandas + lstm_model only)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from lstm_model.bundle import ModelBundle, forecast_packed
+from tasks.prepare import future_dates, prepare, to_frame
+
+
+def forecast_frame(bundle: ModelBundle, history: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """History (unique_id, ds, y) -> forecasts (unique_id, ds, y_hat, cutoff) of the ``horizon``
+    steps after each series' last point, and the ids skipped for having < input_size points."""
+    prep = prepare(history)
+    ok = prep.packed.lengths >= bundle.network.input_size
+    skipped = [i for i, k in zip(prep.ids, ok) if not k]
+    ids = [i for i, k in zip(prep.ids, ok) if k]
+    if not ids:
+        return pd.DataFrame(columns=["unique_id", "ds", "y_hat", "cutoff"]), skipped
+    packed, rows = prep.packed.select(ok)
+    stats, _ = bundle.stats_for(ids, packed)
+    y_hat = forecast_packed(bundle.build("cpu"), packed, packed.lengths, stats)  # (S, H)
+    last = prep.ds[rows][packed.offsets + packed.lengths - 1]  # (S,)
+    out = to_frame(ids, future_dates(last, bundle.meta.get("freq") or prep.freq, bundle.network.horizon), y_hat)
+    out["cutoff"] = last.repeat(bundle.network.horizon)
+    return out, skipped

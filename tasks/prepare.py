@@ -1,0 +1,85 @@
+"""Curated long frame <-> packed numpy series; frequency, season length and future dates."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lstm_model.windows import PackedSeries
+
+SEASONS = {"MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "Q": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24,
+           "30min": 48, "min": 60, "YS": 1, "YE": 1, "Y": 1}
+
+
+@dataclass
+class Prepared:
+    packed: PackedSeries
+    ids: list[str]  # (S,)
+    ds: np.ndarray  # (N,) datetime64[ns], aligned with packed.values
+    freq: str | None
+
+    @property
+    def last_ds(self) -> np.ndarray:
+        """(S,) last timestamp of each series."""
+        return self.ds[self.packed.offsets + self.packed.lengths - 1]
+
+
+def prepare(df: pd.DataFrame) -> Prepared:
+    """A long frame (unique_id, ds, y), any order -> packed series sorted by (unique_id, ds)."""
+    if df.empty:
+        raise ValueError("no data: the curated dataset is empty (run ingest first)")
+    df = df.sort_values(["unique_id", "ds"], kind="stable")
+    ids, lengths = np.unique(df["unique_id"].to_numpy(dtype=str), return_counts=True)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    packed = PackedSeries(df["y"].to_numpy(dtype=np.float64), offsets, lengths.astype(np.int64))
+    ds = df["ds"].to_numpy(dtype="datetime64[ns]")
+    return Prepared(packed, [str(i) for i in ids], ds, infer_freq(ds, packed))
+
+
+def infer_freq(ds: np.ndarray, packed: PackedSeries) -> str | None:
+    """The frequency of the longest series (pandas alias, e.g. 'MS'), None when irregular."""
+    s = int(np.argmax(packed.lengths))
+    stamps = pd.DatetimeIndex(ds[packed.offsets[s] : packed.offsets[s] + packed.lengths[s]])
+    if len(stamps) < 3:
+        return None
+    try:
+        return pd.infer_freq(stamps)
+    except (TypeError, ValueError):
+        return None
+
+
+def season_length(freq: str | None, override: int | None = None) -> int:
+    if override:
+        return override
+    if not freq:
+        return 1
+    base = freq.split("-")[0].lstrip("0123456789") or freq
+    return SEASONS.get(freq, SEASONS.get(base, 1))
+
+
+def future_dates(last: np.ndarray, freq: str | None, horizon: int) -> np.ndarray:
+    """(S,) last timestamps -> (S, H) next timestamps at ``freq``."""
+    if not freq:
+        raise ValueError("cannot forecast dates: the series frequency could not be inferred")
+    offset = pd.tseries.frequencies.to_offset(freq)
+    steps = [pd.DatetimeIndex(last) + k * offset for k in range(1, horizon + 1)]  # H date offsets, vectorised over S
+    return np.stack([s.to_numpy(dtype="datetime64[ns]") for s in steps], axis=1)
+
+
+def fingerprint(df: pd.DataFrame) -> str:
+    """A content hash of the training data (unique_id, ds, y)."""
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(df[["unique_id", "ds", "y"]], index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def to_frame(ids: list[str], dates: np.ndarray, values: np.ndarray, col: str = "y_hat") -> pd.DataFrame:
+    """(S,) ids, (S, H) dates and values -> long frame unique_id, ds, <col>."""
+    H = values.shape[1]
+    return pd.DataFrame({
+        "unique_id": np.repeat(np.asarray(ids, dtype=object), H),
+        "ds": dates.reshape(-1),
+        col: values.reshape(-1),
+    })

@@ -1,0 +1,108 @@
+"""Typed settings: every option has a default, a description, an ``LSTMF_`` environment variable
+(nested with ``__``, e.g. ``LSTMF_TRAINING__EPOCHS=50``) and a CLI flag (``--epochs``)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def flag(name: str) -> dict:
+    """Marks the CLI flag of a field (used by the CLI to build its options)."""
+    return {"flag": name}
+
+
+class StorageSettings(BaseModel):
+    root: str = Field("storage", description="Storage root: a local folder or an fsspec URL (s3://...).",
+                      json_schema_extra=flag("--storage"))
+
+
+class IngestSettings(BaseModel):
+    input: str = Field("data/AirPassengers.csv", description="CSV file, folder or glob to ingest.")
+    time_col: str | None = Field(None, description="Timestamp column (inferred when unset).")
+    value_col: str | None = Field(None, description="Value column of a single or long file (inferred when unset).")
+    id_col: str | None = Field(None, description="Series id column of a long file (inferred when unset).")
+    max_bad_fraction: float = Field(
+        0.1, ge=0, le=1, description="Reject a whole file when more than this fraction of its rows is bad."
+    )
+
+
+class DataSettings(BaseModel):
+    horizon: int = Field(12, ge=1, description="Steps to forecast (and the size of the held-out test part).")
+    input_size: int = Field(24, ge=1, description="Past steps the network sees.")
+    val_size: int | None = Field(None, ge=1, description="Validation part before the test part (default: horizon).")
+    season_length: int | None = Field(
+        None, ge=1, description="Season length for seasonal naive / MASE (default: inferred from the frequency)."
+    )
+    transform: Literal["auto", "log", "none"] = Field(
+        "auto", description="Value transform before scaling; auto = log when all training values are positive."
+    )
+    scaler: Literal["standard", "minmax"] = Field("standard", description="Per-series scaler.")
+
+
+class ModelSettings(BaseModel):
+    hidden_size: int = Field(64, ge=1, description="LSTM hidden units per layer.")
+    num_layers: int = Field(2, ge=1, description="Stacked LSTM layers.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between LSTM layers.")
+    level_norm: bool = Field(True, description="Normalise each window by its last value.")
+
+
+class TrainingSettings(BaseModel):
+    epochs: int = Field(300, ge=1, description="Maximum epochs.")
+    batch_size: int = Field(1024, ge=1, description="Windows per batch.")
+    lr: float = Field(3e-3, gt=0, description="Peak learning rate (warm-up then cosine decay).")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    patience: int = Field(50, ge=1, description="Early stopping: epochs without validation improvement.")
+    loss: Literal["mae", "mse", "huber"] = Field("mae", description="Training loss on scaled values.")
+    seed: int = Field(0, description="Random seed (runs are reproducible on CPU).")
+    device: str = Field("auto", description="auto (cuda -> mps -> cpu), cpu, cuda, cuda:1, mps.")
+
+
+class TrackingSettings(BaseModel):
+    tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<storage>/mlflow.db).",
+    )
+    experiment: str = Field("lstm-forecast", description="MLflow experiment name.")
+    model_name: str = Field("lstm-forecaster", description="Registered model name.")
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the UI servers bind to.")
+    prefect_port: int = Field(4200, description="Prefect server port.")
+    mlflow_port: int = Field(5000, description="MLflow server port.")
+
+
+class Settings(BaseSettings):
+    """The whole configuration of the pipeline."""
+
+    model_config = SettingsConfigDict(env_prefix="LSTMF_", env_nested_delimiter="__", extra="forbid")
+
+    storage: StorageSettings = StorageSettings()
+    ingest: IngestSettings = IngestSettings()
+    data: DataSettings = DataSettings()
+    model: ModelSettings = ModelSettings()
+    training: TrainingSettings = TrainingSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    server: ServerSettings = ServerSettings()
+
+    def flat(self) -> dict[str, Any]:
+        """``{"training.epochs": 300, ...}``: the whole config, flattened (logged as MLflow params)."""
+        return {f"{g}.{k}": v for g, sub in self.model_dump().items() for k, v in sub.items()}
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from defaults < environment (``LSTMF_...``) < ``overrides`` (dotted keys, e.g.
+    ``{"training.epochs": 5}``); None values in overrides are ignored."""
+    base = Settings()
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        group, _, name = key.partition(".")
+        if group not in Settings.model_fields or name not in Settings.model_fields[group].annotation.model_fields:
+            raise ValueError(f"unknown setting {key!r}")
+        nested.setdefault(group, {})[name] = value
+    merged = {g: {**getattr(base, g).model_dump(), **nested.get(g, {})} for g in Settings.model_fields}
+    return Settings.model_validate(merged)

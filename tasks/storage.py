@@ -1,0 +1,108 @@
+"""Storage adapter: every path under one fsspec root; Parquet/JSON I/O with atomic commits.
+
+Writes go to a hidden temporary file in the destination folder and are then moved over the
+final name, so a reader sees either the previous file or the new one, never a partial file
+(readers such as pyarrow.dataset skip names starting with '.' or '_').
+"""
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import uuid
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pandas as pd
+
+CURATED = "curated/series.parquet"
+MANIFEST = "curated/_manifest.json"
+
+
+class Storage:
+    def __init__(self, root: str) -> None:
+        self.url = root
+        self.fs, self.root = fsspec.core.url_to_fs(root)
+
+    @property
+    def is_local(self) -> bool:
+        return _is_local(self.fs)
+
+    def local_root(self) -> Path:
+        if not self.is_local:
+            raise ValueError(f"storage {self.url!r} is not a local folder")
+        return Path(self.root).resolve()
+
+    def path(self, rel: str) -> str:
+        return posixpath.join(self.root, rel)
+
+    def uri(self, rel: str) -> str:
+        """A user-facing location: a local path, or the URL for remote storage."""
+        return str(self.local_root() / rel) if self.is_local else self.fs.unstrip_protocol(self.path(rel))
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.exists(self.path(rel))
+
+    def write_bytes_atomic(self, rel: str, payload: bytes) -> str:
+        final = self.path(rel)
+        folder = posixpath.dirname(final)
+        self.fs.makedirs(folder, exist_ok=True)
+        tmp = posixpath.join(folder, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(final)}")
+        try:
+            with self.fs.open(tmp, "wb") as f:
+                f.write(payload)
+            self.fs.mv(tmp, final)
+        finally:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+        return final
+
+    def write_parquet(self, rel: str, df: pd.DataFrame) -> str:
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        return self.write_bytes_atomic(rel, buf.getvalue())
+
+    def read_parquet(self, rel: str) -> pd.DataFrame | None:
+        if not self.exists(rel):
+            return None
+        with self.fs.open(self.path(rel), "rb") as f:
+            return pd.read_parquet(f)
+
+    def write_json(self, rel: str, obj: Any) -> str:
+        return self.write_bytes_atomic(rel, json.dumps(obj, indent=1, default=str).encode())
+
+    def read_json(self, rel: str, default: Any = None) -> Any:
+        if not self.exists(rel):
+            return default
+        with self.fs.open(self.path(rel), "rb") as f:
+            return json.load(f)
+
+    def glob(self, pattern: str) -> list[str]:
+        return sorted(self.fs.glob(self.path(pattern)))
+
+
+def read_source(url: str) -> bytes:
+    """The bytes of an input file (local path or fsspec URL); never modifies it."""
+    with fsspec.open(url, "rb") as f:
+        return f.read()
+
+
+def discover(input_path: str) -> list[str]:
+    """A file, a folder (its *.csv, recursively) or a glob -> sorted file URLs."""
+    fs, root = fsspec.core.url_to_fs(input_path)
+    if any(ch in input_path for ch in "*?["):
+        found = fs.glob(root)
+    elif fs.isdir(root):
+        found = fs.glob(posixpath.join(root, "**", "*.csv"))
+    elif fs.exists(root):
+        found = [root]
+    else:
+        raise FileNotFoundError(f"input {input_path!r} does not exist")
+    files = sorted(p for p in found if fs.isfile(p))
+    return [fs.unstrip_protocol(p) if not _is_local(fs) else p for p in files]
+
+
+def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    proto = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in proto

@@ -1,0 +1,189 @@
+"""MLflow adapter: tracking URI, run logging, model registration, the champion gate, loading."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle, forecast_packed
+from tasks.settings import Settings
+from tasks.storage import Storage
+
+CHAMPION = "champion"
+MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
+CODE_PATHS = [str(Path(__file__).parent), str(Path(__file__).parent.parent / "lstm_model")]
+
+
+class NoChampionError(RuntimeError):
+    pass
+
+
+def resolve_uri(s: Settings) -> str:
+    """Settings, then $MLFLOW_TRACKING_URI, then sqlite:///<storage>/mlflow.db."""
+    if s.tracking.tracking_uri:
+        return s.tracking.tracking_uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    st = Storage(s.storage.root)
+    if not st.is_local:
+        raise ValueError("remote storage needs an MLflow server: set LSTMF_TRACKING__TRACKING_URI or MLFLOW_TRACKING_URI")
+    root = st.local_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def connect(s: Settings) -> MlflowClient:
+    uri = resolve_uri(s)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(uri, uri)
+
+
+def experiment_id(client: MlflowClient, s: Settings) -> str:
+    exp = client.get_experiment_by_name(s.tracking.experiment)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    if client.tracking_uri.startswith("sqlite:"):  # embedded store: artifacts beside the database
+        location = (Storage(s.storage.root).local_root() / "mlartifacts").as_uri()
+    return client.create_experiment(s.tracking.experiment, artifact_location=location)
+
+
+@dataclass
+class Registration:
+    run_id: str
+    version: str
+    promoted: bool
+    reason: str
+    champion_version: str | None
+
+
+def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | None) -> Registration:
+    """One MLflow run with params, per-epoch metrics, test metrics, plot, table and the model;
+    a registered version; the champion alias moved only when the gate passes."""
+    client = connect(s)
+    exp = experiment_id(client, s)
+    name = s.tracking.model_name
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(experiment_id=exp) as run:
+        rid = run.info.run_id
+        mlflow.log_params({k: str(v) for k, v in s.flat().items()})
+        now = int(time.time() * 1000)
+        hist = [Metric(k, float(r[k]), now, r["epoch"]) for r in outcome.result.history
+                for k in ("train_loss", "val_loss", "lr") if r.get(k) is not None]
+        for i in range(0, len(hist), 1000):
+            client.log_batch(rid, metrics=hist[i : i + 1000])
+        res = outcome.result
+        mlflow.log_metrics({**outcome.metrics, "windows_per_s": res.windows_per_s, "train_seconds": res.seconds,
+                            "best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss,
+                            "n_series": len(outcome.ids), "n_train_windows": res.n_train_windows})
+        mlflow.set_tags({"device": res.device, "prefect.flow_run_id": flow_run_id or "",
+                         "data_fingerprint": outcome.bundle.meta.get("data_fingerprint", "")})
+        t = Path(tmp)
+        (t / "forecast_vs_actual.png").write_bytes(plot_png)
+        outcome.table.to_csv(t / "backtest.csv", index=False)
+        mlflow.log_artifact(str(t / "forecast_vs_actual.png"))
+        mlflow.log_artifact(str(t / "backtest.csv"))
+        (t / WEIGHTS_FILE).write_bytes(outcome.bundle.weights_bytes())
+        (t / CONFIG_FILE).write_text(outcome.bundle.config_json())
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(MODEL_CODE),
+            artifacts={"weights": str(t / WEIGHTS_FILE), "config": str(t / CONFIG_FILE)},
+            code_paths=CODE_PATHS,
+            pip_requirements=_requirements(),
+        )
+    mv = mlflow.register_model(info.model_uri, name)
+    for k, v in outcome.metrics.items():
+        client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
+    client.set_model_version_tag(name, mv.version, "run_id", rid)
+    promoted, reason, champ = gate(client, name, outcome)
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, mv.version)
+    client.set_model_version_tag(name, mv.version, "gate", reason)
+    mlflow.MlflowClient(client.tracking_uri).set_tag(rid, "gate", reason)
+    return Registration(rid, str(mv.version), promoted, reason, mv.version if promoted else champ)
+
+
+def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | None]:
+    """Promote when the new model beats seasonal naive on MASE and beats the current champion
+    on the same test part (the champion is re-scored on today's data, not on its old tags)."""
+    new, sn = outcome.metrics["lstm_mase"], outcome.metrics["snaive_mase"]
+    if not np.isfinite(new) or not new < sn:
+        return False, f"kept out: MASE {new:.4f} does not beat seasonal naive {sn:.4f}", _alias(client, name)
+    champ = _alias(client, name)
+    if champ is None:
+        return True, f"promoted: MASE {new:.4f} < seasonal naive {sn:.4f}, no champion yet", None
+    try:
+        bundle = load_bundle(client, name, champ)
+    except Exception as exc:  # an unreadable champion must not block a good model
+        return True, f"promoted: champion v{champ} could not be loaded ({exc})", champ
+    if bundle.network.horizon != outcome.bundle.network.horizon:
+        return True, f"promoted: horizon changed ({bundle.network.horizon} -> {outcome.bundle.network.horizon})", champ
+    old = champion_mase(bundle, outcome)
+    if new < old:
+        return True, f"promoted: MASE {new:.4f} < champion v{champ} {old:.4f} on the same test part", champ
+    return False, f"kept out: MASE {new:.4f} does not beat champion v{champ} {old:.4f}", champ
+
+
+def champion_mase(bundle: ModelBundle, outcome) -> float:
+    from tasks.train import evaluate
+
+    packed, origin = outcome.packed, outcome.split.test0
+    if np.any(origin < bundle.network.input_size):
+        return float("inf")
+    stats, _ = bundle.stats_for(outcome.ids, packed)
+    model = bundle.build("cpu")
+    ev = evaluate(lambda p, o: forecast_packed(model, p, o, stats), packed, origin, bundle.network.horizon,
+                  int(outcome.bundle.meta["season_length"]))
+    return float(np.nanmean(ev["lstm_mase"]))
+
+
+def _alias(client: MlflowClient, name: str, alias: str = CHAMPION) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def load_bundle(client: MlflowClient, name: str, version: str) -> ModelBundle:
+    """Weights + JSON of a registered version (no code is run, nothing is unpickled)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=tmp))
+        try:
+            weights = next(local.rglob(WEIGHTS_FILE)).read_bytes()
+            config = next(local.rglob(CONFIG_FILE)).read_text()
+            return ModelBundle.from_payloads(weights, config)
+        except StopIteration:
+            raise RuntimeError(f"model {name} v{version} has no {WEIGHTS_FILE}/{CONFIG_FILE} artifacts") from None
+        except Exception as exc:
+            raise RuntimeError(f"model {name} v{version} is corrupt: {exc}") from exc
+
+
+def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
+    """(bundle, version, run_id) of ``models:/<name>@champion``."""
+    client = connect(s)
+    name = s.tracking.model_name
+    try:
+        mv = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        raise NoChampionError(
+            f"no model to serve: {name!r} has no '{CHAMPION}' alias in {client.tracking_uri} (run train first)"
+        ) from None
+    return load_bundle(client, name, str(mv.version)), str(mv.version), mv.run_id or ""
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    pins = []
+    for pkg in ("torch", "safetensors", "numpy", "pandas", "mlflow"):
+        pins.append(f"{pkg}=={version(pkg).split('+')[0]}")
+    return pins
