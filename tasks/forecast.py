@@ -14,8 +14,11 @@ from tasks.tracking import load_champion
 
 
 def partition_name(cutoff: pd.Timestamp) -> str:
+    """``cutoff_date=YYYY-MM-DD``: a key distinct from the ``cutoff`` column inside the file, so that
+    ``pd.read_parquet("<storage>/forecasts")`` reads every partition (pyarrow refuses a hive key
+    that collides with a file column)."""
     fmt = "%Y-%m-%d" if cutoff == cutoff.normalize() else "%Y-%m-%dT%H%M%S"
-    return f"cutoff={cutoff.strftime(fmt)}"
+    return f"cutoff_date={cutoff.strftime(fmt)}"
 
 
 def forecast_stage(s: Settings, flow_run_id: str | None = None) -> dict:

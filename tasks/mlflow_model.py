@@ -22,7 +22,7 @@ class LSTMForecastModel(PythonModel):
         config = Path(context.artifacts["config"]).read_text()
         self.bundle = ModelBundle.from_payloads(weights, config)
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input, params=None):  # long frame -> long frame (see signature)
         return forecast_frame(self.bundle, model_input)[0]
 
 

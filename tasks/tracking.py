@@ -42,8 +42,14 @@ def resolve_uri(s: Settings) -> str:
 
 def connect(s: Settings) -> MlflowClient:
     uri = resolve_uri(s)
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for k, v in saved.items():  # mlflow exports the URI to the environment; keep the user's own value
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     return MlflowClient(uri, uri)
 
 
@@ -99,6 +105,7 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
             artifacts={"weights": str(t / WEIGHTS_FILE), "config": str(t / CONFIG_FILE)},
             code_paths=CODE_PATHS,
             pip_requirements=_requirements(),
+            signature=_signature(),
         )
     mv = mlflow.register_model(info.model_uri, name)
     for k, v in outcome.metrics.items():
@@ -178,6 +185,17 @@ def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
             f"no model to serve: {name!r} has no '{CHAMPION}' alias in {client.tracking_uri} (run train first)"
         ) from None
     return load_bundle(client, name, str(mv.version)), str(mv.version), mv.run_id or ""
+
+
+def _signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y")]),
+        outputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y_hat"),
+                        ColSpec("datetime", "cutoff")]),
+    )
 
 
 def _requirements() -> list[str]:

@@ -1,0 +1,73 @@
+"""Shared fixtures: quiet, offline-friendly environment; synthetic data; small real settings."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+AIR = ROOT / "data" / "AirPassengers.csv"
+
+for _k, _v in {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "GIT_PYTHON_REFRESH": "quiet",
+}.items():
+    os.environ.setdefault(_k, _v)
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs CUDA")
+        for item in items:
+            if "cuda" in item.keywords:
+                item.add_marker(skip)
+
+
+def make_long_csv(path: Path, n_series: int = 20, seed: int = 0) -> pd.DataFrame:
+    """Monthly series of different lengths (60..100 points): trend + season + noise, long format."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n_series):
+        n = int(rng.integers(60, 101))
+        t = np.arange(n)
+        y = 50 + 10 * i + 0.3 * t + 8 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, n)
+        ds = pd.date_range("2010-01-01", periods=n, freq="MS") + pd.DateOffset(months=int(rng.integers(0, 12)))
+        frames.append(pd.DataFrame({"series_id": f"s{i:02d}", "timestamp": ds.strftime("%Y-%m-%d"), "value": y}))
+    df = pd.concat(frames, ignore_index=True)
+    df.to_csv(path, index=False)
+    return df
+
+
+@pytest.fixture
+def long_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "raw" / "many.csv"
+    path.parent.mkdir()
+    make_long_csv(path)
+    return path
+
+
+@pytest.fixture
+def air_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "raw" / "AirPassengers.csv"
+    path.parent.mkdir(exist_ok=True)
+    shutil.copy(AIR, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A real (ephemeral) Prefect API for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
