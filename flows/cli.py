@@ -117,7 +117,7 @@ def _dispatch(command: str, s: Settings, overrides: dict[str, Any]) -> int:
 def _ingest_text(r: dict) -> str:
     lines = [f"ingest: {r['files_ingested']} file(s) ingested, {r['files_rejected']} rejected; "
              f"{r['rows_accepted']} rows accepted, {r['rows_rejected']} rows quarantined; "
-             f"curated {r['curated_rows']} rows / {r['curated_series']} series at {r['curated_path']}"]
+             f"curated {r['curated_rows']} rows in {r['curated_parts']} part(s) at {r['curated_path']}"]
     lines += [f"  rejected {f['file']}: {f['reason']}" for f in r["files"] if f["status"] == "rejected"]
     return "\n".join(lines)
 

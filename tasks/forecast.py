@@ -9,7 +9,8 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.predict import forecast_frame
 from tasks.settings import Settings
-from tasks.storage import CURATED, Storage
+from tasks.curated import read_curated
+from tasks.storage import Storage
 from tasks.tracking import load_champion
 
 
@@ -24,9 +25,9 @@ def partition_name(cutoff: pd.Timestamp) -> str:
 def forecast_stage(s: Settings, flow_run_id: str | None = None) -> dict:
     storage = Storage(s.storage.root)
     bundle, version, run_id = load_champion(s)  # fails before anything is written
-    history = storage.read_parquet(CURATED)
-    if history is None or history.empty:
-        raise FileNotFoundError(f"no curated data at {storage.uri(CURATED)}: run ingest first")
+    history = read_curated(s.storage.root)
+    if history.empty:
+        raise FileNotFoundError(f"no curated data under {storage.uri('curated')}: run ingest first")
     fc, skipped = forecast_frame(bundle, history)
     if fc.empty:
         raise ValueError(f"no series has the {bundle.network.input_size} points the model needs")

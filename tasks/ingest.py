@@ -1,18 +1,30 @@
-"""Ingest stage: CSV files -> curated Parquet (unique_id, ds, y) + manifest + quarantine."""
+"""Ingest stage: CSV files -> curated Parquet parts + manifest; every rejection quarantined.
+
+Per file (:func:`ingest_file`, one task each): hash, sniff, stream blocks into a hidden part file,
+check the keys. Then once (:func:`commit_files`): compare with the dataset (history rewrites,
+schema), rename the accepted parts and publish the manifest. Input files are only ever read.
+"""
 from __future__ import annotations
 
 import hashlib
 import posixpath
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+import fsspec
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.csv_reader import FileRejected, parse_csv
+from tasks.checks import check_keys
+from tasks.csv_reader import HEAD_BYTES, MAX_BAD_DETAILS, ColumnMapping, FileRejected, iter_batches, sniff
+from tasks.curated import Curated
 from tasks.settings import IngestSettings
-from tasks.storage import CURATED, MANIFEST, Storage, discover, read_source
+from tasks.storage import Storage, discover
 
 
 @dataclass
@@ -27,81 +39,248 @@ class FileReport:
     series: int = 0
     first: str = ""
     last: str = ""
+    sorted_input: bool = True
+    gaps: int = 0  # missing steps, all series together
+    replaced: int = 0  # already ingested values this file changed
     reason: str = ""
 
 
+@dataclass
+class FileResult:
+    report: FileReport
+    tmp_part: str | None = None
+    columns: list[str] = field(default_factory=list)
+    ranges: pd.DataFrame | None = None  # unique_id, first, last
+
+
+def sha256_of(url: str, chunk: int = 1 << 23) -> str:
+    h = hashlib.sha256()
+    with fsspec.open(url, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str],
+                columns: list[str] | None) -> FileResult:
+    """Parse one file into an uncommitted part; reject it (quarantined) on any file-level problem."""
+    storage = Storage(storage_root)
+    cur = Curated(storage)
+    digest = sha256_of(url)
+    report = FileReport(url, digest, "ingested")
+    if digest in known:
+        report.status, report.reason = "unchanged", "same content already ingested"
+        return FileResult(report)
+    tmp = None
+    bad: list[dict] = []
+    try:
+        with fsspec.open(url, "rb") as f:
+            head = f.read(HEAD_BYTES)
+        covs = tuple(c.strip() for c in cfg.covariates.split(",")) if cfg.covariates else None
+        layout = sniff(head, url, ColumnMapping(cfg.time_col, cfg.value_col, cfg.id_col, covs, cfg.dayfirst))
+        cols = ["y", *layout.covariates]
+        if columns is not None and cols != columns and not cfg.allow_schema_change:
+            raise FileRejected("schema_mismatch", f"value columns {cols} differ from the dataset's {columns} "
+                                                  "(set allow_schema_change to accept)")
+        report.shape = layout.shape
+        tmp = cur.new_tmp_part()
+        n_bad, ids, ds = 0, [], []
+        fobj = writer = None
+        with fsspec.open(url, "rb") as f:
+            for good, details, nb in iter_batches(f, layout, cfg.block_size_mb << 20):
+                if writer is None:
+                    fobj, writer = cur.writer(tmp, good.schema)
+                writer.write_table(good)
+                ids.append(good["unique_id"])
+                ds.append(good["ds"].to_numpy())
+                bad += details[: max(0, MAX_BAD_DETAILS - len(bad))]
+                n_bad += nb
+        if writer is not None:
+            writer.close()
+            fobj.close()
+        n_good = sum(len(a) for a in ids)
+        report.rows, report.rows_bad = n_good, n_bad
+        if n_good == 0:
+            raise FileRejected("no_valid_rows", f"none of the {n_bad} data rows is valid")
+        if n_bad > cfg.max_bad_fraction * (n_good + n_bad):
+            raise FileRejected("too_many_bad_rows", f"{n_bad} of {n_good + n_bad} rows are bad "
+                                                    f"(limit {cfg.max_bad_fraction:.0%})")
+        keys = check_keys(pa.chunked_array(ids), np.concatenate(ds))
+        if keys.duplicates and cfg.duplicates == "reject":
+            raise FileRejected("duplicate_rows", f"{keys.duplicates} rows repeat a (series, timestamp) pair")
+        if keys.mixed_frequency:
+            _drop_series(cur, tmp, keys.mixed_frequency)
+            bad += [{"line": None, "column": layout.time_col, "code": "mixed_frequency", "series": s,
+                     "message": "irregular time steps within the series; its rows were not ingested"}
+                    for s in keys.mixed_frequency]
+        all_ds = np.concatenate(ds)
+        report.duplicates, report.sorted_input = keys.duplicates, keys.sorted_input
+        report.series = keys.series - len(keys.mixed_frequency)
+        report.rows = n_good - _rows_of(pa.chunked_array(ids), keys.mixed_frequency)
+        report.gaps = int(sum(keys.gaps.values()))
+        report.first, report.last = str(pd.Timestamp(all_ds.min())), str(pd.Timestamp(all_ds.max()))
+        notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
+        notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
+        notes += [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []
+        notes += [f"{report.gaps} missing steps in {len(keys.gaps)} series (left as gaps)"] if keys.gaps else []
+        notes += ["input was not sorted (sorted)"] if not keys.sorted_input else []
+        report.reason = "; ".join(notes)
+        if bad:
+            quarantine(storage, url, digest, "bad_rows", report.reason, bad)
+        ranges = _ranges(pa.chunked_array(ids), all_ds, keys.mixed_frequency)
+        return FileResult(report, tmp, cols, ranges)
+    except FileRejected as exc:
+        if tmp is not None and storage.fs.exists(tmp):
+            storage.fs.rm(tmp)
+        report.status, report.reason = "rejected", f"{exc.code}: {exc}"
+        quarantine(storage, url, digest, exc.code, str(exc), bad)
+        return FileResult(report)
+
+
+def commit_files(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> list[FileReport]:
+    """Check accepted parts against the dataset, then publish them in one manifest update."""
+    cur = Curated(Storage(storage_root))
+    manifest = cur.manifest()
+    ranges = _dataset_ranges(cur, manifest)
+    new_parts, accepted = [], []
+    for r in results:
+        if r.tmp_part is None:
+            continue
+        rep = r.report
+        if rep.sha256 in manifest["files"]:  # the same content twice in one run
+            cur.storage.fs.rm(r.tmp_part)
+            rep.status, rep.reason = "unchanged", "same content as another file of this run"
+            continue
+        changed = _changed_values(cur, manifest, r, ranges, accepted)
+        if changed and cfg.on_overlap == "reject":
+            cur.storage.fs.rm(r.tmp_part)
+            rep.status, rep.reason = "rejected", f"rewrites_history: changes {changed} already ingested values"
+            quarantine(cur.storage, rep.file, rep.sha256, "rewrites_history", rep.reason, [])
+            continue
+        rep.replaced = changed
+        if changed:
+            rep.reason = "; ".join(filter(None, [rep.reason, f"replaced {changed} already ingested values"]))
+        manifest["columns"] = manifest["columns"] or r.columns
+        manifest["seq"] += 1
+        name = f"{manifest['seq']:08d}-{rep.sha256[:16]}.parquet"
+        new_parts.append((r.tmp_part, {"name": name, "sha256": rep.sha256, "file": rep.file, "rows": rep.rows}))
+        manifest["files"][rep.sha256] = {"file": rep.file, "rows": rep.rows, "part": name, "ingested_at": _now()}
+        accepted.append(r)
+        ranges = pd.concat([ranges, r.ranges], ignore_index=True) if ranges is not None else r.ranges
+    if new_parts:
+        cur.commit(manifest, new_parts)
+    return [r.report for r in results]
+
+
 def ingest_files(input_path: str, storage: Storage, cfg: IngestSettings) -> dict:
-    """Ingest every CSV under ``input_path``; one unreadable file never stops the others."""
-    manifest: dict = storage.read_json(MANIFEST, default={})
-    curated = storage.read_parquet(CURATED)
-    reports: list[FileReport] = []
-    frames: list[pd.DataFrame] = []
-    for url in discover(input_path):
-        payload = read_source(url)
-        digest = hashlib.sha256(payload).hexdigest()
-        if digest in manifest:
-            reports.append(FileReport(url, digest, "unchanged", reason="same content already ingested"))
-            continue
-        report = FileReport(url, digest, "ingested")
-        try:
-            parsed = parse_csv(payload, url, cfg.time_col, cfg.value_col, cfg.id_col)
-            n_all = len(parsed.frame) + len(parsed.bad_rows)
-            if parsed.bad_rows and len(parsed.bad_rows) > cfg.max_bad_fraction * n_all:
-                raise FileRejected(
-                    "too_many_bad_rows",
-                    f"{len(parsed.bad_rows)} of {n_all} rows are bad (limit {cfg.max_bad_fraction:.0%})",
-                )
-        except (FileRejected, ValueError) as exc:
-            code = getattr(exc, "code", "unreadable")
-            report.status, report.reason = "rejected", f"{code}: {exc}"
-            _quarantine(storage, url, digest, code, str(exc), [])
-            reports.append(report)
-            continue
-        f = parsed.frame
-        report.shape, report.rows, report.rows_bad = parsed.shape, len(f), len(parsed.bad_rows)
-        report.duplicates, report.series = parsed.duplicates, f["unique_id"].nunique()
-        if len(f):
-            report.first, report.last = str(f["ds"].min()), str(f["ds"].max())
-        if parsed.bad_rows:
-            _quarantine(storage, url, digest, "bad_rows", f"{len(parsed.bad_rows)} rows quarantined", parsed.bad_rows)
-            report.reason = f"{len(parsed.bad_rows)} bad rows quarantined"
-        frames.append(f)
-        manifest[digest] = {"file": url, "rows": len(f), "ingested_at": _now()}
-        reports.append(report)
-    if frames:
-        merged = pd.concat(([curated] if curated is not None else []) + frames, ignore_index=True)
-        merged = merged.drop_duplicates(["unique_id", "ds"], keep="last")
-        merged = merged.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
-        storage.write_parquet(CURATED, merged)  # curated first: a crash before the manifest re-ingests idempotently
-        storage.write_json(MANIFEST, manifest)
-        curated = merged
-    total = curated if curated is not None else pd.DataFrame(columns=["unique_id", "ds", "y"])
+    """Ingest every CSV under ``input_path`` (sequentially); one bad file never stops the others."""
+    cur = Curated(storage)
+    manifest = cur.manifest()
+    cur.clean_orphans(manifest)
+    results = [ingest_file(u, storage.url, cfg, set(manifest["files"]), manifest["columns"])
+               for u in discover(input_path)]
+    return summarize(storage, commit_files(storage.url, results, cfg))
+
+
+def summarize(storage: Storage, reports: list[FileReport]) -> dict:
+    manifest = Curated(storage).manifest()
     return {
         "files": [asdict(r) for r in reports],
         "files_ingested": sum(r.status == "ingested" for r in reports),
         "files_rejected": sum(r.status == "rejected" for r in reports),
-        "rows_accepted": sum(r.rows for r in reports),
+        "rows_accepted": sum(r.rows for r in reports if r.status == "ingested"),
         "rows_rejected": sum(r.rows_bad for r in reports),
-        "curated_rows": len(total),
-        "curated_series": int(total["unique_id"].nunique()),
-        "curated_path": storage.uri(CURATED),
+        "curated_rows": sum(p["rows"] for p in manifest["parts"]),
+        "curated_parts": len(manifest["parts"]),
+        "curated_path": storage.uri("curated"),
     }
 
 
-def _quarantine(storage: Storage, url: str, digest: str, code: str, message: str, rows: list[dict]) -> None:
-    stem = posixpath.basename(url)
+def quarantine(storage: Storage, url: str, digest: str, code: str, message: str, rows: list[dict]) -> None:
+    """One JSON record per rejected file or row batch: file, code, message, and each row's line,
+    column, code, message and raw text. Series ids stay data: they never form a path."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in posixpath.basename(url))[:80]
     record = {"file": url, "sha256": digest, "code": code, "message": message, "rows": rows, "at": _now()}
-    storage.write_json(f"quarantine/{digest[:16]}-{_safe(stem)}.json", record)
+    storage.write_json(f"quarantine/{digest[:16]}-{stem}.json", record)
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80]
+def _drop_series(cur: Curated, tmp: str, series: list[str]) -> None:
+    with cur.storage.fs.open(tmp, "rb") as f:
+        t = pq.read_table(f)
+    t = t.filter(pc.invert(pc.is_in(t["unique_id"], pa.array(series, pa.string()))))
+    fobj, writer = cur.writer(tmp, t.schema)
+    writer.write_table(t)
+    writer.close()
+    fobj.close()
+
+
+def _rows_of(ids: pa.ChunkedArray, series: list[str]) -> int:
+    return int(pc.sum(pc.is_in(ids, pa.array(series, pa.string()))).as_py() or 0) if series else 0
+
+
+def _ranges(ids: pa.ChunkedArray, ds: np.ndarray, drop: list[str]) -> pd.DataFrame:
+    t = pa.table({"unique_id": ids, "ds": pa.array(ds)})
+    g = t.group_by("unique_id").aggregate([("ds", "min"), ("ds", "max")]).to_pandas()
+    g.columns = ["unique_id", "first", "last"] if g.columns[0] == "unique_id" else g.columns
+    g = g.rename(columns={"ds_min": "first", "ds_max": "last"})
+    return g[~g["unique_id"].isin(drop)]
+
+
+def _dataset_ranges(cur: Curated, manifest: dict) -> pd.DataFrame | None:
+    t = cur.read_table(["unique_id", "ds"], manifest)
+    if t is None:
+        return None
+    return _ranges(t["unique_id"], t["ds"].to_numpy(), [])
+
+
+def _changed_values(cur: Curated, manifest: dict, r: FileResult, ranges: pd.DataFrame | None,
+                    accepted: list[FileResult]) -> int:
+    """How many (unique_id, ds) of the new part already exist with a different value."""
+    if ranges is None or r.ranges is None:
+        return 0
+    m = r.ranges.merge(ranges, on="unique_id", suffixes=("", "_old"))
+    cand = m.loc[(m["first"] <= m["last_old"]) & (m["last"] >= m["first_old"]), "unique_id"].unique()
+    if len(cand) == 0:
+        return 0
+    keep = pa.array(list(cand), pa.string())
+
+    def rows(t: pa.Table | None) -> pd.DataFrame:
+        if t is None:
+            return pd.DataFrame(columns=["unique_id", "ds", "y"])
+        return t.filter(pc.is_in(t["unique_id"], keep)).to_pandas()
+
+    old = [rows(cur.read_table(["unique_id", "ds", "y"], manifest))]
+    for a in accepted:
+        with cur.storage.fs.open(a.tmp_part, "rb") as f:
+            old.append(rows(pq.read_table(f, columns=["unique_id", "ds", "y"])))
+    with cur.storage.fs.open(r.tmp_part, "rb") as f:
+        new = rows(pq.read_table(f, columns=["unique_id", "ds", "y"]))
+    prev = pd.concat(old, ignore_index=True).drop_duplicates(["unique_id", "ds"], keep="last")
+    j = new.drop_duplicates(["unique_id", "ds"], keep="last").merge(prev, on=["unique_id", "ds"], suffixes=("", "_old"))
+    differ = ~((j["y"] == j["y_old"]) | (j["y"].isna() & j["y_old"].isna()))
+    return int(differ.sum())
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-@task(name="ingest-files", cache_policy=NO_CACHE)
-def ingest_task(input_path: str, storage_root: str, cfg: IngestSettings) -> dict:
-    return ingest_files(input_path, Storage(storage_root), cfg)
+@task(name="ingest-file", cache_policy=NO_CACHE)
+def ingest_file_task(url: str, storage_root: str, cfg: IngestSettings, known: set[str],
+                     columns: list[str] | None) -> FileResult:
+    return ingest_file(url, storage_root, cfg, known, columns)
+
+
+@task(name="commit-curated", cache_policy=NO_CACHE)
+def commit_task(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> dict:
+    storage = Storage(storage_root)
+    return summarize(storage, commit_files(storage_root, results, cfg))
+
+
+@task(name="discover-files", cache_policy=NO_CACHE)
+def discover_task(input_path: str, storage_root: str) -> tuple[list[str], set[str], list[str] | None]:
+    """The files to ingest, plus what the dataset already holds; removes uncommitted leftovers."""
+    cur = Curated(Storage(storage_root))
+    manifest = cur.manifest()
+    cur.clean_orphans(manifest)
+    return discover(input_path), set(manifest["files"]), manifest["columns"]

@@ -23,9 +23,19 @@ class IngestSettings(BaseModel):
     time_col: str | None = Field(None, description="Timestamp column (inferred when unset).")
     value_col: str | None = Field(None, description="Value column of a single or long file (inferred when unset).")
     id_col: str | None = Field(None, description="Series id column of a long file (inferred when unset).")
+    covariates: str | None = Field(None, description="Comma-separated covariate columns (long files: inferred).")
+    dayfirst: bool = Field(False, description="Read 01/02/2020 as 1 February (day first).")
     max_bad_fraction: float = Field(
         0.1, ge=0, le=1, description="Reject a whole file when more than this fraction of its rows is bad."
     )
+    duplicates: Literal["keep_last", "reject"] = Field(
+        "keep_last", description="Repeated (series, timestamp) rows in a file: keep the last one, or reject the file."
+    )
+    on_overlap: Literal["replace", "reject"] = Field(
+        "replace", description="A file that changes already ingested values: replace them, or reject the file."
+    )
+    allow_schema_change: bool = Field(False, description="Accept files whose covariate columns differ from the dataset's.")
+    block_size_mb: int = Field(16, ge=1, description="CSV block size read at a time (bounds memory per file).")
 
 
 class DataSettings(BaseModel):

@@ -16,9 +16,6 @@ from typing import Any
 import fsspec
 import pandas as pd
 
-CURATED = "curated/series.parquet"
-MANIFEST = "curated/_manifest.json"
-
 
 class Storage:
     def __init__(self, root: str) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 import tempfile
 import time
 from dataclasses import dataclass
@@ -99,14 +100,9 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         mlflow.log_artifact(str(t / "backtest.csv"))
         (t / WEIGHTS_FILE).write_bytes(outcome.bundle.weights_bytes())
         (t / CONFIG_FILE).write_text(outcome.bundle.config_json())
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(MODEL_CODE),
-            artifacts={"weights": str(t / WEIGHTS_FILE), "config": str(t / CONFIG_FILE)},
-            code_paths=CODE_PATHS,
-            pip_requirements=_requirements(),
-            signature=_signature(),
-        )
+        with warnings.catch_warnings():  # the schema is given explicitly; no example to validate against
+            warnings.filterwarnings("ignore", message=".*(type hints|input example).*", category=UserWarning)
+            info = _log_model(t)
     mv = mlflow.register_model(info.model_uri, name)
     for k, v in outcome.metrics.items():
         client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
@@ -115,8 +111,19 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, mv.version)
     client.set_model_version_tag(name, mv.version, "gate", reason)
-    mlflow.MlflowClient(client.tracking_uri).set_tag(rid, "gate", reason)
-    return Registration(rid, str(mv.version), promoted, reason, mv.version if promoted else champ)
+    client.set_tag(rid, "gate", reason)
+    return Registration(rid, str(mv.version), promoted, reason, str(mv.version) if promoted else champ)
+
+
+def _log_model(t: Path):
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(MODEL_CODE),
+        artifacts={"weights": str(t / WEIGHTS_FILE), "config": str(t / CONFIG_FILE)},
+        code_paths=CODE_PATHS,
+        pip_requirements=_requirements(),
+        signature=_signature(),
+    )
 
 
 def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | None]:

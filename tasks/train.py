@@ -18,7 +18,7 @@ from lstm_model.windows import PackedSeries, window_starts
 from tasks.prepare import Prepared, fingerprint, prepare, season_length, to_frame
 from tasks.plots import forecast_plot
 from tasks.settings import Settings
-from tasks.storage import CURATED, Storage
+from tasks.curated import read_curated
 from tasks.tracking import Registration, log_and_register
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
@@ -132,8 +132,8 @@ def train_task(df: pd.DataFrame, s: Settings) -> TrainOutcome:
 
 @task(name="load-curated", cache_policy=NO_CACHE)
 def load_curated_task(s: Settings) -> pd.DataFrame:
-    df = Storage(s.storage.root).read_parquet(CURATED)
-    if df is None or df.empty:
+    df = read_curated(s.storage.root)
+    if df.empty:
         raise FileNotFoundError(f"no curated data under {s.storage.root!r}: run ingest first")
     return df
 
