@@ -38,7 +38,7 @@ def check_keys(unique_id: pa.ChunkedArray | pa.Array, ds: np.ndarray) -> KeyRepo
     report = KeyReport(rows=n, series=len(names), duplicates=int(dup.sum()),
                        sorted_input=bool(np.all(order == np.arange(n))))
     report.duplicate_rows = np.sort(order[:-1][dup])  # the earlier of each equal pair is superseded
-    steps = _step_values(ds[order])  # (N,) int64 in the natural unit (months or ns)
+    steps = _step_values(ds[order], c, len(names))  # (N,) int64 in each series' unit (months or ns)
     diff = steps[1:] - steps[:-1]
     use = same & ~dup
     if not use.any():
@@ -56,15 +56,15 @@ def check_keys(unique_id: pa.ChunkedArray | pa.Array, ds: np.ndarray) -> KeyRepo
     return report
 
 
-def _step_values(ds: np.ndarray) -> np.ndarray:
-    """Calendar months when every timestamp is a month start (or a month end), else nanoseconds."""
+def _step_values(ds: np.ndarray, codes: np.ndarray, n_series: int) -> np.ndarray:
+    """Per series: calendar months when every timestamp of the series is a month start (or every
+    one a month end), else nanoseconds. ds (N,), codes (N,) -> (N,) int64."""
     d = ds.astype("datetime64[ns]")
     months = d.astype("datetime64[M]")
-    if np.all(months.astype("datetime64[ns]") == d):
-        return months.astype(np.int64)
-    month_end = (months + 1).astype("datetime64[ns]") - np.timedelta64(1, "D")
-    if np.all(month_end == d.astype("datetime64[D]").astype("datetime64[ns]")) and np.all(
-        d.astype("datetime64[D]").astype("datetime64[ns]") == d
-    ):
-        return months.astype(np.int64)
-    return d.astype(np.int64)
+    day = d.astype("datetime64[D]")
+    start = months.astype("datetime64[ns]") == d
+    end = ((months + 1).astype("datetime64[D]") - np.timedelta64(1, "D") == day) & (day.astype("datetime64[ns]") == d)
+    not_start = np.bincount(codes, weights=~start, minlength=n_series) > 0  # (S,)
+    not_end = np.bincount(codes, weights=~end, minlength=n_series) > 0
+    monthly = ~not_start | ~not_end  # (S,)
+    return np.where(monthly[codes], months.astype(np.int64), d.astype(np.int64))

@@ -8,7 +8,8 @@
    yields the good rows and the bad ones: line, column, reason code, message, raw fields.
 
 Line numbers count the header as line 1 and one line per record (exact for files without blank
-lines or line breaks inside quoted fields).
+lines, line breaks inside quoted fields or malformed rows earlier in the same block; a malformed
+row itself, with the wrong number of fields, is reported by its text).
 """
 from __future__ import annotations
 
@@ -84,11 +85,11 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     if len(head) >= HEAD_BYTES:  # keep whole lines only
         text = text[: text.rfind("\n") + 1] or text
     delimiter = _sniff_delimiter(text)
-    sample = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, nrows=2000,
-                         skipinitialspace=True)
-    columns = [str(c).strip() for c in sample.columns]
+    columns = [c.strip() for c in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
     if len(set(columns)) != len(columns):
         raise FileRejected("duplicate_columns", f"the header repeats column names: {columns}")
+    sample = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, nrows=2000,
+                         skipinitialspace=True, on_bad_lines="skip")
     sample.columns = columns
     if sample.empty:
         raise FileRejected("header_only", "the file has a header but no data rows")
@@ -118,18 +119,28 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
 def iter_batches(source: BinaryIO, layout: Layout, block_size: int = 1 << 24
                  ) -> Iterator[tuple[pa.Table, list[dict], int]]:
     """Stream ``source`` -> (good rows table, bad row details, number of bad rows) per block."""
+    malformed: list[dict] = []
+
+    def on_invalid(row) -> str:  # wrong number of fields: quarantine the row, keep reading
+        malformed.append({"line": row.number, "column": None, "code": "malformed_row", "raw": row.text,
+                          "message": f"{row.actual_columns} fields, expected {row.expected_columns}"})
+        return "skip"
+
     reader = pacsv.open_csv(
         source,
         read_options=pacsv.ReadOptions(encoding=layout.encoding, block_size=block_size),
-        parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False),
+        parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False,
+                                         invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in layout.columns},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
     first_row = 0
     for batch in reader:
         table = pa.Table.from_batches([batch]).rename_columns([str(c).strip() for c in batch.schema.names])
-        yield _convert(table, layout, first_row)
-        first_row += batch.num_rows
+        good, details, n_bad = _convert(table, layout, first_row)
+        first_row += batch.num_rows + len(malformed)
+        yield good, malformed + details, n_bad + len(malformed)
+        malformed.clear()
 
 
 def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, list[dict], int]:
@@ -220,6 +231,8 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
 def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
     """Text -> timestamp[ns] (UTC, tz dropped); null where it cannot be parsed."""
     t = pc.utf8_trim_whitespace(text)
+    if fmt is not None and fmt.endswith("%z"):  # +02:00 -> +0200, Z -> +0000
+        t = pc.replace_substring_regex(pc.replace_substring_regex(t, r"Z$", "+0000"), r"([+-]\d\d):(\d\d)$", r"\1\2")
     if fmt is not None:
         out = pc.strptime(t, format=fmt, unit="ns", error_is_null=True)
     else:  # no single format fits: flexible (slower) parsing
@@ -271,8 +284,7 @@ def _time_format(col: pd.Series, dayfirst: bool) -> str | None:
                not (not dayfirst and f.startswith("%d/"))]
     best, best_ok = None, 0.0
     for fmt in formats:
-        ok = pd.to_datetime(s, format=fmt, errors="coerce").notna().mean() if fmt != "%Y-%m-%dT%H:%M:%S%z" else \
-            pd.to_datetime(s, format=fmt, errors="coerce", utc=True).notna().mean()
+        ok = pd.to_datetime(s, format=fmt, errors="coerce", utc="%z" in fmt).notna().mean()
         if ok > best_ok:
             best, best_ok = fmt, ok
     return best if best_ok >= 0.9 else None
@@ -288,7 +300,7 @@ def _pick_time(raw: pd.DataFrame, time_col: str | None) -> str:
         return named[0]
     parsed = [c for c in raw.columns
               if not raw[c].str.strip().str.fullmatch(r"[-+]?[\d.,]+").all()
-              and pd.to_datetime(raw[c].head(50), errors="coerce", format="mixed").notna().mean() >= 0.9]
+              and pd.to_datetime(raw[c].head(50), errors="coerce", format="mixed", utc=True).notna().mean() >= 0.9]
     if len(parsed) == 1:
         return parsed[0]
     cands = named or parsed

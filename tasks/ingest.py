@@ -129,7 +129,9 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
             quarantine(storage, url, digest, "bad_rows", report.reason, bad)
         ranges = _ranges(pa.chunked_array(ids), all_ds, keys.mixed_frequency)
         return FileResult(report, tmp, cols, ranges)
-    except FileRejected as exc:
+    except (FileRejected, pa.ArrowException, ValueError, UnicodeError, pd.errors.ParserError) as exc:
+        if not isinstance(exc, FileRejected):
+            exc = FileRejected("unreadable", f"cannot read the file as CSV: {exc}")
         if tmp is not None and storage.fs.exists(tmp):
             storage.fs.rm(tmp)
         report.status, report.reason = "rejected", f"{exc.code}: {exc}"

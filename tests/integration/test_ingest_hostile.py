@@ -1,0 +1,276 @@
+"""Hostile input files: each either ingests correctly or is rejected with a precise reason code,
+no valid row is lost, nothing is duplicated, and the input files are never modified."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.curated import Curated
+from tasks.ingest import ingest_files
+from tasks.settings import IngestSettings
+from tasks.storage import Storage
+
+
+class Run:
+    def __init__(self, tmp_path: Path) -> None:
+        self.raw = tmp_path / "raw"
+        self.raw.mkdir(exist_ok=True)
+        self.storage = Storage(str(tmp_path / "storage"))
+
+    def ingest(self, name: str, content: bytes | str, **cfg) -> dict:
+        path = self.raw / name
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        before = path.read_bytes()
+        summary = ingest_files(str(path), self.storage, IngestSettings(**cfg))
+        assert path.read_bytes() == before, "the input file was modified"
+        (report,) = summary["files"]
+        return report
+
+    def curated(self) -> pd.DataFrame:
+        return Curated(self.storage).read()
+
+    def quarantine(self) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((Path(self.storage.root) / "quarantine").glob("*.json"))]
+
+    def bad_codes(self) -> list[str]:
+        return sorted(r["code"] for q in self.quarantine() for r in q["rows"])
+
+
+@pytest.fixture
+def run(tmp_path) -> Run:
+    return Run(tmp_path)
+
+
+def monthly(n: int, start: str = "2020-01") -> list[str]:
+    return list(pd.period_range(start, periods=n, freq="M").astype(str))
+
+
+def single(n: int = 20) -> str:
+    return "month,value\n" + "".join(f"{m},{i + 1}\n" for i, m in enumerate(monthly(n)))
+
+
+# -- files rejected whole -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content, code", [
+    (b"", "empty_file"),
+    (b"   \n\n  ", "empty_file"),
+    (b"month,value\n", "header_only"),
+    (b"a_label,b_label\nx,y\nz,w\n", "no_time_column"),
+    (b"start,end,value\n2020-01-01,2020-02-01,1\n2020-02-01,2020-03-01,2\n", "ambiguous_time"),
+    (b"date,id,a1,w\n2020-01-01,a,1,2\n", "ambiguous_value"),
+    (b"date,shop,item,y\n2020-01-01,s1,i1,1\n", "ambiguous_id"),
+    (b"date,value,value\n2020-01-01,1,2\n", "duplicate_columns"),
+    (b"date,value\n2020-01-01,abc\n2020-02-01,def\n", "no_value_column"),
+])
+def test_rejected_files(run, content, code):
+    report = run.ingest("f.csv", content)
+    assert report["status"] == "rejected"
+    assert report["reason"].startswith(code + ":"), report["reason"]
+    assert run.curated().empty
+    assert run.quarantine()[0]["code"] == code
+
+
+def test_binary_garbage_is_rejected(run):
+    rng = np.random.default_rng(0)
+    report = run.ingest("garbage.csv", rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    assert report["status"] == "rejected" and run.curated().empty
+
+
+def test_too_many_bad_rows_rejects_the_file(run):
+    lines = ["month,value"] + [f"{m},{'x' if i % 3 == 0 else i}" for i, m in enumerate(monthly(30))]
+    report = run.ingest("f.csv", "\n".join(lines) + "\n")
+    assert report["status"] == "rejected" and report["reason"].startswith("too_many_bad_rows")
+    assert run.curated().empty
+    assert len(run.quarantine()[0]["rows"]) == 10  # every bad row is still described
+
+
+def test_duplicates_rejected_when_asked(run):
+    report = run.ingest("f.csv", single(5) + "2020-05,99\n", duplicates="reject")
+    assert report["status"] == "rejected" and report["reason"].startswith("duplicate_rows")
+    assert run.curated().empty
+
+
+def test_ambiguous_value_resolved_by_mapping(run):
+    report = run.ingest("f.csv", b"date,id,y1,w\n2020-01-01,a,1,2\n2020-02-01,a,3,4\n", value_col="y1")
+    assert report["status"] == "ingested"
+    df = run.curated()
+    assert list(df["y"]) == [1.0, 3.0] and list(df["w"]) == [2.0, 4.0]  # the other numeric column: covariate
+
+
+# -- encodings, delimiters, formats ---------------------------------------------------------------
+
+def test_bom_and_air_passengers_months(run):
+    report = run.ingest("AirPassengers.csv", "\ufeffMonth,#Passengers\n1949-01,112\n1949-02,118\n".encode())
+    assert report["status"] == "ingested" and report["shape"] == "single"
+    df = run.curated()
+    assert list(df["unique_id"]) == ["AirPassengers"] * 2
+    assert list(df["ds"]) == [pd.Timestamp("1949-01-01"), pd.Timestamp("1949-02-01")]
+
+
+def test_latin1(run):
+    content = "date,store,value\n2020-01-01,Málaga,1\n2020-01-02,Málaga,2\n".encode("latin-1")
+    assert run.ingest("f.csv", content)["status"] == "ingested"
+    assert set(run.curated()["unique_id"]) == {"Málaga"}
+
+
+def test_semicolon_and_decimal_comma(run):
+    run.ingest("f.csv", "date;value\n2020-01-01;1,5\n2020-01-02;1.234,25\n")
+    assert list(run.curated()["y"]) == [1.5, 1234.25]
+
+
+def test_tab_delimited(run):
+    run.ingest("f.tsv.csv", "date\tid\tvalue\n2020-01-01\ta\t1\n2020-01-02\ta\t2\n")
+    assert list(run.curated()["y"]) == [1.0, 2.0]
+
+
+def test_quoted_fields(run):
+    run.ingest("f.csv", 'date,id,value\n2020-01-01,"shop, north",1\n2020-01-02,"shop, north","2"\n')
+    df = run.curated()
+    assert list(df["unique_id"]) == ["shop, north"] * 2 and list(df["y"]) == [1.0, 2.0]
+
+
+def test_time_zones_normalised_to_utc(run):
+    run.ingest("f.csv", "ts,value\n2020-01-01T02:00:00+02:00,1\n2020-01-01T01:00:00Z,2\n"
+                        "2020-01-01T02:00:00+00:00,3\n")
+    assert list(run.curated()["ds"]) == [pd.Timestamp("2020-01-01 00:00"), pd.Timestamp("2020-01-01 01:00"),
+                                          pd.Timestamp("2020-01-01 02:00")]
+
+
+def test_us_dates(run):
+    run.ingest("f.csv", "date,value\n01/30/2020,1\n01/31/2020,2\n02/01/2020,3\n")
+    assert list(run.curated()["ds"].dt.strftime("%Y-%m-%d")) == ["2020-01-30", "2020-01-31", "2020-02-01"]
+
+
+def test_day_first_dates(run):
+    run.ingest("f.csv", "date,value\n30/01/2020,1\n31/01/2020,2\n01/02/2020,3\n", dayfirst=True)
+    assert list(run.curated()["ds"].dt.strftime("%Y-%m-%d")) == ["2020-01-30", "2020-01-31", "2020-02-01"]
+
+
+# -- row-level problems: quarantined, the rest kept -----------------------------------------------
+
+@pytest.mark.parametrize("bad_line, code", [
+    ("2020-13-45,7", "bad_timestamp"),
+    (",7", "missing_timestamp"),
+    ("2020-06-01,seven", "bad_value"),
+    ("2020-06-01,", "missing_value"),
+    ("2020-06-01,NaN", "non_finite"),
+    ("2020-06-01,-inf", "non_finite"),
+])
+def test_bad_row_quarantined_rest_kept(run, bad_line, code):
+    good = [f"2020-01-{d:02d},{d}" for d in range(1, 21)]
+    lines = ["date,value"] + good[:10] + [bad_line] + good[10:]
+    report = run.ingest("f.csv", "\n".join(lines) + "\n")
+    assert report["status"] == "ingested" and report["rows"] == 20 and report["rows_bad"] == 1
+    assert list(run.curated()["y"]) == [float(d) for d in range(1, 21)]
+    (row,) = run.quarantine()[0]["rows"]
+    assert (row["line"], row["code"]) == (12, code) and row["raw"] == bad_line
+
+
+def test_missing_id_and_malformed_rows(run):
+    report = run.ingest("f.csv", "date,id,value\n2020-01-01,a,1\n2020-01-02,,2\n2020-01-03,a,3,extra\n"
+                                 "2020-01-04,a,4\n" + "".join(f"2020-02-{d:02d},a,{d}\n" for d in range(1, 20)))
+    assert report["rows"] == 21 and report["rows_bad"] == 2
+    assert run.bad_codes() == ["malformed_row", "missing_id"]
+
+
+def test_duplicates_keep_last(run):
+    report = run.ingest("f.csv", single(5) + "2020-03,99\n")
+    assert report["status"] == "ingested" and report["duplicates"] == 1
+    df = run.curated()
+    assert len(df) == 5 and df.loc[df["ds"] == "2020-03-01", "y"].item() == 99.0
+
+
+def test_unsorted_input_is_sorted(run):
+    lines = single(12).splitlines()
+    report = run.ingest("f.csv", "\n".join([lines[0]] + lines[1:][::-1]) + "\n")
+    assert report["sorted_input"] is False
+    df = run.curated()
+    assert df["ds"].is_monotonic_increasing and list(df["y"]) == [float(i) for i in range(1, 13)]
+
+
+def test_mixed_frequency_series_quarantined(run):
+    ok = "".join(f"a,{m}-01,{i}\n" for i, m in enumerate(monthly(12)))
+    mixed = "b,2020-01-01,1\nb,2020-02-01,2\nb,2020-02-15,3\nb,2020-03-01,4\n"  # monthly + one mid-month
+    report = run.ingest("f.csv", "id,date,value\n" + ok + mixed)
+    assert report["status"] == "ingested" and "mixed frequency" in report["reason"]
+    assert set(run.curated()["unique_id"]) == {"a"} and len(run.curated()) == 12
+    assert "mixed_frequency" in run.bad_codes()
+
+
+def test_gaps_reported_not_filled(run):
+    months = monthly(12)
+    del months[4:7]
+    report = run.ingest("f.csv", "month,value\n" + "".join(f"{m},{i}\n" for i, m in enumerate(months)))
+    assert report["gaps"] == 3 and "3 missing steps" in report["reason"]
+    assert len(run.curated()) == 9  # never interpolated
+
+
+def test_wide_with_blanks(run):
+    report = run.ingest("f.csv", "date,a,b\n2020-01-01,1,\n2020-01-02,2,5\n2020-01-03,3,6\n")
+    assert report["shape"] == "wide" and report["rows_bad"] == 0 and report["rows"] == 5
+    assert run.curated().groupby("unique_id").size().to_dict() == {"a": 3, "b": 2}
+
+
+def test_series_ids_are_data_not_paths(run, tmp_path):
+    rows = "".join(f"{sid},2020-01-{d:02d},{d}\n" for sid in ("../../etc", "a/b", "/abs") for d in range(1, 4))
+    run.ingest("f.csv", "id,date,value\n" + rows)
+    assert set(run.curated()["unique_id"]) == {"../../etc", "a/b", "/abs"}
+    written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
+    assert all(str(p).startswith(("raw/", "storage/")) for p in written)
+
+
+# -- incremental and idempotent -------------------------------------------------------------------
+
+def test_same_file_twice_adds_nothing(run):
+    run.ingest("f.csv", single(10))
+    report = run.ingest("f.csv", single(10))
+    assert report["status"] == "unchanged" and len(run.curated()) == 10
+
+
+def test_later_rows_append(run):
+    rows = [f"s,{m},{i}\n" for i, m in enumerate(monthly(14))]
+    run.ingest("a.csv", "id,month,value\n" + "".join(rows[:10]))
+    report = run.ingest("b.csv", "id,month,value\n" + "".join(rows[10:]))
+    assert report["status"] == "ingested" and report["replaced"] == 0 and report["rows"] == 4
+    df = run.curated()
+    assert len(df) == 14 and list(df["y"]) == [float(i) for i in range(14)]
+
+
+def test_cumulative_export_with_unchanged_history(run):
+    run.ingest("export.csv", single(10))
+    report = run.ingest("export.csv", single(12))  # same history + 2 new rows
+    assert report["status"] == "ingested" and report["replaced"] == 0 and len(run.curated()) == 12
+
+
+def test_rewritten_history_replaces_by_default(run):
+    run.ingest("f.csv", single(10))
+    report = run.ingest("f.csv", single(10).replace("2020-03,3", "2020-03,30"))
+    assert report["replaced"] == 1
+    df = run.curated()
+    assert len(df) == 10 and df.loc[df["ds"] == "2020-03-01", "y"].item() == 30.0
+
+
+def test_rewritten_history_rejected_when_asked(run):
+    run.ingest("f.csv", single(10))
+    report = run.ingest("f.csv", single(10).replace("2020-03,3", "2020-03,30"), on_overlap="reject")
+    assert report["status"] == "rejected" and report["reason"].startswith("rewrites_history")
+    assert run.curated().loc[run.curated()["ds"] == "2020-03-01", "y"].item() == 3.0
+
+
+def test_new_covariate_column_is_a_schema_change(run):
+    run.ingest("a.csv", "date,id,value\n2020-01-01,a,1\n2020-01-02,a,2\n")
+    bad = run.ingest("b.csv", "date,id,value,price\n2020-01-03,a,3,9\n2020-01-04,a,4,9\n")
+    assert bad["status"] == "rejected" and bad["reason"].startswith("schema_mismatch")
+    ok = run.ingest("c.csv", "date,id,value,price\n2020-01-05,a,3,9\n2020-01-06,a,4,9\n", allow_schema_change=True)
+    assert ok["status"] == "ingested" and len(run.curated()) == 4
+
+
+def test_rejected_file_keeps_dataset_intact(run):
+    run.ingest("a.csv", single(10))
+    before = run.curated()
+    run.ingest("b.csv", b"month,value\n")
+    pd.testing.assert_frame_equal(run.curated(), before)
