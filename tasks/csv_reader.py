@@ -116,45 +116,101 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     return Layout(name, encoding, delimiter, columns, shape, tcol, icol, values, covs, fmt, decimal_comma)
 
 
-def iter_batches(source: BinaryIO, layout: Layout, block_size: int = 1 << 24
+class NeedsCareful(Exception):
+    """Raised by the fast path when a block holds anything but clean rows."""
+
+
+def iter_batches(source: BinaryIO, layout: Layout, block_size: int = 1 << 24, fast: bool = False
                  ) -> Iterator[tuple[pa.Table, list[dict], int]]:
-    """Stream ``source`` -> (good rows table, bad row details, number of bad rows) per block."""
+    """Stream ``source`` -> (good rows table, bad row details, number of bad rows) per block.
+
+    ``fast``: let pyarrow type the columns while parsing (as fast as a bare ``read_csv``) and
+    raise :class:`NeedsCareful` at the first block that is not entirely clean; the caller then
+    re-reads the file in the careful mode (every cell as text, each bad row explained)."""
     malformed: list[dict] = []
 
     def on_invalid(row) -> str:  # wrong number of fields: quarantine the row, keep reading
+        if fast:
+            return "error"  # -> ArrowInvalid -> NeedsCareful
         malformed.append({"line": row.number, "column": None, "code": "malformed_row", "raw": row.text,
                           "message": f"{row.actual_columns} fields, expected {row.expected_columns}"})
         return "skip"
 
-    reader = pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(encoding=layout.encoding, block_size=block_size),
-        parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False,
-                                         invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in layout.columns},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
+    types = {c: pa.string() for c in layout.columns}
+    if fast:
+        types.update({c: pa.float64() for c in layout.value_cols + layout.covariates})
+        types[layout.time_col] = pa.timestamp("ns")
     first_row = 0
-    for batch in reader:
-        table = pa.Table.from_batches([batch]).rename_columns([str(c).strip() for c in batch.schema.names])
-        good, details, n_bad = _convert(table, layout, first_row)
-        first_row += batch.num_rows + len(malformed)
-        yield good, malformed + details, n_bad + len(malformed)
-        malformed.clear()
+    try:
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(encoding=layout.encoding, block_size=block_size),
+            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False,
+                                                 timestamp_parsers=[layout.time_format or pacsv.ISO8601]),
+        )
+        for batch in reader:
+            table = pa.Table.from_batches([batch]).rename_columns([str(c).strip() for c in batch.schema.names])
+            if fast:
+                yield _convert_clean(table, layout), [], 0
+                continue
+            good, details, n_bad = _convert(table, layout, first_row)
+            first_row += batch.num_rows + len(malformed)
+            yield good, malformed + details, n_bad + len(malformed)
+            malformed.clear()
+    except pa.ArrowInvalid as exc:
+        if fast:
+            raise NeedsCareful(str(exc)) from exc
+        raise
+
+
+def can_be_fast(layout: Layout) -> bool:
+    fmt = layout.time_format
+    return fmt is not None and "%z" not in fmt and not layout.decimal_comma
+
+
+def _convert_clean(raw: pa.Table, layout: Layout) -> pa.Table:
+    """Typed block -> long rows; raises NeedsCareful on any null, NaN, infinity or blank id."""
+    ds = raw[layout.time_col]
+    if ds.null_count:
+        raise NeedsCareful("missing timestamp")
+    covs = {c: raw[c] for c in layout.covariates}
+    ids = None
+    if layout.id_col is not None:
+        ids = pc.utf8_trim_whitespace(raw[layout.id_col])
+        if pc.any(pc.equal(pc.binary_length(ids), 0)).as_py():
+            raise NeedsCareful("missing id")
+    for v in [*covs.values(), *(raw[c] for c in layout.value_cols)]:
+        if layout.shape != "wide" and v.null_count:
+            raise NeedsCareful("missing value")
+        if not (pc.all(pc.is_finite(v)).as_py() in (True, None)):
+            raise NeedsCareful("non-finite value")
+    parts = []
+    for col in layout.value_cols:
+        uid = ids if ids is not None else pa.array(np.full(raw.num_rows, layout.series_name(col), dtype=object),
+                                                   pa.string())
+        t = pa.table({"unique_id": uid, "ds": ds, "y": raw[col], **covs})
+        parts.append(t.filter(pc.is_valid(t["y"])) if layout.shape == "wide" else t)
+    return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
 
 def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, list[dict], int]:
     n = raw.num_rows
     ds = _parse_time(raw[layout.time_col], layout.time_format)
-    time_text = pc.utf8_trim_whitespace(raw[layout.time_col])
     bad_code = pa.nulls(n, pa.string())
     bad_col = pa.nulls(n, pa.string())
-    bad_code, bad_col = _mark(bad_code, bad_col, pc.equal(time_text, ""), "missing_timestamp", layout.time_col)
-    bad_code, bad_col = _mark(bad_code, bad_col, pc.is_null(ds), "bad_timestamp", layout.time_col)
+    if ds.null_count:
+        blank = _is_blank(raw[layout.time_col])
+        bad_code, bad_col = _mark(bad_code, bad_col, blank, "missing_timestamp", layout.time_col)
+        bad_code, bad_col = _mark(bad_code, bad_col, pc.is_null(ds), "bad_timestamp", layout.time_col)
     ids = None
     if layout.id_col is not None:
         ids = pc.utf8_trim_whitespace(raw[layout.id_col])
-        bad_code, bad_col = _mark(bad_code, bad_col, pc.equal(ids, ""), "missing_id", layout.id_col)
+        empty = pc.equal(pc.binary_length(ids), 0)
+        if pc.any(empty).as_py():
+            bad_code, bad_col = _mark(bad_code, bad_col, empty, "missing_id", layout.id_col)
     covs = {}
     for c in layout.covariates:
         covs[c], codes = _parse_number(raw[c], layout.decimal_comma)
@@ -165,7 +221,7 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
         code_v, col_v = _mark_codes(bad_code, bad_col, codes, col)
         keep = pc.is_null(code_v)
         if layout.shape == "wide":  # a blank cell of a wide file is an absent point, not an error
-            blank = pc.fill_null(pc.equal(codes, "missing_value"), False)
+            blank = pc.fill_null(pc.equal(codes, pa.scalar("missing_value")), False)
             code_v = pc.if_else(blank, pa.scalar(None, pa.string()), code_v)
             keep = pc.and_(keep, pc.invert(blank))
         uid = ids if ids is not None else pa.array(np.full(n, layout.series_name(col), dtype=object), pa.string())
@@ -212,8 +268,19 @@ def _mark_codes(code: pa.Array, col: pa.Array, codes: pa.Array, column: str) -> 
     return pc.if_else(hit, codes, code), pc.if_else(hit, pa.scalar(column), col)
 
 
+def _is_blank(text) -> pa.Array:
+    return pc.equal(pc.binary_length(pc.utf8_trim_whitespace(text)), 0)
+
+
 def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array, pa.Array]:
     """Text -> (float64 with nulls where bad, reason code per row or null)."""
+    if not decimal_comma:  # fast path: a clean block casts in one kernel
+        try:
+            values = pc.cast(text, pa.float64())
+            if values.null_count == 0 and pc.all(pc.is_finite(values)).as_py():
+                return values, pa.nulls(len(values), pa.string())
+        except pa.ArrowInvalid:
+            pass
     t = pc.utf8_trim_whitespace(text)
     if decimal_comma:
         t = pc.replace_substring(pc.replace_substring(t, ".", ""), ",", ".")
@@ -222,7 +289,7 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
     values = pc.cast(pc.if_else(ok, t, pa.scalar("0")), pa.float64())
     values = pc.if_else(ok, values, pa.scalar(None, pa.float64()))
     code = pc.if_else(ok, pa.scalar(None, pa.string()),
-                      pc.if_else(pc.equal(t, ""), pa.scalar("missing_value"),
+                      pc.if_else(pc.equal(pc.binary_length(t), 0), pa.scalar("missing_value"),
                                  pc.if_else(pc.match_substring_regex(t, NON_FINITE, ignore_case=True),
                                             pa.scalar("non_finite"), pa.scalar("bad_value"))))
     return values, code
@@ -230,6 +297,10 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
 
 def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
     """Text -> timestamp[ns] (UTC, tz dropped); null where it cannot be parsed."""
+    if fmt is not None and not fmt.endswith("%z"):  # fast path: no trimming needed
+        out = pc.strptime(text, format=fmt, unit="ns", error_is_null=True)
+        if out.null_count == 0:
+            return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
     t = pc.utf8_trim_whitespace(text)
     if fmt is not None and fmt.endswith("%z"):  # +02:00 -> +0200, Z -> +0000
         t = pc.replace_substring_regex(pc.replace_substring_regex(t, r"Z$", "+0000"), r"([+-]\d\d):(\d\d)$", r"\1\2")

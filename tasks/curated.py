@@ -43,7 +43,7 @@ class Curated:
 
     def writer(self, path: str, schema: pa.Schema) -> tuple[Any, pq.ParquetWriter]:
         f = self.storage.fs.open(path, "wb")
-        return f, pq.ParquetWriter(f, schema, compression="zstd")
+        return f, pq.ParquetWriter(f, schema)
 
     def clean_orphans(self, manifest: dict[str, Any] | None = None) -> list[str]:
         """Delete part files no manifest lists (left by an interrupted ingest)."""

@@ -21,7 +21,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.checks import check_keys
-from tasks.csv_reader import HEAD_BYTES, MAX_BAD_DETAILS, ColumnMapping, FileRejected, iter_batches, sniff
+from tasks.csv_reader import (HEAD_BYTES, MAX_BAD_DETAILS, ColumnMapping, FileRejected, NeedsCareful, can_be_fast,
+                              iter_batches, sniff)
 from tasks.curated import Curated
 from tasks.settings import IngestSettings
 from tasks.storage import Storage, discover
@@ -84,20 +85,10 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
                                                   "(set allow_schema_change to accept)")
         report.shape = layout.shape
         tmp = cur.new_tmp_part()
-        n_bad, ids, ds = 0, [], []
-        fobj = writer = None
-        with fsspec.open(url, "rb") as f:
-            for good, details, nb in iter_batches(f, layout, cfg.block_size_mb << 20):
-                if writer is None:
-                    fobj, writer = cur.writer(tmp, good.schema)
-                writer.write_table(good)
-                ids.append(good["unique_id"])
-                ds.append(good["ds"].to_numpy())
-                bad += details[: max(0, MAX_BAD_DETAILS - len(bad))]
-                n_bad += nb
-        if writer is not None:
-            writer.close()
-            fobj.close()
+        try:  # clean files take the fast path; the first unclean block sends the file to the careful one
+            ids, ds, n_bad = _stream_to_part(url, layout, cur, tmp, cfg, bad, fast=can_be_fast(layout))
+        except NeedsCareful:
+            ids, ds, n_bad = _stream_to_part(url, layout, cur, tmp, cfg, bad, fast=False)
         n_good = sum(len(a) for a in ids)
         report.rows, report.rows_bad = n_good, n_bad
         if n_good == 0:
@@ -105,7 +96,9 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         if n_bad > cfg.max_bad_fraction * (n_good + n_bad):
             raise FileRejected("too_many_bad_rows", f"{n_bad} of {n_good + n_bad} rows are bad "
                                                     f"(limit {cfg.max_bad_fraction:.0%})")
-        keys = check_keys(pa.chunked_array(ids), np.concatenate(ds))
+        id_col = pa.chunked_array(ids, pa.string())
+        all_ds = np.concatenate(ds)
+        keys = check_keys(id_col, all_ds)
         if keys.duplicates and cfg.duplicates == "reject":
             raise FileRejected("duplicate_rows", f"{keys.duplicates} rows repeat a (series, timestamp) pair")
         if keys.mixed_frequency:
@@ -113,12 +106,11 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
             bad += [{"line": None, "column": layout.time_col, "code": "mixed_frequency", "series": s,
                      "message": "irregular time steps within the series; its rows were not ingested"}
                     for s in keys.mixed_frequency]
-        all_ds = np.concatenate(ds)
         report.duplicates, report.sorted_input = keys.duplicates, keys.sorted_input
         report.series = keys.series - len(keys.mixed_frequency)
-        report.rows = n_good - _rows_of(pa.chunked_array(ids), keys.mixed_frequency)
+        report.rows = n_good - _rows_of(id_col, keys.mixed_frequency)
         report.gaps = int(sum(keys.gaps.values()))
-        report.first, report.last = str(pd.Timestamp(all_ds.min())), str(pd.Timestamp(all_ds.max()))
+        report.first, report.last = str(keys.ranges["first"].min()), str(keys.ranges["last"].max())
         notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []
@@ -127,7 +119,7 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         report.reason = "; ".join(notes)
         if bad:
             quarantine(storage, url, digest, "bad_rows", report.reason, bad)
-        ranges = _ranges(pa.chunked_array(ids), all_ds, keys.mixed_frequency)
+        ranges = keys.ranges[~keys.ranges["unique_id"].isin(keys.mixed_frequency)]
         return FileResult(report, tmp, cols, ranges)
     except (FileRejected, pa.ArrowException, ValueError, UnicodeError, pd.errors.ParserError) as exc:
         if not isinstance(exc, FileRejected):
@@ -137,6 +129,28 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         report.status, report.reason = "rejected", f"{exc.code}: {exc}"
         quarantine(storage, url, digest, exc.code, str(exc), bad)
         return FileResult(report)
+
+
+def _stream_to_part(url: str, layout, cur: Curated, tmp: str, cfg: IngestSettings, bad: list[dict],
+                    fast: bool) -> tuple[list[pa.Array], list[np.ndarray], int]:
+    """Stream the file's good rows into the part at ``tmp``; returns the keys and the bad-row count."""
+    n_bad, ids, ds = 0, [], []
+    fobj = writer = None
+    try:
+        with fsspec.open(url, "rb") as f:
+            for good, details, nb in iter_batches(f, layout, cfg.block_size_mb << 20, fast=fast):
+                if writer is None:
+                    fobj, writer = cur.writer(tmp, good.schema)
+                writer.write_table(good)
+                ids.extend(good["unique_id"].chunks)
+                ds.append(good["ds"].to_numpy())
+                bad += details[: max(0, MAX_BAD_DETAILS - len(bad))]
+                n_bad += nb
+    finally:
+        if writer is not None:
+            writer.close()
+            fobj.close()
+    return ids, ds, n_bad
 
 
 def commit_files(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> list[FileReport]:
