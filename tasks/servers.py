@@ -72,18 +72,34 @@ def wait_healthy(servers: list[Server], timeout: float = 180.0) -> None:
 
 
 def stop_servers(servers: list[Server], grace: float = 15.0) -> None:
+    """SIGTERM each server's process group; SIGKILL what is still there after ``grace`` seconds."""
     for srv in servers:
-        if srv.proc.poll() is None:
-            os.killpg(srv.proc.pid, signal.SIGTERM)
+        _signal_group(srv.proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace
     for srv in servers:
         try:
-            srv.proc.wait(timeout=grace)
+            srv.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(srv.proc.pid, signal.SIGKILL)
-            srv.proc.wait()
+            pass
+        _signal_group(srv.proc, signal.SIGKILL)  # children of a server that exited, or the server itself
+        srv.proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def run_ui(s: Settings) -> int:
+    # Ctrl-C and `kill` both stop the servers, even where SIGINT was ignored by a parent shell
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     servers = start_servers(s)
     try:
         wait_healthy(servers)
@@ -96,5 +112,6 @@ def run_ui(s: Settings) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        t0 = time.monotonic()
         stop_servers(servers)
-        print("servers stopped")
+        print(f"servers stopped ({time.monotonic() - t0:.1f}s)", flush=True)

@@ -87,7 +87,7 @@ def test_ui_servers_and_pipeline_against_them(tmp_path, air_csv):
     finally:
         ui.send_signal(signal.SIGINT)
         try:
-            ui.wait(timeout=60)
+            ui.wait(timeout=90)
         except subprocess.TimeoutExpired:
             ui.kill()
             raise
