@@ -35,6 +35,7 @@ def seasonal_scale(packed: PackedSeries, origin: np.ndarray, season: int) -> np.
         ok = (pos >= lag) & (pos < origin[sid])
         idx = np.nonzero(ok)[0]
         err = np.abs(packed.values[idx] - packed.values[idx - lag])
+        idx, err = idx[np.isfinite(err)], err[np.isfinite(err)]  # pairs touching a missing point
         n = np.bincount(sid[idx], minlength=packed.n_series)
         s = np.bincount(sid[idx], weights=err, minlength=packed.n_series)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -77,6 +77,7 @@ def fit_stats(
     """Fit per-series statistics on the points where ``fit_mask`` is true (no other point is read)."""
     if scaler not in SCALERS:
         raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
+    fit_mask = fit_mask & np.isfinite(values)  # missing points (NaN) never enter the statistics
     fit_values = values[fit_mask]
     sid = series_of_point[fit_mask]
     transform = resolve_transform(transform, fit_values)

@@ -63,6 +63,12 @@ def window_starts(
     return (offsets[sid] + lo[sid] + k - (window - 1)).astype(np.int64)
 
 
+def complete(values: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """The starts whose ``window`` points are all present (no NaN): one cumulative count, no loop."""
+    missing = np.concatenate([[0], np.cumsum(~np.isfinite(values))])  # (N+1,)
+    return starts[missing[starts + window] == missing[starts]]
+
+
 def gather(data: torch.Tensor, starts: torch.Tensor, window: int) -> torch.Tensor:
     """data (N, F), starts (B,) -> windows (B, window, F), gathered on data's device."""
     idx = starts[:, None] + torch.arange(window, device=data.device)[None, :]  # (B, window)

@@ -114,7 +114,10 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []
-        notes += [f"{report.gaps} missing steps in {len(keys.gaps)} series (left as gaps)"] if keys.gaps else []
+        if keys.gaps and cfg.gaps == "fill":
+            report.rows += _fill_gaps(cur, tmp, list(keys.gaps))
+        how = "filled with NaN rows" if cfg.gaps == "fill" else "left as gaps"
+        notes += [f"{report.gaps} missing steps in {len(keys.gaps)} series ({how})"] if keys.gaps else []
         notes += ["input was not sorted (sorted)"] if not keys.sorted_input else []
         report.reason = "; ".join(notes)
         if bad:
@@ -228,6 +231,33 @@ def _drop_series(cur: Curated, tmp: str, series: list[str]) -> None:
     writer.write_table(t)
     writer.close()
     fobj.close()
+
+
+def _fill_gaps(cur: Curated, tmp: str, series: list[str]) -> int:
+    """Add a NaN row for every missing step of ``series`` (steps: the series' smallest spacing, in
+    calendar months for month-aligned series). Returns the number of rows added."""
+    with cur.storage.fs.open(tmp, "rb") as f:
+        t = pq.read_table(f)
+    gappy = t.filter(pc.is_in(t["unique_id"], pa.array(series, pa.string()))).to_pandas()
+    fills = []
+    for uid, g in gappy.groupby("unique_id", sort=False):  # only the series that have gaps
+        ds = pd.DatetimeIndex(g["ds"].drop_duplicates().sort_values())
+        if (ds == ds.to_period("M").to_timestamp()).all():
+            months = ds.year * 12 + ds.month
+            grid = pd.date_range(ds[0], ds[-1], freq=pd.DateOffset(months=int(np.diff(months).min())))
+        else:
+            grid = pd.date_range(ds[0], ds[-1], freq=pd.Timedelta(np.diff(ds.asi8).min()))
+        missing = grid.difference(ds)
+        fills.append(pd.DataFrame({"unique_id": uid, "ds": missing.astype("datetime64[ns]")}))
+    add = pd.concat(fills, ignore_index=True)
+    for col in t.schema.names[2:]:
+        add[col] = np.nan
+    filled = pa.concat_tables([t, pa.Table.from_pandas(add, schema=t.schema, preserve_index=False)])
+    fobj, writer = cur.writer(tmp, filled.schema)
+    writer.write_table(filled)
+    writer.close()
+    fobj.close()
+    return len(add)
 
 
 def _rows_of(ids: pa.ChunkedArray, series: list[str]) -> int:

@@ -3,15 +3,22 @@ from __future__ import annotations
 
 import pandas as pd
 
+import numpy as np
+
 from lstm_model.bundle import ModelBundle, forecast_packed
+from lstm_model.windows import complete
 from tasks.prepare import future_dates, prepare, to_frame
 
 
 def forecast_frame(bundle: ModelBundle, history: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """History (unique_id, ds, y) -> forecasts (unique_id, ds, y_hat, cutoff) of the ``horizon``
-    steps after each series' last point, and the ids skipped for having < input_size points."""
+    steps after each series' last point, and the ids skipped (fewer than input_size points, or a
+    missing point among the last input_size)."""
     prep = prepare(history)
-    ok = prep.packed.lengths >= bundle.network.input_size
+    L = bundle.network.input_size
+    ok = prep.packed.lengths >= L  # and the last L points all present:
+    ok[ok] = np.isin(prep.packed.offsets[ok] + prep.packed.lengths[ok] - L,
+                     complete(prep.packed.values, prep.packed.offsets[ok] + prep.packed.lengths[ok] - L, L))
     skipped = [i for i, k in zip(prep.ids, ok) if not k]
     ids = [i for i, k in zip(prep.ids, ok) if k]
     if not ids:

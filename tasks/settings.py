@@ -34,6 +34,9 @@ class IngestSettings(BaseModel):
     on_overlap: Literal["replace", "reject"] = Field(
         "replace", description="A file that changes already ingested values: replace them, or reject the file."
     )
+    gaps: Literal["leave", "fill"] = Field(
+        "leave", description="Missing time steps: leave them out, or fill them as explicit NaN rows (never interpolated)."
+    )
     allow_schema_change: bool = Field(False, description="Accept files whose covariate columns differ from the dataset's.")
     block_size_mb: int = Field(16, ge=1, description="CSV block size read at a time (bounds memory per file).")
 

@@ -14,7 +14,7 @@ from lstm_model import baselines, metrics, scaling
 from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.network import NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit
-from lstm_model.windows import PackedSeries, window_starts
+from lstm_model.windows import PackedSeries, complete, window_starts
 from tasks.prepare import Prepared, fingerprint, prepare, season_length, to_frame
 from tasks.plots import forecast_plot
 from tasks.settings import Settings
@@ -87,8 +87,8 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
                               s.data.transform, s.data.scaler)
     data = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1)
     zeros = np.zeros(packed.n_series, dtype=np.int64)
-    tr = window_starts(packed.offsets, zeros, sp.val0, L + H)
-    va = window_starts(packed.offsets, sp.val0, sp.test0, L + H)
+    tr = complete(packed.values, window_starts(packed.offsets, zeros, sp.val0, L + H), L + H)
+    va = complete(packed.values, window_starts(packed.offsets, sp.val0, sp.test0, L + H), L + H)
     net = NetworkConfig(input_size=L, horizon=H, n_features=1, hidden_size=s.model.hidden_size,
                         num_layers=s.model.num_layers, dropout=s.model.dropout, level_norm=s.model.level_norm)
     tc = TrainConfig(epochs=s.training.epochs, batch_size=s.training.batch_size, lr=s.training.lr,

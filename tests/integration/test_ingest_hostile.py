@@ -274,3 +274,12 @@ def test_rejected_file_keeps_dataset_intact(run):
     before = run.curated()
     run.ingest("b.csv", b"month,value\n")
     pd.testing.assert_frame_equal(run.curated(), before)
+
+
+def test_gaps_filled_with_nan_rows_when_asked(run):
+    months = monthly(12)
+    del months[4:7]
+    report = run.ingest("f.csv", "month,value\n" + "".join(f"{m},{i}\n" for i, m in enumerate(months)), gaps="fill")
+    df = run.curated()
+    assert report["gaps"] == 3 and len(df) == 12 and df["y"].isna().sum() == 3
+    assert list(df.loc[df["y"].isna(), "ds"].dt.strftime("%Y-%m")) == ["2020-05", "2020-06", "2020-07"]
