@@ -25,20 +25,37 @@ def seasonal_naive(packed: PackedSeries, origin: np.ndarray, horizon: int, seaso
     return packed.values[packed.offsets[:, None] + pos]  # (S, H)
 
 
+def drift(packed: PackedSeries, origin: np.ndarray, horizon: int) -> np.ndarray:
+    """Random walk with drift: ŷ_{T+h} = y_T + h·(y_T - y_1)/(T - 1)."""
+    last = packed.values[packed.offsets + origin - 1]  # (S,)
+    first = packed.values[packed.offsets]
+    slope = np.where(origin > 1, (last - first) / np.maximum(origin - 1, 1), 0.0)  # (S,)
+    return last[:, None] + slope[:, None] * np.arange(1, horizon + 1)[None, :]  # (S, H)
+
+
 def seasonal_scale(packed: PackedSeries, origin: np.ndarray, season: int) -> np.ndarray:
-    """(S,) in-sample MAE of the seasonal naive forecast over positions < origin (the MASE scale).
-    Falls back to the naive (lag 1) error for series shorter than one season + 1."""
-    sid = packed.series_of_point()
+    """(S,) in-sample MAE of the seasonal naive forecast over positions < origin (the MASE scale)."""
+    return seasonal_scale_at(packed, np.arange(packed.n_series), origin, season)
+
+
+def seasonal_scale_at(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, season: int) -> np.ndarray:
+    """The MASE scale for M (series, origin) pairs: mean |y_t - y_{t-m}| over t < origin, missing
+    points skipped; the naive (lag 1) error for histories shorter than one season + 1. -> (M,)"""
     pos = packed.position()
-    out = np.full(packed.n_series, np.nan)
-    for lag in (season, 1):  # fixed two lags, not a loop over data
-        ok = (pos >= lag) & (pos < origin[sid])
+    out = np.full(series.shape[0], np.nan)
+    for lag in (season, 1):  # two fixed lags, not a loop over data
+        err = np.zeros(packed.values.shape[0])
+        ok = pos >= lag
         idx = np.nonzero(ok)[0]
-        err = np.abs(packed.values[idx] - packed.values[idx - lag])
-        idx, err = idx[np.isfinite(err)], err[np.isfinite(err)]  # pairs touching a missing point
-        n = np.bincount(sid[idx], minlength=packed.n_series)
-        s = np.bincount(sid[idx], weights=err, minlength=packed.n_series)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fill = np.isnan(out) & (n > 0)
-            out[fill] = (s / n)[fill]
+        e = np.abs(packed.values[idx] - packed.values[idx - lag])
+        fin = np.isfinite(e)
+        err[idx[fin]] = e[fin]
+        cnt = np.zeros(packed.values.shape[0])
+        cnt[idx[fin]] = 1.0
+        c_err = np.concatenate([[0.0], np.cumsum(err)])  # (N+1,) prefix sums over the flat array
+        c_cnt = np.concatenate([[0.0], np.cumsum(cnt)])
+        start, stop = packed.offsets[series], packed.offsets[series] + origin  # (M,)
+        total, n = c_err[stop] - c_err[start], c_cnt[stop] - c_cnt[start]
+        fill = np.isnan(out) & (n > 0)
+        out[fill] = total[fill] / n[fill]
     return out

@@ -15,7 +15,7 @@ from safetensors.torch import save as st_save
 
 from lstm_model import scaling
 from lstm_model.inference import predict_windows
-from lstm_model.network import LSTMForecaster, NetworkConfig
+from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.windows import PackedSeries
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -61,8 +61,8 @@ class ModelBundle:
         )
 
     # -- inference -----------------------------------------------------------------------------
-    def build(self, device: torch.device | str = "cpu") -> LSTMForecaster:
-        model = LSTMForecaster(self.network)
+    def build(self, device: torch.device | str = "cpu") -> Ensemble:
+        model = Ensemble(self.network)
         model.load_state_dict(self.state_dict)
         return model.to(device).eval()
 
@@ -89,17 +89,29 @@ class ModelBundle:
 
 
 def forecast_packed(
-    model: LSTMForecaster,
+    model: torch.nn.Module,
     packed: PackedSeries,
     origin: np.ndarray,
     stats: scaling.ScalerStats,
 ) -> np.ndarray:
     """Forecast ``horizon`` steps after position ``origin`` (S,) of each series (inputs are the
     ``input_size`` points before it), in original units: (S, H)."""
+    return forecast_at(model, packed, np.arange(packed.n_series), origin, stats)
+
+
+def forecast_at(
+    model: torch.nn.Module,
+    packed: PackedSeries,
+    series: np.ndarray,
+    origin: np.ndarray,
+    stats: scaling.ScalerStats,
+) -> np.ndarray:
+    """Forecasts for M (series, origin) pairs in one batched pass: series (M,), origin (M,)
+    positions inside each series -> (M, H) in original units. Serves backtests over many cutoffs."""
     L = model.cfg.input_size
     if np.any(origin < L):
         raise ValueError(f"every series needs at least input_size={L} points before its origin")
     sid = packed.series_of_point()
-    scaled = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1)
-    y_scaled = predict_windows(model, scaled, packed.offsets + origin - L)  # (S, H)
-    return scaling.inverse(y_scaled, np.arange(packed.n_series)[:, None], stats)  # (S, H)
+    scaled = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1), each point once
+    y_scaled = predict_windows(model, scaled, packed.offsets[series] + origin - L)  # (M, H)
+    return scaling.inverse(y_scaled, series[:, None], stats)  # (M, H)

@@ -4,13 +4,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lstm_model.network import LSTMForecaster
 from lstm_model.windows import gather
 
 
 @torch.no_grad()
 def predict_windows(
-    model: LSTMForecaster, data: np.ndarray, starts: np.ndarray, chunk: int = 65536
+    model: torch.nn.Module, data: np.ndarray, starts: np.ndarray, chunk: int = 65536
 ) -> np.ndarray:
     """data (N, F) scaled, starts (S,) first index of each input window -> (S, H) scaled forecasts."""
     model.eval()

@@ -4,7 +4,7 @@ Shapes: B = batch, L = input_size, F = features (target first, then covariates),
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -21,6 +21,7 @@ class NetworkConfig:
     num_layers: int = 2
     dropout: float = 0.0
     level_norm: bool = True  # subtract the last observed value from each window, add it back to the output
+    members: int = 1  # independently trained networks whose forecasts are averaged
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,3 +55,22 @@ class LSTMForecaster(nn.Module):
         if self.cfg.level_norm:
             y_hat = y_hat + level[:, :, 0]  # (B, H) + (B, 1)
         return y_hat
+
+
+class Ensemble(nn.Module):
+    """The mean forecast of ``cfg.members`` independently trained networks: (B, L, F) -> (B, H)."""
+
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.members = nn.ModuleList(LSTMForecaster(cfg) for _ in range(cfg.members))
+
+    @classmethod
+    def of(cls, cfg: NetworkConfig, trained: list[LSTMForecaster]) -> "Ensemble":
+        ens = cls(replace(cfg, members=len(trained)))
+        for slot, model in zip(ens.members, trained):
+            slot.load_state_dict(model.state_dict())
+        return ens
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(dim=0)  # (K, B, H) -> (B, H)

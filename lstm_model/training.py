@@ -37,7 +37,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    model: LSTMForecaster  # best weights (lowest validation loss), on the training device
+    model: nn.Module  # best weights (lowest validation loss), on the training device
     history: list[dict] = field(default_factory=list)  # one row per epoch
     best_epoch: int = 0
     best_val_loss: float = math.inf
@@ -64,7 +64,7 @@ def lr_at(epoch: int, cfg: TrainConfig) -> float:
     warm = max(1, int(cfg.warmup_frac * cfg.epochs))
     if epoch < warm:
         return cfg.lr * (epoch + 1) / warm
-    t = (epoch - warm) / max(1, cfg.epochs - warm)
+    t = min(1.0, (epoch - warm) / max(1, cfg.epochs - 1 - warm))  # 1 at the last epoch
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * t)))
 
 

@@ -36,15 +36,18 @@ class PackedSeries:
         """The series where ``keep`` (S,) is true, and the (N',) indices of their points here."""
         rows = np.nonzero(keep[self.series_of_point()])[0]  # (N',)
         lengths = self.lengths[keep]
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        return PackedSeries(self.values[rows], offsets, lengths), rows
+        return PackedSeries(self.values[rows], offsets_of(lengths), lengths), rows
 
     @classmethod
     def from_arrays(cls, arrays: list[np.ndarray]) -> "PackedSeries":
         lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         values = np.concatenate(arrays).astype(np.float64) if arrays else np.zeros(0)
-        return cls(values, offsets, lengths)
+        return cls(values, offsets_of(lengths), lengths)
+
+
+def offsets_of(lengths: np.ndarray) -> np.ndarray:
+    """(S,) lengths -> (S,) start of each series in the flat array (empty for no series)."""
+    return np.concatenate([[0], np.cumsum(lengths)])[:-1].astype(np.int64)
 
 
 def window_starts(

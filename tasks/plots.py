@@ -1,4 +1,4 @@
-"""Forecast-vs-actual picture of the test part (PNG), for the best and worst series by MASE."""
+"""Forecast-vs-actual picture of the backtest (PNG), for the best and worst series by MASE."""
 from __future__ import annotations
 
 import io
@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 
 
-def forecast_plot(history: pd.DataFrame, test_frame: pd.DataFrame, table: pd.DataFrame, n: int = 4) -> bytes:
+def forecast_plot(history: pd.DataFrame, frame: pd.DataFrame, table: pd.DataFrame, n: int = 4) -> bytes:
+    """Last backtest window of the n/2 best and n/2 worst series: history, actuals, LSTM with its
+    80 % interval, seasonal naive."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,10 +19,13 @@ def forecast_plot(history: pd.DataFrame, test_frame: pd.DataFrame, table: pd.Dat
     picks = list(dict.fromkeys(list(lstm["unique_id"].head(n // 2)) + list(lstm["unique_id"].tail(n - n // 2))))
     fig, axes = plt.subplots(len(picks), 1, figsize=(9, 2.6 * len(picks)), squeeze=False)
     for ax, uid in zip(axes[:, 0], picks):
-        t = test_frame[test_frame["unique_id"] == uid]
+        f = frame[frame["unique_id"] == uid]
+        t = f[f["cutoff"] == f["cutoff"].max()]
         h = history[(history["unique_id"] == uid) & (history["ds"] < t["ds"].min())].tail(4 * len(t))
         ax.plot(h["ds"], h["y"], color="black", lw=1, label="history")
         ax.plot(t["ds"], t["y"], color="black", lw=1, ls="--", label="actual")
+        if "lstm_lo_80" in t:
+            ax.fill_between(t["ds"], t["lstm_lo_80"], t["lstm_hi_80"], color="tab:blue", alpha=0.2, label="80 %")
         ax.plot(t["ds"], t["lstm"], color="tab:blue", lw=1.5, label="LSTM")
         ax.plot(t["ds"], t["snaive"], color="tab:orange", lw=1, alpha=0.7, label="seasonal naive")
         m = float(lstm.loc[lstm["unique_id"] == uid, "mase"].iloc[0])

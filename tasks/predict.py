@@ -5,6 +5,7 @@ import pandas as pd
 
 import numpy as np
 
+from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.windows import complete
 from tasks.prepare import future_dates, prepare, to_frame
@@ -28,5 +29,10 @@ def forecast_frame(bundle: ModelBundle, history: pd.DataFrame) -> tuple[pd.DataF
     y_hat = forecast_packed(bundle.build("cpu"), packed, packed.lengths, stats)  # (S, H)
     last = prep.ds[rows][packed.offsets + packed.lengths - 1]  # (S,)
     out = to_frame(ids, future_dates(last, bundle.meta.get("freq") or prep.freq, bundle.network.horizon), y_hat)
+    scale = seasonal_scale(packed, packed.lengths, int(bundle.meta.get("season_length", 1)))[:, None]  # (S, 1)
+    for level, q in sorted(bundle.meta.get("conformal", {}).items()):  # conformal half-widths per step
+        half = np.asarray(q, dtype=np.float64)[None, :] * scale  # (S, H)
+        out[f"y_hat_lo_{level}"] = (y_hat - half).reshape(-1)
+        out[f"y_hat_hi_{level}"] = (y_hat + half).reshape(-1)
     out["cutoff"] = last.repeat(bundle.network.horizon)
     return out, skipped

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lstm_model.windows import PackedSeries
+from lstm_model.windows import PackedSeries, offsets_of
 
 SEASONS = {"MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "Q": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24,
            "30min": 48, "min": 60, "YS": 1, "YE": 1, "Y": 1}
@@ -32,8 +32,7 @@ def prepare(df: pd.DataFrame) -> Prepared:
         raise ValueError("no data: the curated dataset is empty (run ingest first)")
     df = df.sort_values(["unique_id", "ds"], kind="stable")
     ids, lengths = np.unique(df["unique_id"].to_numpy(dtype=str), return_counts=True)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    packed = PackedSeries(df["y"].to_numpy(dtype=np.float64), offsets, lengths.astype(np.int64))
+    packed = PackedSeries(df["y"].to_numpy(dtype=np.float64), offsets_of(lengths), lengths.astype(np.int64))
     ds = df["ds"].to_numpy(dtype="datetime64[ns]")
     return Prepared(packed, [str(i) for i in ids], ds, infer_freq(ds, packed))
 

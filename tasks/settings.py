@@ -45,6 +45,8 @@ class DataSettings(BaseModel):
     horizon: int = Field(12, ge=1, description="Steps to forecast (and the size of the held-out test part).")
     input_size: int = Field(24, ge=1, description="Past steps the network sees.")
     val_size: int | None = Field(None, ge=1, description="Validation part before the test part (default: horizon).")
+    n_windows: int = Field(1, ge=1, description="Backtest windows (rolling origins); the first cutoff ends training.")
+    step: int | None = Field(None, ge=1, description="Steps between backtest cutoffs (default: horizon).")
     season_length: int | None = Field(
         None, ge=1, description="Season length for seasonal naive / MASE (default: inferred from the frequency)."
     )
@@ -59,6 +61,7 @@ class ModelSettings(BaseModel):
     num_layers: int = Field(2, ge=1, description="Stacked LSTM layers.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between LSTM layers.")
     level_norm: bool = Field(True, description="Normalise each window by its last value.")
+    ensemble: int = Field(1, ge=1, description="Networks trained with different seeds; their forecasts are averaged.")
 
 
 class TrainingSettings(BaseModel):

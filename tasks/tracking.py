@@ -14,11 +14,12 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle, forecast_packed
+from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
 from tasks.settings import Settings
 from tasks.storage import Storage
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
 CODE_PATHS = [str(Path(__file__).parent), str(Path(__file__).parent.parent / "lstm_model")]
 
@@ -108,6 +109,7 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
     client.set_model_version_tag(name, mv.version, "run_id", rid)
     promoted, reason, champ = gate(client, name, outcome)
+    client.set_registered_model_alias(name, CHALLENGER, mv.version)  # the latest, whatever the gate says
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, mv.version)
     client.set_model_version_tag(name, mv.version, "gate", reason)
@@ -148,16 +150,16 @@ def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | Non
 
 
 def champion_mase(bundle: ModelBundle, outcome) -> float:
-    from tasks.train import evaluate
+    """The champion's MASE on the new model's backtest cutoffs (its own statistics for the series
+    it knows, statistics from the training part for the others)."""
+    from tasks.evaluate import evaluate
 
-    packed, origin = outcome.packed, outcome.split.test0
-    if np.any(origin < bundle.network.input_size):
+    if np.any(outcome.split.origins < bundle.network.input_size):
         return float("inf")
-    stats, _ = bundle.stats_for(outcome.ids, packed)
-    model = bundle.build("cpu")
-    ev = evaluate(lambda p, o: forecast_packed(model, p, o, stats), packed, origin, bundle.network.horizon,
+    stats, _ = bundle.stats_for(outcome.ids, outcome.packed)
+    ev = evaluate(bundle.build("cpu"), outcome.packed, outcome.ids, outcome.ds, stats, outcome.split,
                   int(outcome.bundle.meta["season_length"]))
-    return float(np.nanmean(ev["lstm_mase"]))
+    return ev.metrics["lstm_mase"]
 
 
 def _alias(client: MlflowClient, name: str, alias: str = CHAMPION) -> str | None:
@@ -201,6 +203,7 @@ def _signature():
     return ModelSignature(
         inputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y")]),
         outputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y_hat"),
+                        *(ColSpec("double", f"y_hat_{side}_{level}") for level in (80, 95) for side in ("lo", "hi")),
                         ColSpec("datetime", "cutoff")]),
     )
 

@@ -1,7 +1,7 @@
-"""Train stage: split by time, scale on the training part, fit the LSTM, evaluate on the test part."""
+"""Train stage: split by time, scale on the training part, fit the LSTM, backtest it against baselines."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -10,19 +10,17 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from lstm_model import baselines, metrics, scaling
-from lstm_model.bundle import ModelBundle, forecast_packed
-from lstm_model.network import NetworkConfig
+from lstm_model import scaling
+from lstm_model.bundle import ModelBundle
+from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit
 from lstm_model.windows import PackedSeries, complete, window_starts
-from tasks.prepare import Prepared, fingerprint, prepare, season_length, to_frame
+from tasks.evaluate import Split, evaluate, split
+from tasks.prepare import Prepared, fingerprint, prepare, season_length
 from tasks.plots import forecast_plot
 from tasks.settings import Settings
 from tasks.curated import read_curated
 from tasks.tracking import Registration, log_and_register
-
-METRICS = ("mae", "rmse", "mape", "smape", "mase")
-
 
 @dataclass
 class TrainOutcome:
@@ -30,45 +28,12 @@ class TrainOutcome:
     result: TrainResult
     metrics: dict[str, float]  # aggregated test metrics: lstm_mase, snaive_mase, ...
     table: pd.DataFrame  # per series and model: unique_id, model, mae, rmse, mape, smape, mase
-    test_frame: pd.DataFrame  # unique_id, ds, y, lstm, snaive on the test part
+    test_frame: pd.DataFrame  # the backtest: unique_id, cutoff, ds, y, lstm, snaive, naive, drift, intervals
     prepared: Prepared
     packed: PackedSeries  # the series trained and evaluated on (long enough), in ``ids`` order
     ids: list[str]
-    split: "Split"
-
-
-@dataclass(frozen=True)
-class Split:
-    """Positions per series (S,): train = [0, val0), validation = [val0, test0), test = [test0, n)."""
-
-    val0: np.ndarray
-    test0: np.ndarray
-
-
-def split(packed: PackedSeries, horizon: int, val_size: int) -> Split:
-    test0 = packed.lengths - horizon
-    return Split(np.maximum(test0 - val_size, 0), np.maximum(test0, 0))
-
-
-def evaluate(
-    predict: Callable[[PackedSeries, np.ndarray], np.ndarray],
-    packed: PackedSeries,
-    origin: np.ndarray,
-    horizon: int,
-    season: int,
-) -> dict[str, np.ndarray]:
-    """Per-series metrics (S,) of ``predict`` and of seasonal naive on the ``horizon`` after ``origin``."""
-    idx = packed.offsets[:, None] + origin[:, None] + np.arange(horizon)[None, :]  # (S, H)
-    y = packed.values[idx]  # (S, H)
-    scale = baselines.seasonal_scale(packed, origin, season)
-    out = {}
-    for name, y_hat in (("lstm", predict(packed, origin)),
-                        ("snaive", baselines.seasonal_naive(packed, origin, horizon, season))):
-        out[name] = y_hat
-        for m, v in metrics.all_metrics(y, y_hat, scale).items():
-            out[f"{name}_{m}"] = v
-    out["y"] = y
-    return out
+    ds: np.ndarray  # (N,) timestamps of ``packed``
+    split: Split
 
 
 def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] | None = None) -> TrainOutcome:
@@ -76,12 +41,15 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     full = prep.packed
     H, L = s.data.horizon, s.data.input_size
     V = s.data.val_size or H
-    keep = full.lengths >= L + H  # a series needs one input window before its test part
+    W, step = s.data.n_windows, s.data.step or H
+    need = L + H + (W - 1) * step  # one input window before the first backtest cutoff
+    keep = full.lengths >= need
     if not keep.any():
-        raise ValueError(f"no series has the {L + H} points needed (input_size {L} + horizon {H})")
+        raise ValueError(f"no series has the {need} points needed (input_size {L}, horizon {H}, "
+                         f"{W} backtest windows {step} apart)")
     ids = [i for i, k in zip(prep.ids, keep) if k]
     packed, rows = full.select(keep)
-    sp = split(packed, H, V)
+    sp = split(packed, H, V, W, step)
     sid, pos = packed.series_of_point(), packed.position()
     stats = scaling.fit_stats(packed.values, sid, pos < np.maximum(sp.val0, 1)[sid], packed.n_series,
                               s.data.transform, s.data.scaler)
@@ -94,19 +62,16 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     tc = TrainConfig(epochs=s.training.epochs, batch_size=s.training.batch_size, lr=s.training.lr,
                      weight_decay=s.training.weight_decay, patience=s.training.patience, loss=s.training.loss,
                      seed=s.training.seed, device=s.training.device)
-    result = fit(net, data, tr, va, tc, on_epoch=on_epoch)
+    members = [fit(net, data, tr, va, replace(tc, seed=tc.seed + 1000 * k), on_epoch=on_epoch)
+               for k in range(s.model.ensemble)]  # a few full trainings, not a loop over data
+    result = members[0]
+    result.seconds = sum(m.seconds for m in members)
+    result.windows_per_s = sum(m.windows_per_s * m.seconds for m in members) / max(result.seconds, 1e-9)
+    result.model = Ensemble.of(net, [m.model for m in members])
+    net = result.model.cfg
 
     season = season_length(prep.freq, s.data.season_length)
-    ev = evaluate(lambda p, o: forecast_packed(result.model, p, o, stats), packed, sp.test0, H, season)
-    agg = {k: float(np.nanmean(v)) for k, v in ev.items() if k.split("_", 1)[-1] in METRICS}
-    table = pd.concat([
-        pd.DataFrame({"unique_id": ids, "model": m, **{k: ev[f"{m}_{k}"] for k in METRICS}})
-        for m in ("lstm", "snaive")
-    ], ignore_index=True)
-    test_idx = (packed.offsets[:, None] + sp.test0[:, None] + np.arange(H)[None, :])  # (S, H)
-    test_frame = to_frame(ids, prep.ds[rows][test_idx], ev["y"], "y")
-    test_frame["lstm"] = ev["lstm"].reshape(-1)
-    test_frame["snaive"] = ev["snaive"].reshape(-1)
+    ev = evaluate(result.model, packed, ids, prep.ds[rows], stats, sp, season)
     kept = df[df["unique_id"].isin(set(ids))]
     bundle = ModelBundle(
         network=net,
@@ -120,9 +85,10 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
             "train_end": str(pd.Timestamp(prep.ds[rows][packed.offsets + sp.val0 - 1].max())),
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "device": result.device,
+            "conformal": ev.conformal,
         },
     )
-    return TrainOutcome(bundle, result, agg, table, test_frame, prep, packed, ids, sp)
+    return TrainOutcome(bundle, result, ev.metrics, ev.table, ev.frame, prep, packed, ids, prep.ds[rows], sp)
 
 
 @task(name="train-model", cache_policy=NO_CACHE)

@@ -1,0 +1,81 @@
+"""Rolling-origin backtest and conformal intervals, batched over (series, origin) pairs.
+
+A forecaster is any ``predict(series (M,), origin (M,)) -> (M, H)``: the LSTM bundle or a
+baseline. Origins are positions inside each series: the forecast covers [origin, origin + H).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from lstm_model import baselines, metrics
+from lstm_model.windows import PackedSeries
+
+Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def cutoffs(lengths: np.ndarray, horizon: int, n_windows: int, step: int) -> np.ndarray:
+    """(W, S) origins of the last ``n_windows`` forecast windows, ``step`` apart, the last one
+    ending at each series' end."""
+    back = (n_windows - 1 - np.arange(n_windows)) * step  # (W,)
+    return lengths[None, :] - horizon - back[:, None]  # (W, S)
+
+
+def pairs(origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(W, S) origins -> flat (series (W*S,), origin (W*S,)), cutoff-major."""
+    W, S = origins.shape
+    return np.tile(np.arange(S), W), origins.reshape(-1)
+
+
+def actuals(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizon: int) -> np.ndarray:
+    idx = packed.offsets[series, None] + origin[:, None] + np.arange(horizon)[None, :]  # (M, H)
+    return packed.values[idx]
+
+
+def baseline_predictors(packed: PackedSeries, horizon: int, season: int) -> dict[str, Predict]:
+    def on_pairs(fn):
+        def predict(series: np.ndarray, origin: np.ndarray) -> np.ndarray:
+            sub = PackedSeries(packed.values, packed.offsets[series], packed.lengths[series])
+            return fn(sub, origin)
+        return predict
+
+    return {
+        "naive": on_pairs(lambda p, o: baselines.naive(p, o, horizon)),
+        "snaive": on_pairs(lambda p, o: baselines.seasonal_naive(p, o, horizon, season)),
+        "drift": on_pairs(lambda p, o: baselines.drift(p, o, horizon)),
+    }
+
+
+def evaluate(models: dict[str, Predict], packed: PackedSeries, origins: np.ndarray, horizon: int,
+             season: int) -> dict[str, dict[str, np.ndarray]]:
+    """Per model: forecasts (W*S, H) and per-(cutoff, series) metrics (W*S,), plus the actuals.
+    The MASE scale of each pair uses only the history before its own cutoff."""
+    series, origin = pairs(origins)
+    y = actuals(packed, series, origin, horizon)
+    scale = baselines.seasonal_scale_at(packed, series, origin, season)
+    out: dict[str, dict[str, np.ndarray]] = {"_": {"y": y, "series": series, "origin": origin, "scale": scale}}
+    for name, predict in models.items():
+        y_hat = predict(series, origin)
+        out[name] = {"y_hat": y_hat, **metrics.all_metrics(y, y_hat, scale)}
+    return out
+
+
+def conformal_quantiles(residuals: np.ndarray, valid: np.ndarray, levels: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Split-conformal half-widths per horizon step from scaled absolute residuals.
+
+    residuals, valid: (M, H) -> {level: (H,)}: the ceil((n+1)·level/100)-th smallest of the n valid
+    residuals of each step (the largest one when n is too small for that level)."""
+    out = {}
+    r = np.where(valid, np.abs(residuals), np.nan)
+    r = np.sort(r, axis=0)  # NaN last
+    n = valid.sum(axis=0)  # (H,)
+    for level in levels:
+        k = np.minimum(np.ceil((n + 1) * level / 100.0).astype(int), n) - 1  # (H,)
+        out[level] = np.where(n > 0, r[np.maximum(k, 0), np.arange(r.shape[1])], np.nan)
+    return out
+
+
+def coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    ok = np.isfinite(y)
+    return float(np.mean((y[ok] >= lo[ok]) & (y[ok] <= hi[ok]))) if ok.any() else float("nan")

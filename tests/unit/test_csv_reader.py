@@ -1,0 +1,166 @@
+"""CSV parsing (tasks.csv_reader.parse_csv) on tiny in-memory files: shapes, dialects, bad rows."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.csv_reader import FileRejected, parse_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rows(parsed) -> list[tuple[str, str, float]]:
+    """The frame as (unique_id, YYYY-MM-DD, y) tuples, in frame order."""
+    f = parsed.frame
+    return [(str(u), pd.Timestamp(d).strftime("%Y-%m-%d"), float(y)) for u, d, y in zip(f["unique_id"], f["ds"], f["y"])]
+
+
+def test_air_passengers_shape_is_a_single_series_named_after_the_file():
+    payload = b"Month,#Passengers\n1949-01,112\n1949-02,118\n1949-03,132\n"
+    p = parse_csv(payload, "some/folder/AirPassengers.csv")
+    assert p.shape == "single"
+    assert list(p.frame.columns[:3]) == ["unique_id", "ds", "y"]
+    assert rows(p) == [("AirPassengers", "1949-01-01", 112.0), ("AirPassengers", "1949-02-01", 118.0),
+                       ("AirPassengers", "1949-03-01", 132.0)]
+    assert p.frame["ds"].iloc[0] == pd.Timestamp("1949-01-01")
+    assert str(p.frame["ds"].dtype) == "datetime64[ns]" and p.frame["y"].dtype == np.float64
+    assert p.bad_rows == [] and p.duplicates == 0
+
+
+def test_the_real_air_passengers_file():
+    path = ROOT / "data" / "AirPassengers.csv"
+    p = parse_csv(path.read_bytes(), path.name)
+    assert p.shape == "single" and p.bad_rows == []
+    assert len(p.frame) == 144 and set(p.frame["unique_id"]) == {"AirPassengers"}
+    assert p.frame["ds"].iloc[0] == pd.Timestamp("1949-01-01") and p.frame["ds"].iloc[-1] == pd.Timestamp("1960-12-01")
+    assert p.frame["y"].iloc[0] == 112.0
+
+
+def test_long_file_with_two_series():
+    payload = (b"series_id,timestamp,value\n"
+               b"b,2020-01-02,4\na,2020-01-01,1\nb,2020-01-01,3\na,2020-01-02,2\nb,2020-01-03,5\n")
+    p = parse_csv(payload, "long.csv")
+    assert p.shape == "long"
+    # sorted by (unique_id, ds) whatever the file order
+    assert rows(p) == [("a", "2020-01-01", 1.0), ("a", "2020-01-02", 2.0),
+                       ("b", "2020-01-01", 3.0), ("b", "2020-01-02", 4.0), ("b", "2020-01-03", 5.0)]
+    assert p.bad_rows == []
+
+
+def test_wide_file_blank_cell_is_an_absent_point_not_an_error():
+    payload = b"date,a,b\n2020-01-01,1,10\n2020-01-02,2,\n2020-01-03,3,30\n"
+    p = parse_csv(payload, "wide.csv")
+    assert p.shape == "wide"
+    assert p.bad_rows == []
+    assert rows(p) == [("a", "2020-01-01", 1.0), ("a", "2020-01-02", 2.0), ("a", "2020-01-03", 3.0),
+                       ("b", "2020-01-01", 10.0), ("b", "2020-01-03", 30.0)]
+    assert p.frame.groupby("unique_id").size().to_dict() == {"a": 3, "b": 2}
+
+
+def test_semicolon_delimiter_with_decimal_commas():
+    payload = b"date;value\n2020-01-01;1,5\n2020-01-02;2,25\n2020-01-03;1.234,5\n"
+    p = parse_csv(payload, "euro.csv")
+    assert p.shape == "single" and p.bad_rows == []
+    assert rows(p) == [("euro", "2020-01-01", 1.5), ("euro", "2020-01-02", 2.25), ("euro", "2020-01-03", 1234.5)]
+
+
+def test_semicolon_long_file_with_decimal_commas():
+    payload = b"id;ds;y\nx;2021-03-01;0,5\nx;2021-03-02;-1,75\ny;2021-03-01;10,0\n"
+    p = parse_csv(payload, "l.csv")
+    assert p.shape == "long"
+    assert rows(p) == [("x", "2021-03-01", 0.5), ("x", "2021-03-02", -1.75), ("y", "2021-03-01", 10.0)]
+
+
+def test_utf8_bom_is_not_part_of_the_first_column_name():
+    payload = "\ufeffdate,value\n2020-01-01,1\n2020-01-02,2\n".encode("utf-8")
+    assert payload.startswith(b"\xef\xbb\xbf")
+    p = parse_csv(payload, "bom.csv")
+    assert p.shape == "single" and p.bad_rows == []
+    assert rows(p) == [("bom", "2020-01-01", 1.0), ("bom", "2020-01-02", 2.0)]
+
+
+def test_utf8_bom_on_a_long_file_keeps_the_id_column():
+    payload = "\ufeffunique_id,ds,y\na,2020-01-01,1\nb,2020-01-01,2\n".encode("utf-8")
+    p = parse_csv(payload, "bom_long.csv")
+    assert p.shape == "long"
+    assert rows(p) == [("a", "2020-01-01", 1.0), ("b", "2020-01-01", 2.0)]
+
+
+def test_bad_value_and_bad_timestamp_rows_are_set_aside_with_line_numbers():
+    payload = (b"date,value\n"            # line 1: header
+               b"2020-01-01,1\n"          # line 2
+               b"2020-01-02,abc\n"        # line 3: bad value
+               b"2020-01-03,3\n"          # line 4
+               b"notadate,4\n"            # line 5: bad timestamp
+               b"2020-01-05,5\n")         # line 6
+    p = parse_csv(payload, "dirty.csv")
+    assert rows(p) == [("dirty", "2020-01-01", 1.0), ("dirty", "2020-01-03", 3.0), ("dirty", "2020-01-05", 5.0)]
+    got = sorted((r["line"], r["code"], r["column"]) for r in p.bad_rows)
+    assert got == [(3, "bad_value", "value"), (5, "bad_timestamp", "date")]
+    by_line = {r["line"]: r for r in p.bad_rows}
+    assert "abc" in by_line[3]["raw"] and "notadate" in by_line[5]["raw"]
+    assert all(r["message"] for r in p.bad_rows)
+
+
+def test_bad_rows_in_a_long_file():
+    payload = b"series_id,timestamp,value\na,2020-01-01,1\na,2020-13-45,2\nb,2020-01-01,x1\nb,2020-01-02,4\n"
+    p = parse_csv(payload, "long_dirty.csv")
+    assert rows(p) == [("a", "2020-01-01", 1.0), ("b", "2020-01-02", 4.0)]
+    assert sorted((r["line"], r["code"]) for r in p.bad_rows) == [(3, "bad_timestamp"), (4, "bad_value")]
+
+
+def test_missing_and_non_finite_cells_have_their_own_codes():
+    payload = b"date,value\n2020-01-01,1\n2020-01-02,nan\n2020-01-03,inf\n2020-01-04,\n,5\n2020-01-06,6\n"
+    p = parse_csv(payload, "holes.csv")
+    assert rows(p) == [("holes", "2020-01-01", 1.0), ("holes", "2020-01-06", 6.0)]
+    assert sorted((r["line"], r["code"]) for r in p.bad_rows) == [
+        (3, "non_finite"), (4, "non_finite"), (5, "missing_value"), (6, "missing_timestamp")]
+
+
+def test_wide_file_bad_cell_names_its_column_and_keeps_the_other_series():
+    payload = b"date,a,b\n2020-01-01,1,x\n2020-01-02,2,3\n"
+    p = parse_csv(payload, "wide_dirty.csv")
+    assert rows(p) == [("a", "2020-01-01", 1.0), ("a", "2020-01-02", 2.0), ("b", "2020-01-02", 3.0)]
+    assert [(r["line"], r["column"], r["code"]) for r in p.bad_rows] == [(2, "b", "bad_value")]
+
+
+def test_crlf_line_endings():
+    p = parse_csv(b"date,value\r\n2020-01-01,1\r\n2020-01-02,2\r\n", "crlf.csv")
+    assert rows(p) == [("crlf", "2020-01-01", 1.0), ("crlf", "2020-01-02", 2.0)] and p.bad_rows == []
+
+
+def test_duplicates_keep_the_last_row():
+    payload = b"id,ds,y\na,2020-01-01,1\na,2020-01-02,2\na,2020-01-01,9\nb,2020-01-01,5\n"
+    p = parse_csv(payload, "dups.csv")
+    assert p.duplicates == 1
+    assert rows(p) == [("a", "2020-01-01", 9.0), ("a", "2020-01-02", 2.0), ("b", "2020-01-01", 5.0)]
+
+
+@pytest.mark.parametrize("payload", [b"", b"\n", b"  \n\n"])
+def test_empty_file_is_rejected(payload):
+    with pytest.raises(FileRejected) as exc:
+        parse_csv(payload, "empty.csv")
+    assert exc.value.code == "empty_file"
+    assert isinstance(exc.value, ValueError)
+
+
+def test_header_only_file_is_rejected():
+    with pytest.raises(FileRejected) as exc:
+        parse_csv(b"date,value\n", "header.csv")
+    assert exc.value.code == "header_only"
+
+
+def test_two_numeric_non_standard_columns_are_ambiguous_until_value_col_is_given():
+    payload = b"item,ds,price,qty\na,2020-01-01,1,5\na,2020-01-02,2,6\nb,2020-01-01,3,7\n"
+    with pytest.raises(FileRejected) as exc:
+        parse_csv(payload, "shop.csv")
+    assert exc.value.code == "ambiguous_value"
+    assert "price" in str(exc.value) and "qty" in str(exc.value)
+    p = parse_csv(payload, "shop.csv", value_col="qty")
+    assert p.shape == "long"
+    assert rows(p) == [("a", "2020-01-01", 5.0), ("a", "2020-01-02", 6.0), ("b", "2020-01-01", 7.0)]
+    q = parse_csv(payload, "shop.csv", value_col="price")
+    assert [y for _, _, y in rows(q)] == [1.0, 2.0, 3.0]

@@ -1,0 +1,167 @@
+"""Per-series scaling (lstm_model.scaling): round trips, fit-on-train-only, edge cases."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lstm_model import scaling
+from lstm_model.windows import PackedSeries
+
+LENGTHS = (9, 5, 3)
+
+
+def positive_packed() -> PackedSeries:
+    """3 strictly positive series of different lengths (and very different levels)."""
+    rng = np.random.default_rng(42)
+    return PackedSeries.from_arrays(
+        [rng.uniform(1.0, 50.0, LENGTHS[0]), rng.uniform(500.0, 900.0, LENGTHS[1]), rng.uniform(0.1, 0.9, LENGTHS[2])]
+    )
+
+
+def all_points(p: PackedSeries) -> np.ndarray:
+    return np.ones(p.values.shape[0], dtype=bool)
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax"])
+@pytest.mark.parametrize("transform", ["none", "log", "auto"])
+def test_scale_then_inverse_is_identity(scaler, transform):
+    p = positive_packed()
+    sid = p.series_of_point()
+    stats = scaling.fit_stats(p.values, sid, all_points(p), p.n_series, transform, scaler)
+    assert stats.loc.shape == (3,) and stats.scale.shape == (3,)
+    assert stats.scaler == scaler
+    assert stats.transform == ("none" if transform == "none" else "log")  # auto -> log: all positive
+    scaled = scaling.scale(p.values, sid, stats)
+    assert not np.allclose(scaled, p.values)  # it really transformed something
+    back = scaling.inverse(scaled, sid, stats)
+    np.testing.assert_allclose(back, p.values, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax"])
+def test_inverse_broadcasts_per_series_rows(scaler):
+    """inverse with series_idx (S, 1) against (S, H), as used for forecasts."""
+    p = positive_packed()
+    sid = p.series_of_point()
+    stats = scaling.fit_stats(p.values, sid, all_points(p), p.n_series, "log", scaler)
+    last3 = np.stack([p.values[o + n - 3 : o + n] for o, n in zip(p.offsets, p.lengths)])  # (S, 3)
+    scaled = np.stack([scaling.scale(last3[k], np.full(3, k), stats) for k in range(3)])
+    back = scaling.inverse(scaled, np.arange(3)[:, None], stats)
+    np.testing.assert_allclose(back, last3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax"])
+@pytest.mark.parametrize("transform", ["none", "log", "auto"])
+def test_stats_read_only_the_fitted_points(scaler, transform):
+    p = positive_packed()
+    sid, pos = p.series_of_point(), p.position()
+    train = pos < np.array([6, 3, 2])[sid]  # the first points of each series
+    a = scaling.fit_stats(p.values, sid, train, p.n_series, transform, scaler)
+    poisoned = np.where(train, p.values, 1e6)
+    assert not np.array_equal(poisoned, p.values)
+    b = scaling.fit_stats(poisoned, sid, train, p.n_series, transform, scaler)
+    np.testing.assert_array_equal(a.loc, b.loc)
+    np.testing.assert_array_equal(a.scale, b.scale)
+    assert a.transform == b.transform
+    # and the statistics are those of the training part alone (standard: population mean / std)
+    if scaler == "standard":
+        for k in range(3):
+            v = scaling.forward_transform(p.values[train & (sid == k)], a.transform)
+            assert a.loc[k] == pytest.approx(v.mean(), rel=1e-12)
+            assert a.scale[k] == pytest.approx(v.std(ddof=0), rel=1e-12)
+
+
+def test_auto_transform_ignores_non_positive_values_outside_the_fit():
+    p = positive_packed()
+    sid, pos = p.series_of_point(), p.position()
+    train = pos < 2
+    values = np.where(train, p.values, -5.0)  # non-positive values only outside the fitted part
+    stats = scaling.fit_stats(values, sid, train, p.n_series, "auto", "standard")
+    assert stats.transform == "log"
+
+
+def test_minmax_maps_the_fitted_part_onto_minus_one_one():
+    p = positive_packed()
+    sid, pos = p.series_of_point(), p.position()
+    train = pos < np.array([7, 4, 3])[sid]
+    stats = scaling.fit_stats(p.values, sid, train, p.n_series, "none", "minmax")
+    s = scaling.scale(p.values, sid, stats)
+    for k in range(3):
+        fitted = s[train & (sid == k)]
+        assert fitted.min() == pytest.approx(-1.0, abs=1e-12)
+        assert fitted.max() == pytest.approx(1.0, abs=1e-12)
+        assert np.all((fitted >= -1 - 1e-12) & (fitted <= 1 + 1e-12))
+
+
+def test_minmax_hand_computed():
+    p = PackedSeries.from_arrays([np.array([2.0, 6.0, 4.0])])
+    stats = scaling.fit_stats(p.values, p.series_of_point(), all_points(p), 1, "none", "minmax")
+    assert stats.loc.tolist() == [4.0] and stats.scale.tolist() == [2.0]
+    np.testing.assert_allclose(scaling.scale(p.values, p.series_of_point(), stats), [-1.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_auto_picks_none_when_a_value_is_not_positive(bad):
+    p = PackedSeries.from_arrays([np.array([3.0, bad, 2.0]), np.array([4.0, 5.0])])
+    sid = p.series_of_point()
+    stats = scaling.fit_stats(p.values, sid, all_points(p), 2, "auto", "standard")
+    assert stats.transform == "none"
+    assert scaling.resolve_transform("auto", p.values) == "none"
+    assert scaling.resolve_transform("auto", np.array([1.0, 2.0])) == "log"
+    with pytest.raises(ValueError, match="positive"):
+        scaling.fit_stats(p.values, sid, all_points(p), 2, "log", "standard")
+
+
+def test_unknown_transform_or_scaler_is_rejected():
+    p = positive_packed()
+    sid = p.series_of_point()
+    with pytest.raises(ValueError, match="transform"):
+        scaling.fit_stats(p.values, sid, all_points(p), 3, "sqrt", "standard")
+    with pytest.raises(ValueError, match="scaler"):
+        scaling.fit_stats(p.values, sid, all_points(p), 3, "none", "robust")
+
+
+def test_series_without_fitted_points_is_an_error():
+    p = positive_packed()
+    sid = p.series_of_point()
+    with pytest.raises(ValueError, match="at least one point"):
+        scaling.fit_stats(p.values, sid, sid != 1, 3, "none", "standard")
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax"])
+@pytest.mark.parametrize("transform", ["none", "log"])
+def test_constant_series_does_not_divide_by_zero(scaler, transform):
+    p = PackedSeries.from_arrays([np.full(4, 5.0), np.array([1.0, 2.0, 3.0])])
+    sid = p.series_of_point()
+    with np.errstate(all="raise"):  # any division by zero / invalid op would raise here
+        stats = scaling.fit_stats(p.values, sid, all_points(p), 2, transform, scaler)
+        scaled = scaling.scale(p.values, sid, stats)
+        back = scaling.inverse(scaled, sid, stats)
+    assert stats.scale[0] == 1.0  # shift only
+    assert np.all(np.isfinite(scaled))
+    np.testing.assert_allclose(scaled[:4], 0.0, atol=1e-12)
+    np.testing.assert_allclose(back, p.values, rtol=1e-12)
+
+
+def test_scaler_stats_dict_round_trip():
+    stats = scaling.ScalerStats(np.array([1.5, -2.0, 3.25]), np.array([0.5, 1.0, 4.0]), "log", "minmax")
+    d = stats.to_dict()
+    assert d == json.loads(json.dumps(d))  # plain JSON types
+    again = scaling.ScalerStats.from_dict(json.loads(json.dumps(d)))
+    np.testing.assert_array_equal(again.loc, stats.loc)
+    np.testing.assert_array_equal(again.scale, stats.scale)
+    assert again.loc.dtype == np.float64 and again.scale.dtype == np.float64
+    assert (again.transform, again.scaler) == ("log", "minmax")
+    sub = again.take(np.array([2, 0]))
+    assert sub.loc.tolist() == [3.25, 1.5] and sub.scale.tolist() == [4.0, 0.5]
+
+
+def test_missing_points_do_not_enter_the_statistics():
+    a = np.array([1.0, np.nan, 3.0, 5.0])
+    p = PackedSeries.from_arrays([a, np.array([2.0, 4.0])])
+    sid = p.series_of_point()
+    stats = scaling.fit_stats(p.values, sid, all_points(p), 2, "none", "standard")
+    assert np.all(np.isfinite(stats.loc)) and np.all(np.isfinite(stats.scale))
+    assert stats.loc[0] == pytest.approx(3.0) and stats.scale[0] == pytest.approx(np.std([1.0, 3.0, 5.0]))
+    assert scaling.fit_stats(p.values, sid, all_points(p), 2, "auto", "standard").transform == "log"
