@@ -124,10 +124,13 @@ def _ingest_text(r: dict) -> str:
 
 def _train_text(r: dict) -> str:
     m = r["metrics"]
-    table = "\n".join(f"  {k.upper():6s} LSTM {m[f'lstm_{k}']:10.4f}   seasonal naive {m[f'snaive_{k}']:10.4f}"
+    models = ("lstm", "snaive", "naive", "drift")
+    table = "\n".join(f"  {k.upper():6s}" + "".join(f"{m[f'{x}_{k}']:>15.4f}" for x in models)
                       for k in ("mae", "rmse", "mape", "smape", "mase"))
     return (f"train: {r['series']} series, {r['epochs']} epochs (best {r['best_epoch']}) on {r['device']}, "
-            f"{r['windows_per_s']:,.0f} windows/s\n  test-part metrics:\n{table}\n"
+            f"{r['windows_per_s']:,.0f} windows/s\n  backtest (test part):"
+            f"{'LSTM':>11}{'seasonal naive':>15}{'naive':>15}{'drift':>15}\n{table}\n"
+            f"  interval coverage: 80 % -> {m['coverage_80']:.0%}, 95 % -> {m['coverage_95']:.0%}\n"
             f"  registered model version {r['model_version']} (MLflow run {r['mlflow_run_id']})\n"
             f"  gate: {r['gate']}; champion is v{r['champion_version']}")
 

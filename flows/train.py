@@ -39,6 +39,8 @@ def train_flow(
         "windows_per_s": outcome.result.windows_per_s,
         "device": outcome.result.device,
         "series": len(outcome.ids),
+        "plot_uri": reg.artifact_uri + "/forecast_vs_actual.png",
+        "table_uri": reg.artifact_uri + "/backtest.csv",
     }
     create_markdown_artifact(key="train-summary", markdown=_markdown(s, summary), description="Training summary")
     get_run_logger().info("model v%s: %s", reg.version, reg.reason)
@@ -46,12 +48,14 @@ def train_flow(
 
 
 def _markdown(s: Settings, r: dict) -> str:
-    m = r["metrics"]
-    rows = "\n".join(
-        f"| {k} | {m[f'lstm_{k}']:.4g} | {m[f'snaive_{k}']:.4g} |" for k in ("mae", "rmse", "mape", "smape", "mase")
-    )
+    m, models = r["metrics"], ("lstm", "snaive", "naive", "drift")
+    rows = "\n".join(f"| {k} | " + " | ".join(f"{m[f'{x}_{k}']:.4g}" for x in models) + " |"
+                     for k in ("mae", "rmse", "mape", "smape", "mase"))
     return (
         f"# {s.tracking.model_name} v{r['model_version']}\n\n**Gate:** {r['gate']}\n\n"
         f"MLflow run `{r['mlflow_run_id']}`, {r['series']} series, {r['epochs']} epochs on {r['device']}.\n\n"
-        f"| metric (test part) | LSTM | seasonal naive |\n|---|---|---|\n{rows}\n"
+        f"| backtest | LSTM | seasonal naive | naive | drift |\n|---|---|---|---|---|\n{rows}\n\n"
+        f"Conformal intervals, empirical coverage on the backtest: 80 %: {m['coverage_80']:.1%}, "
+        f"95 %: {m['coverage_95']:.1%}.\n\nForecast vs actual (best and worst series): "
+        f"`{r['plot_uri']}`; per-series table: `{r['table_uri']}`.\n"
     )

@@ -52,10 +52,20 @@ def seasonal_scale_at(packed: PackedSeries, series: np.ndarray, origin: np.ndarr
         err[idx[fin]] = e[fin]
         cnt = np.zeros(packed.values.shape[0])
         cnt[idx[fin]] = 1.0
-        c_err = np.concatenate([[0.0], np.cumsum(err)])  # (N+1,) prefix sums over the flat array
-        c_cnt = np.concatenate([[0.0], np.cumsum(cnt)])
         start, stop = packed.offsets[series], packed.offsets[series] + origin  # (M,)
-        total, n = c_err[stop] - c_err[start], c_cnt[stop] - c_cnt[start]
+        total, n = _slice_sums(err, start, stop), _slice_sums(cnt, start, stop)
         fill = np.isnan(out) & (n > 0)
         out[fill] = total[fill] / n[fill]
     return out
+
+
+def _slice_sums(a: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """sum(a[start_i:stop_i]) for every i, each slice summed on its own (no prefix-sum
+    differences, so a large series never costs a small one its precision). -> (M,)"""
+    if start.size == 0:
+        return np.zeros(0)
+    padded = np.append(a, 0.0)  # reduceat needs every index < len
+    idx = np.empty(2 * start.size, dtype=np.int64)
+    idx[0::2], idx[1::2] = start, stop
+    sums = np.add.reduceat(padded, idx)[0::2]  # (M,): a[start:stop] where start < stop
+    return np.where(stop > start, sums, 0.0)

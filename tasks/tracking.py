@@ -72,6 +72,7 @@ class Registration:
     promoted: bool
     reason: str
     champion_version: str | None
+    artifact_uri: str
 
 
 def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | None) -> Registration:
@@ -82,6 +83,7 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
     name = s.tracking.model_name
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(experiment_id=exp) as run:
         rid = run.info.run_id
+        artifact_uri = run.info.artifact_uri
         mlflow.log_params({k: str(v) for k, v in s.flat().items()})
         now = int(time.time() * 1000)
         hist = [Metric(k, float(r[k]), now, r["epoch"]) for r in outcome.result.history
@@ -114,7 +116,7 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         client.set_registered_model_alias(name, CHAMPION, mv.version)
     client.set_model_version_tag(name, mv.version, "gate", reason)
     client.set_tag(rid, "gate", reason)
-    return Registration(rid, str(mv.version), promoted, reason, str(mv.version) if promoted else champ)
+    return Registration(rid, str(mv.version), promoted, reason, str(mv.version) if promoted else champ, artifact_uri)
 
 
 def _log_model(t: Path):

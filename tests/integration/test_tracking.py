@@ -59,6 +59,7 @@ def test_gate_keeps_a_worse_model_out(tmp_path, air_csv):
     client = connect(s)
     assert str(client.get_model_version_by_alias("lstm-forecaster", "champion").version) == good.version
     assert client.get_model_version("lstm-forecaster", bad.version).tags["gate"].startswith("kept out")
+    assert str(client.get_model_version_by_alias("lstm-forecaster", "challenger").version) == bad.version
 
 
 def test_no_champion_is_a_clear_error(tmp_path):

@@ -1,0 +1,59 @@
+"""Rolling-origin backtest: cutoffs, no use of data after a cutoff, conformal quantiles, coverage."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lstm_model import backtest, scaling
+from lstm_model.bundle import forecast_at
+from lstm_model.network import Ensemble, NetworkConfig
+from lstm_model.windows import PackedSeries
+
+
+def test_cutoffs_step_back_from_the_end():
+    origins = backtest.cutoffs(np.array([50, 40]), horizon=6, n_windows=3, step=4)
+    assert origins.tolist() == [[36, 26], [40, 30], [44, 34]]
+    series, origin = backtest.pairs(origins)
+    assert series.tolist() == [0, 1, 0, 1, 0, 1] and origin.tolist() == [36, 26, 40, 30, 44, 34]
+
+
+def test_backtest_reads_nothing_after_each_cutoff():
+    rng = np.random.default_rng(1)
+    values = [rng.uniform(10, 20, n) for n in (60, 45)]
+    packed = PackedSeries.from_arrays(values)
+    cfg = NetworkConfig(input_size=12, horizon=6, hidden_size=8, num_layers=1)
+    torch.manual_seed(0)
+    model = Ensemble(cfg)
+    stats = scaling.fit_stats(packed.values, packed.series_of_point(), packed.position() < 20, 2)
+    origins = np.array([[40, 30]])
+
+    def run(p: PackedSeries) -> dict:
+        models = {"lstm": lambda s, o: forecast_at(model, p, s, o, stats),
+                  **backtest.baseline_predictors(p, 6, 12)}
+        return backtest.evaluate(models, p, origins, 6, 12)
+
+    clean = run(packed)
+    poisoned_values = [v.copy() for v in values]
+    poisoned_values[0][40:] = 1e9
+    poisoned_values[1][30:] = -1e9
+    dirty = run(PackedSeries.from_arrays(poisoned_values))
+    np.testing.assert_array_equal(clean["_"]["scale"], dirty["_"]["scale"])
+    for name in ("lstm", "snaive", "naive", "drift"):
+        np.testing.assert_array_equal(clean[name]["y_hat"], dirty[name]["y_hat"])
+        assert not np.allclose(clean[name]["mae"], dirty[name]["mae"])  # only the actuals moved
+
+
+def test_conformal_quantiles_by_hand():
+    r = np.arange(1, 10, dtype=float)[:, None].repeat(2, axis=1)  # 9 residuals per step: 1..9
+    valid = np.ones_like(r, bool)
+    valid[8, 1] = False  # step 2 has 8
+    q = backtest.conformal_quantiles(-r, valid, (80, 95))
+    # ceil((n + 1) * level) -th smallest: n=9 -> 8th (80) and 10th -> capped at 9th (95)
+    assert q[80].tolist() == [8.0, 8.0] and q[95].tolist() == [9.0, 8.0]
+    assert np.isnan(backtest.conformal_quantiles(r, np.zeros_like(valid), (80,))[80]).all()
+
+
+def test_coverage_ignores_missing_actuals():
+    y = np.array([[1.0, 5.0, np.nan]])
+    assert backtest.coverage(y, y - 1, np.array([[2.0, 4.0, 0.0]])) == pytest.approx(0.5)
