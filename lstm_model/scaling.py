@@ -5,7 +5,7 @@ each point to its series. Statistics are fitted on a boolean ``fit_mask`` (the t
 only) and travel with the model as two arrays ``loc`` and ``scale`` of shape (S,).
 
 An optional log transform (``log``) is applied before scaling; ``auto`` picks it when every
-value of every series' fitted part is strictly positive.
+value of the data is strictly positive (a value that cannot be logged later becomes missing).
 """
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def fit_stats(
     fit_mask = fit_mask & np.isfinite(values)  # missing points (NaN) never enter the statistics
     fit_values = values[fit_mask]
     sid = series_of_point[fit_mask]
-    transform = resolve_transform(transform, fit_values)
+    # the transform is a property of the data (can every value be logged?), not a fitted statistic
+    transform = resolve_transform(transform, values[np.isfinite(values)])
     v = forward_transform(fit_values, transform)
     count = np.bincount(sid, minlength=n_series).astype(np.float64)  # (S,)
     if np.any(count == 0):

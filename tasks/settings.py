@@ -43,7 +43,7 @@ class IngestSettings(BaseModel):
 
 class DataSettings(BaseModel):
     horizon: int = Field(12, ge=1, description="Steps to forecast (and the size of the held-out test part).")
-    input_size: int = Field(24, ge=1, description="Past steps the network sees.")
+    input_size: int = Field(12, ge=1, description="Past steps the network sees.")
     val_size: int | None = Field(None, ge=1, description="Validation part before the test part (default: horizon).")
     n_windows: int = Field(1, ge=1, description="Backtest windows (rolling origins); the first cutoff ends training.")
     step: int | None = Field(None, ge=1, description="Steps between backtest cutoffs (default: horizon).")
@@ -70,7 +70,7 @@ class TrainingSettings(BaseModel):
     lr: float = Field(3e-3, gt=0, description="Peak learning rate (warm-up then cosine decay).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     patience: int = Field(50, ge=1, description="Early stopping: epochs without validation improvement.")
-    loss: Literal["mae", "mse", "huber"] = Field("mae", description="Training loss on scaled values.")
+    loss: Literal["mae", "mse", "huber"] = Field("mse", description="Training loss on scaled values.")
     seed: int = Field(0, description="Random seed (runs are reproducible on CPU).")
     device: str = Field("auto", description="auto (cuda -> mps -> cpu), cpu, cuda, cuda:1, mps.")
 

@@ -72,13 +72,17 @@ def test_stats_read_only_the_fitted_points(scaler, transform):
             assert a.scale[k] == pytest.approx(v.std(ddof=0), rel=1e-12)
 
 
-def test_auto_transform_ignores_non_positive_values_outside_the_fit():
+def test_auto_transform_looks_at_every_value_of_the_data():
+    # a value that cannot be logged anywhere in the data rules the log out, even outside the fit
+    # (otherwise that point would silently become missing); the statistics still use the fit only
     p = positive_packed()
     sid, pos = p.series_of_point(), p.position()
     train = pos < 2
     values = np.where(train, p.values, -5.0)  # non-positive values only outside the fitted part
     stats = scaling.fit_stats(values, sid, train, p.n_series, "auto", "standard")
-    assert stats.transform == "log"
+    assert stats.transform == "none"
+    assert scaling.fit_stats(p.values, sid, train, p.n_series, "auto", "standard").transform == "log"
+    np.testing.assert_allclose(stats.loc, [p.values[(sid == k) & train].mean() for k in range(p.n_series)])
 
 
 def test_minmax_maps_the_fitted_part_onto_minus_one_one():
