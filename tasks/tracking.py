@@ -79,6 +79,8 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
     """One MLflow run with params, per-epoch metrics, test metrics, plot, table and the model;
     a registered version; the champion alias moved only when the gate passes."""
     client = connect(s)
+    # the schema is given explicitly: no input example is needed to infer it
+    warnings.filterwarnings("ignore", message=r".*input example was not provided.*", category=UserWarning)
     exp = experiment_id(client, s)
     name = s.tracking.model_name
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(experiment_id=exp) as run:
@@ -103,9 +105,7 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         mlflow.log_artifact(str(t / "backtest.csv"))
         (t / WEIGHTS_FILE).write_bytes(outcome.bundle.weights_bytes())
         (t / CONFIG_FILE).write_text(outcome.bundle.config_json())
-        with warnings.catch_warnings():  # the schema is given explicitly; no example to validate against
-            warnings.filterwarnings("ignore", message=".*(type hints|input example).*", category=UserWarning)
-            info = _log_model(t)
+        info = _log_model(t)
     mv = mlflow.register_model(info.model_uri, name)
     for k, v in outcome.metrics.items():
         client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
