@@ -11,7 +11,8 @@ from tasks.predict import forecast_frame
 from tasks.settings import Settings
 from tasks.curated import read_curated
 from tasks.storage import Storage
-from tasks.tracking import load_champion
+from tasks.scores import degraded, score_forecasts
+from tasks.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
 
 
 def partition_name(cutoff: pd.Timestamp) -> str:
@@ -22,12 +23,16 @@ def partition_name(cutoff: pd.Timestamp) -> str:
     return f"cutoff_date={cutoff.strftime(fmt)}"
 
 
-def forecast_stage(s: Settings, flow_run_id: str | None = None) -> dict:
-    storage = Storage(s.storage.root)
-    bundle, version, run_id = load_champion(s)  # fails before anything is written
+def load_history(s: Settings) -> pd.DataFrame:
     history = read_curated(s.storage.root)
     if history.empty:
-        raise FileNotFoundError(f"no curated data under {storage.uri('curated')}: run ingest first")
+        raise FileNotFoundError(f"no curated data under {Storage(s.storage.root).uri('curated')}: run ingest first")
+    return history
+
+
+def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> dict:
+    storage = Storage(s.storage.root)
+    bundle, version, run_id = load_champion(s)  # fails before anything is written
     fc, skipped = forecast_frame(bundle, history)
     if fc.empty:
         raise ValueError(f"no series has the {bundle.network.input_size} points the model needs")
@@ -47,9 +52,44 @@ def forecast_stage(s: Settings, flow_run_id: str | None = None) -> dict:
         "model_version": version,
         "mlflow_run_id": run_id,
         "skipped_series": skipped,
+        "model_uri_ui": model_page(s, version),
     }
 
 
-@task(name="write-forecasts", cache_policy=NO_CACHE)
-def forecast_task(s: Settings, flow_run_id: str | None) -> dict:
-    return forecast_stage(s, flow_run_id)
+def score_stage(s: Settings, history: pd.DataFrame) -> dict:
+    """Score earlier forecasts against the actuals ingested since; flag a degrading champion."""
+    scores = score_forecasts(Storage(s.storage.root), history, s.data.season_length)
+    if scores.empty:
+        return {"scores": [], "degraded": False, "champion_version": None}
+    champion = champion_version(s)
+    logged = log_scores(s, scores)
+    return {
+        "scores": scores.astype({"cutoff": str, "scored_at": str}).to_dict("records"),
+        "degraded": champion is not None and degraded(scores, champion, s.monitor.mase_threshold, s.monitor.patience),
+        "champion_version": champion,
+        "logged_to_mlflow": logged,
+    }
+
+
+def transient(task, task_run, state) -> bool:
+    """Retry I/O failures (storage, tracking server), not the ones a retry cannot fix."""
+    exc = state.result(raise_on_failure=False)
+    return not isinstance(exc, (NoChampionError, FileNotFoundError, ValueError, RuntimeError))
+
+
+@task(name="load-history", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
+      retry_condition_fn=transient)
+def history_task(s: Settings) -> pd.DataFrame:
+    return load_history(s)
+
+
+@task(name="score-earlier-forecasts", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
+      retry_condition_fn=transient)
+def score_task(s: Settings, history: pd.DataFrame) -> dict:
+    return score_stage(s, history)
+
+
+@task(name="write-forecasts", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
+      retry_condition_fn=transient)
+def forecast_task(s: Settings, history: pd.DataFrame, flow_run_id: str | None) -> dict:
+    return forecast_stage(s, history, flow_run_id)

@@ -84,6 +84,11 @@ class TrackingSettings(BaseModel):
     model_name: str = Field("lstm-forecaster", description="Registered model name.")
 
 
+class MonitorSettings(BaseModel):
+    mase_threshold: float = Field(1.0, gt=0, description="Realised MASE above which a cutoff counts as degraded.")
+    patience: int = Field(3, ge=1, description="Consecutive degraded cutoffs before a retrain is requested.")
+
+
 class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the UI servers bind to.")
     prefect_port: int = Field(4200, description="Prefect server port.")
@@ -101,6 +106,7 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     training: TrainingSettings = TrainingSettings()
     tracking: TrackingSettings = TrackingSettings()
+    monitor: MonitorSettings = MonitorSettings()
     server: ServerSettings = ServerSettings()
 
     def flat(self) -> dict[str, Any]:

@@ -28,6 +28,13 @@ class NoChampionError(RuntimeError):
     pass
 
 
+class TrackingUnavailable(ConnectionError):
+    """The tracking server could not be reached or failed: worth retrying."""
+
+
+MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 def resolve_uri(s: Settings) -> str:
     """Settings, then $MLFLOW_TRACKING_URI, then sqlite:///<storage>/mlflow.db."""
     if s.tracking.tracking_uri:
@@ -165,10 +172,13 @@ def champion_mase(bundle: ModelBundle, outcome) -> float:
 
 
 def _alias(client: MlflowClient, name: str, alias: str = CHAMPION) -> str | None:
+    """The version behind ``alias``, None when there is none; a server failure is raised."""
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in MISSING:
+            return None
+        raise TrackingUnavailable(f"MLflow at {client.tracking_uri} failed: {exc}") from exc
 
 
 def load_bundle(client: MlflowClient, name: str, version: str) -> ModelBundle:
@@ -189,13 +199,13 @@ def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
     """(bundle, version, run_id) of ``models:/<name>@champion``."""
     client = connect(s)
     name = s.tracking.model_name
-    try:
-        mv = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+    version = _alias(client, name)
+    if version is None:
         raise NoChampionError(
             f"no model to serve: {name!r} has no '{CHAMPION}' alias in {client.tracking_uri} (run train first)"
-        ) from None
-    return load_bundle(client, name, str(mv.version)), str(mv.version), mv.run_id or ""
+        )
+    run_id = client.get_model_version(name, version).run_id
+    return load_bundle(client, name, version), version, run_id or ""
 
 
 def _signature():
@@ -208,6 +218,37 @@ def _signature():
                         *(ColSpec("double", f"y_hat_{side}_{level}") for level in (80, 95) for side in ("lo", "hi")),
                         ColSpec("datetime", "cutoff")]),
     )
+
+
+def model_page(s: Settings, version: str) -> str | None:
+    """The MLflow UI page of a model version, when tracking goes to a server."""
+    uri = resolve_uri(s)
+    if not uri.startswith(("http://", "https://")):
+        return None
+    return f"{uri.rstrip('/')}/#/models/{s.tracking.model_name}/versions/{version}"
+
+
+def champion_version(s: Settings) -> str | None:
+    return _alias(connect(s), s.tracking.model_name)
+
+
+def log_scores(s: Settings, scores) -> int:
+    """Realised MAE/MASE per cutoff on the run of the model version that made the forecast
+    (step = days since 1970 of the cutoff). Returns the number of rows logged."""
+    client = connect(s)
+    n = 0
+    for version, rows in scores.groupby("model_version"):
+        try:
+            run_id = client.get_model_version(s.tracking.model_name, str(version)).run_id
+        except MlflowException:
+            continue  # a version deleted from the registry: its scores stay in storage only
+        now = int(time.time() * 1000)
+        days = (rows["cutoff"].astype("datetime64[ns]").astype("int64") // 86_400_000_000_000).tolist()
+        metrics = [Metric(k, float(v), now, int(d)) for d, (_, r) in zip(days, rows.iterrows())
+                   for k, v in (("realised_mae", r["mae"]), ("realised_mase", r["mase"])) if np.isfinite(v)]
+        client.log_batch(run_id, metrics=metrics)
+        n += len(rows)
+    return n
 
 
 def _requirements() -> list[str]:

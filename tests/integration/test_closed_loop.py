@@ -1,0 +1,51 @@
+"""Closed loop under a real Prefect API: forecast, ingest the actuals, forecast again -> scores."""
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.scores import degraded
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def test_forecasts_are_scored_when_actuals_arrive(tmp_path, air_csv):
+    from flows.forecast import forecast_flow
+    from flows.ingest import ingest_flow
+    from flows.train import train_flow
+
+    lines = air_csv.read_text().splitlines()
+    (tmp_path / "hist").mkdir()
+    (tmp_path / "hist" / "AirPassengers.csv").write_text("\n".join(lines[:133]) + "\n")  # to 1959-12
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "AirPassengers.csv").write_text("\n".join([lines[0]] + lines[133:]) + "\n")  # 1960
+    storage = str(tmp_path / "storage")
+
+    ingest_flow(input=str(tmp_path / "hist"), storage=storage)
+    train = train_flow(storage=storage)
+    first = forecast_flow(storage=storage)
+    assert first["cutoff"] == "1959-12-01" and first["scores"] == []
+
+    ingest_flow(input=str(tmp_path / "new"), storage=storage)
+    second = forecast_flow(storage=storage)
+    assert second["cutoff"] == "1960-12-01"
+    (row,) = [r for r in second["scores"] if r["cutoff"].startswith("1959-12-01")]
+    fc = pd.read_parquet(tmp_path / "storage" / "forecasts" / "cutoff_date=1959-12-01")
+    actual = pd.read_csv(tmp_path / "new" / "AirPassengers.csv")["#Passengers"].to_numpy(float)
+    assert row["points"] == 12 and row["model_version"] == train["model_version"]
+    assert row["mae"] == pytest.approx(np.mean(np.abs(actual - fc.sort_values("ds")["y_hat"].to_numpy())))
+    stored = pd.read_parquet(tmp_path / "storage" / "scores" / "scores.parquet")
+    assert len(stored) == 1 and stored["mase"].iloc[0] == pytest.approx(row["mase"])
+    history = mlflow.MlflowClient(f"sqlite:///{tmp_path}/storage/mlflow.db").get_metric_history(
+        train["mlflow_run_id"], "realised_mae")
+    assert [m.value for m in history] == pytest.approx([row["mae"]])
+
+
+def test_degradation_needs_consecutive_bad_cutoffs():
+    scores = pd.DataFrame({"cutoff": pd.date_range("2020-01-01", periods=4, freq="MS"),
+                           "model_version": ["3"] * 4, "mase": [1.5, 0.8, 1.2, 1.3]})
+    assert not degraded(scores, "3", threshold=1.0, patience=3)
+    assert degraded(scores, "3", threshold=1.0, patience=2)
+    assert not degraded(scores, "4", threshold=1.0, patience=1)
