@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
+ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 def free_port() -> int:
@@ -34,6 +36,64 @@ def get(url: str, body: dict | None = None) -> object:
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def serve_and_trigger_forecast(pp: int, storage, env: dict, tmp_path) -> str:
+    """``lstm-forecast serve`` registers the deployments; trigger the forecast one through the API
+    and wait for the run to complete. Returns the flow run id."""
+    api = f"http://127.0.0.1:{pp}/api"
+    log = open(tmp_path / "serve.log", "w")
+    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--storage", str(storage)], cwd=ROOT,
+                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            deps = {d["name"]: d for d in get(f"{api}/deployments/filter", {})}
+            if "forecast-scheduled" in deps:
+                break
+            assert serve.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "deployments were not registered"
+            time.sleep(1)
+        dep = deps["forecast-scheduled"]
+        assert dep["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
+        assert {"ingest-scheduled", "train-scheduled"} <= set(deps)
+        run = get(f"{api}/deployments/{dep['id']}/create_flow_run", {})
+        deadline = time.monotonic() + 240
+        while True:
+            state = get(f"{api}/flow_runs/{run['id']}")["state_type"]
+            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                break
+            assert time.monotonic() < deadline, f"flow run still {state}"
+            time.sleep(1)
+        assert state == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
+        return run["id"]
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait()
+
+
+def browse(pp: int, mp: int, tmp_path) -> None:
+    """Both UIs in headless Chromium: screenshots under tests/artifacts/, names in the rendered DOM."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pages = {"prefect-flow-runs": (f"http://127.0.0.1:{pp}/runs", "forecast"),
+             "mlflow-registered-model": (f"http://127.0.0.1:{mp}/#/models/lstm-forecaster", "lstm-forecaster")}
+    for name, (url, expected) in pages.items():
+        flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={tmp_path / ('chrome-' + name)}", "--window-size=1400,900",
+                 "--virtual-time-budget=20000"]
+        dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+        shot = subprocess.run([*flags, f"--screenshot={ARTIFACTS / (name + '.png')}", url], capture_output=True,
+                              text=True, timeout=120)
+        assert (ARTIFACTS / (name + ".png")).stat().st_size > 10_000, shot.stderr[-2000:]
+        assert expected in dom, f"{expected!r} not in the rendered {name} page"
 
 
 def test_ui_servers_and_pipeline_against_them(tmp_path, air_csv):
@@ -84,6 +144,14 @@ def test_ui_servers_and_pipeline_against_them(tmp_path, air_csv):
 
         fc = pd.read_parquet(storage / "forecasts")
         assert set(fc["mlflow_run_id"]) == {alias["model_version"]["run_id"]}
+
+        served_run = serve_and_trigger_forecast(pp, storage, run_env, tmp_path)
+        fc = pd.read_parquet(storage / "forecasts")
+        assert set(fc["flow_run_id"]) == {served_run}  # the partition was rewritten by the scheduled run
+        assert set(fc["model_version"]) == {alias["model_version"]["version"]}
+        assert {"cutoff", "model_name", "mlflow_run_id", "created_at", "y_hat_lo_80"} <= set(fc.columns)
+
+        browse(pp, mp, tmp_path)
     finally:
         ui.send_signal(signal.SIGINT)
         try:
