@@ -30,6 +30,8 @@ class ModelBundle:
     stats: scaling.ScalerStats  # per series, in the order of ``series_ids``
     series_ids: list[str]
     meta: dict = field(default_factory=dict)  # freq, season, data fingerprint, ...
+    covariate_stats: scaling.ScalerStats | None = None  # (S, C), when the network reads covariates
+    covariates: list[str] = field(default_factory=list)  # their column names, in feature order
 
     # -- persistence ---------------------------------------------------------------------------
     def weights_bytes(self) -> bytes:
@@ -43,6 +45,8 @@ class ModelBundle:
                 "scaler": self.stats.to_dict(),
                 "series_ids": self.series_ids,
                 "meta": self.meta,
+                "covariates": self.covariates,
+                "covariate_scaler": None if self.covariate_stats is None else self.covariate_stats.to_dict(),
             },
             indent=1,
         )
@@ -58,6 +62,9 @@ class ModelBundle:
             stats=scaling.ScalerStats.from_dict(cfg["scaler"]),
             series_ids=list(cfg["series_ids"]),
             meta=dict(cfg.get("meta", {})),
+            covariate_stats=scaling.ScalerStats.from_dict(cfg["covariate_scaler"]) if cfg.get("covariate_scaler")
+            else None,
+            covariates=list(cfg.get("covariates", [])),
         )
 
     # -- inference -----------------------------------------------------------------------------
@@ -69,23 +76,46 @@ class ModelBundle:
     def stats_for(self, ids: list[str], packed: PackedSeries) -> tuple[scaling.ScalerStats, np.ndarray]:
         """Statistics for ``ids`` in that order; a series the model has not seen gets statistics
         fitted on its own history. Returns the stats and a (S,) mask of the unseen series."""
-        pos = {sid: i for i, sid in enumerate(self.series_ids)}
-        idx = np.array([pos.get(s, -1) for s in ids], dtype=np.int64)
-        unseen = idx < 0
-        known = self.stats.take(np.where(unseen, 0, idx))
-        if not unseen.any():
-            return known, unseen
-        own = scaling.fit_stats(
-            packed.values,
-            packed.series_of_point(),
-            np.ones_like(packed.values, dtype=bool),
-            packed.n_series,
-            transform=self.stats.transform,
-            scaler=self.stats.scaler,
-        )
-        loc = np.where(unseen, own.loc, known.loc)
-        scl = np.where(unseen, own.scale, known.scale)
-        return scaling.ScalerStats(loc, scl, known.transform, known.scaler), unseen
+        sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
+        return _known_or_own(self.series_ids, self.stats, ids, lambda: scaling.fit_stats(
+            packed.values, sid, everything, packed.n_series, transform=self.stats.transform, scaler=self.stats.scaler))
+
+    def covariate_stats_for(self, ids: list[str], packed: PackedSeries) -> scaling.ScalerStats | None:
+        """Covariate statistics for ``ids`` (unseen series: fitted on their own history); None
+        when the network reads no covariate."""
+        if self.covariate_stats is None:
+            return None
+        if packed.n_covariates != len(self.covariates):
+            raise ValueError(f"the model reads covariates {self.covariates}; the data has {packed.n_covariates}")
+        sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
+        return _known_or_own(self.series_ids, self.covariate_stats, ids, lambda: scaling.fit_covariate_stats(
+            packed.covariates, sid, everything, packed.n_series))[0]
+
+
+def _known_or_own(known_ids: list[str], known: scaling.ScalerStats, ids: list[str],
+                  fit_own) -> tuple[scaling.ScalerStats, np.ndarray]:
+    """``known`` statistics reordered to ``ids``; rows of ids not in ``known_ids`` from ``fit_own()``."""
+    pos = {sid: i for i, sid in enumerate(known_ids)}
+    idx = np.array([pos.get(s, -1) for s in ids], dtype=np.int64)
+    unseen = idx < 0
+    stats = known.take(np.where(unseen, 0, idx))
+    if not unseen.any():
+        return stats, unseen
+    own = fit_own()
+    mask = unseen.reshape(-1, *([1] * (stats.loc.ndim - 1)))  # (S,) or (S, 1) against (S, C)
+    return scaling.ScalerStats(np.where(mask, own.loc, stats.loc), np.where(mask, own.scale, stats.scale),
+                               stats.transform, stats.scaler), unseen
+
+
+def features(packed: PackedSeries, stats: scaling.ScalerStats,
+             covariate_stats: scaling.ScalerStats | None = None) -> np.ndarray:
+    """The network's input features, each point once: (N, F) = scaled target, then scaled covariates."""
+    sid = packed.series_of_point()
+    target = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1)
+    if covariate_stats is None or not packed.n_covariates:
+        return target
+    covs = scaling.scale(packed.covariates, sid, covariate_stats)  # (N, C)
+    return np.concatenate([target, covs], axis=1)  # (N, 1 + C)
 
 
 def forecast_packed(
@@ -93,10 +123,11 @@ def forecast_packed(
     packed: PackedSeries,
     origin: np.ndarray,
     stats: scaling.ScalerStats,
+    covariate_stats: scaling.ScalerStats | None = None,
 ) -> np.ndarray:
     """Forecast ``horizon`` steps after position ``origin`` (S,) of each series (inputs are the
     ``input_size`` points before it), in original units: (S, H)."""
-    return forecast_at(model, packed, np.arange(packed.n_series), origin, stats)
+    return forecast_at(model, packed, np.arange(packed.n_series), origin, stats, covariate_stats)
 
 
 def forecast_at(
@@ -105,13 +136,13 @@ def forecast_at(
     series: np.ndarray,
     origin: np.ndarray,
     stats: scaling.ScalerStats,
+    covariate_stats: scaling.ScalerStats | None = None,
 ) -> np.ndarray:
     """Forecasts for M (series, origin) pairs in one batched pass: series (M,), origin (M,)
     positions inside each series -> (M, H) in original units. Serves backtests over many cutoffs."""
     L = model.cfg.input_size
     if np.any(origin < L):
         raise ValueError(f"every series needs at least input_size={L} points before its origin")
-    sid = packed.series_of_point()
-    scaled = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1), each point once
+    scaled = features(packed, stats, covariate_stats)  # (N, F), each point once
     y_scaled = predict_windows(model, scaled, packed.offsets[series] + origin - L)  # (M, H)
     return scaling.inverse(y_scaled, series[:, None], stats)  # (M, H)

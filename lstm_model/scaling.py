@@ -108,3 +108,24 @@ def scale(values: np.ndarray, series_of_point: np.ndarray, stats: ScalerStats) -
 def inverse(scaled: np.ndarray, series_idx: np.ndarray, stats: ScalerStats) -> np.ndarray:
     """Inverse of :func:`scale`; ``series_idx`` broadcasts against ``scaled`` (e.g. (S, 1) vs (S, H))."""
     return inverse_transform(scaled * stats.scale[series_idx] + stats.loc[series_idx], stats.transform)
+
+
+def fit_covariate_stats(
+    covariates: np.ndarray, series_of_point: np.ndarray, fit_mask: np.ndarray, n_series: int
+) -> ScalerStats:
+    """Per-series standard statistics of each covariate column: (N, C) -> loc, scale (S, C).
+
+    Covariates are never log-transformed; a series with no finite value of a column in its
+    training part gets loc 0 and scale 1 for that column."""
+    cols = []
+    for c in range(covariates.shape[1]):  # a few columns, each fitted over all series at once
+        x = covariates[:, c]
+        ok = fit_mask & np.isfinite(x)
+        count = np.bincount(series_of_point[ok], minlength=n_series).astype(np.float64)  # (S,)
+        loc = np.bincount(series_of_point[ok], weights=x[ok], minlength=n_series) / np.maximum(count, 1)
+        var = np.bincount(series_of_point[ok], weights=(x[ok] - loc[series_of_point[ok]]) ** 2,
+                          minlength=n_series) / np.maximum(count, 1)
+        cols.append((loc, np.where(np.sqrt(var) > 1e-12, np.sqrt(var), 1.0)))
+    loc = np.stack([c[0] for c in cols], axis=1) if cols else np.zeros((n_series, 0))  # (S, C)
+    scl = np.stack([c[1] for c in cols], axis=1) if cols else np.ones((n_series, 0))  # (S, C)
+    return ScalerStats(loc, scl, "none", "standard")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -33,6 +35,9 @@ class TrainConfig:
     loss: str = "mae"
     seed: int = 0
     device: str = "auto"
+    max_windows_per_epoch: int | None = None  # sample this many training windows per epoch (None: all)
+    checkpoint: str | None = None  # local file holding the whole training state after every epoch
+    resume: bool = False  # continue from ``checkpoint`` when it exists
 
 
 @dataclass
@@ -46,6 +51,9 @@ class TrainResult:
     device: str = "cpu"
     n_train_windows: int = 0
     n_val_windows: int = 0
+    peak_memory_mb: float = 0.0  # device memory high-water mark (CUDA only)
+    resumed_from_epoch: int | None = None  # the last epoch the checkpoint held, when resumed
+    world_size: int = 1  # data-parallel processes that trained together
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -83,12 +91,21 @@ def fit(
     on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train on windows of ``data`` (N, F) starting at ``train_starts`` (W,); early-stop on
-    ``val_starts`` (V,) (on the training loss when V = 0). Returns the best weights."""
+    ``val_starts`` (V,) (on the training loss when V = 0). Returns the best weights.
+
+    Inside an initialised ``torch.distributed`` process group (``torchrun``), every rank walks the
+    same shuffled order and takes its own slice of each global batch of ``batch_size`` windows;
+    DDP all-reduces the gradients and the losses are averaged over ranks, so every rank takes the
+    same early-stopping decision. Only rank 0 writes the checkpoint.
+    """
     if train_starts.size == 0:
         raise ValueError(
             "no training window: every series is shorter than input_size + horizon in its training part"
         )
+    rank, world = _world()
     device = pick_device(cfg.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     L, H = net_cfg.input_size, net_cfg.horizon
@@ -98,69 +115,134 @@ def fit(
     tr = torch.as_tensor(train_starts, dtype=torch.int64, device=device)  # (W,)
     va = torch.as_tensor(val_starts, dtype=torch.int64, device=device)  # (V,)
     model = LSTMForecaster(net_cfg).to(device)
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
     )
     criterion = loss_fn(cfg.loss)
     use_bf16 = device.type == "cuda"
-    bs = max(1, min(cfg.batch_size, tr.numel()))
-    n_batches = math.ceil(tr.numel() / bs)
+    per_epoch = min(tr.numel(), cfg.max_windows_per_epoch or tr.numel())
+    per_epoch -= per_epoch % world  # every rank gets the same number of windows
+    bs = max(world, min(cfg.batch_size, per_epoch) // world * world)  # global batch, a multiple of world
+    n_batches = math.ceil(per_epoch / bs)
 
-    def step_loss(starts: torch.Tensor) -> torch.Tensor:
+    def step_loss(module: nn.Module, starts: torch.Tensor) -> torch.Tensor:
         w = gather(x_all, starts, window)  # (B, L+H, F)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            y_hat = model(w[:, :L])  # (B, H)
+            y_hat = module(w[:, :L])  # (B, H)
         return criterion(y_hat.float(), w[:, L:, 0])  # target: feature 0 of the last H steps
 
-    result = TrainResult(model=model, device=str(device), n_train_windows=tr.numel(), n_val_windows=va.numel())
-    best_state = copy.deepcopy(model.state_dict())
-    since_best = 0
-    t0 = time.perf_counter()
-    for epoch in range(cfg.epochs):
+    result = TrainResult(model=model, device=str(device), n_train_windows=tr.numel(), n_val_windows=va.numel(),
+                         world_size=world)
+    state = {"epoch": -1, "best": copy.deepcopy(model.state_dict()), "best_epoch": 0,
+             "best_val_loss": math.inf, "since_best": 0, "history": [], "seconds": 0.0}
+    if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
+        state = _restore(cfg.checkpoint, model, opt, gen, device)
+        result.resumed_from_epoch = state["epoch"]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter() - state["seconds"]
+    for epoch in range(state["epoch"] + 1, cfg.epochs):
+        if state["since_best"] >= cfg.patience:
+            break
+        te = time.perf_counter()
         for group in opt.param_groups:
             group["lr"] = lr_at(epoch, cfg)
-        model.train()
-        perm = tr[torch.randperm(tr.numel(), generator=gen, device=device)]  # (W,)
+        net.train()
+        perm = tr[torch.randperm(tr.numel(), generator=gen, device=device)[:per_epoch]]  # (E,) this epoch's windows
         total = torch.zeros((), device=device)
         for b in range(n_batches):
-            loss = step_loss(perm[b * bs : (b + 1) * bs])
+            loss = step_loss(net, perm[b * bs : (b + 1) * bs][rank::world])  # this rank's slice
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             total += loss.detach()
-        val = evaluate_loss(model, va, step_loss, bs) if va.numel() else None
-        train_loss = float(total) / n_batches  # the one sync of the epoch
+        model.eval()
+        val = evaluate_loss(lambda st: step_loss(model, st), va[rank::world], bs, va.numel()) if va.numel() else None
+        train_loss = float(_sum_over_ranks(total)) / world / n_batches  # the one sync of the epoch
+        seconds = time.perf_counter() - te
         score = val if val is not None else train_loss
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val, "lr": lr_at(epoch, cfg)}
-        result.history.append(row)
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val, "lr": lr_at(epoch, cfg),
+               "windows_per_s": per_epoch / max(seconds, 1e-9), "epoch_seconds": seconds}
+        if device.type == "cuda":
+            row["gpu_mem_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        state["history"].append(row)
+        if score < state["best_val_loss"]:
+            state.update(best_val_loss=score, best_epoch=epoch, since_best=0, best=copy.deepcopy(model.state_dict()))
+        else:
+            state["since_best"] += 1
+        state["epoch"], state["seconds"] = epoch, time.perf_counter() - t0
+        if cfg.checkpoint and rank == 0:
+            _save(cfg.checkpoint, state, model, opt, gen)
         if on_epoch is not None:
             on_epoch(row)
-        if score < result.best_val_loss:
-            result.best_val_loss, result.best_epoch, since_best = score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            since_best += 1
-            if since_best >= cfg.patience:
-                break
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
+        result.peak_memory_mb = torch.cuda.max_memory_allocated(device) / 2**20
     result.seconds = time.perf_counter() - t0
-    epochs_run = len(result.history)
-    result.windows_per_s = epochs_run * tr.numel() / max(result.seconds, 1e-9)
-    model.load_state_dict(best_state)
+    result.history, result.best_epoch, result.best_val_loss = state["history"], state["best_epoch"], state["best_val_loss"]
+    result.windows_per_s = len(result.history) * per_epoch / max(result.seconds, 1e-9)
+    model.load_state_dict(state["best"])
     model.eval()
     return result
 
 
 @torch.no_grad()
-def evaluate_loss(
-    model: nn.Module, starts: torch.Tensor, step_loss: Callable[[torch.Tensor], torch.Tensor], bs: int
-) -> float:
-    model.eval()
+def evaluate_loss(step_loss: Callable[[torch.Tensor], torch.Tensor], starts: torch.Tensor, bs: int,
+                  total_count: int) -> float:
+    """Mean loss over ``starts`` (this rank's share of ``total_count`` windows), averaged over ranks."""
     total = torch.zeros((), device=starts.device)
     for b in range(0, starts.numel(), bs):
         chunk = starts[b : b + bs]
         total += step_loss(chunk) * chunk.numel()
-    return float(total) / starts.numel()
+    return float(_sum_over_ranks(total)) / total_count
+
+
+# -- data parallel ---------------------------------------------------------------------------------
+
+def _world() -> tuple[int, int]:
+    """(rank, world size) of the initialised process group; (0, 1) without one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
+    """``x`` summed over every rank (``x`` itself without a process group)."""
+    if _world()[1] == 1:
+        return x
+    import torch.distributed as dist
+
+    x = x.clone()
+    dist.all_reduce(x)
+    return x
+
+
+# -- checkpoints -----------------------------------------------------------------------------------
+
+def _save(path: str, state: dict, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator) -> None:
+    """The whole training state (tensors and plain values only), written atomically."""
+    payload = {**state, "model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+               "torch_rng": torch.get_rng_state()}
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, target)
+
+
+def _restore(path: str, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
+             device: torch.device) -> dict:
+    """Load a checkpoint written by :func:`_save` (``weights_only``: no code runs) into the objects."""
+    payload = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(payload.pop("model"))
+    opt.load_state_dict(payload.pop("opt"))
+    gen.set_state(payload.pop("gen").cpu())
+    torch.set_rng_state(payload.pop("torch_rng").cpu())
+    return payload

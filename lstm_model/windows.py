@@ -19,6 +19,18 @@ class PackedSeries:
     values: np.ndarray  # (N,) float64
     offsets: np.ndarray  # (S,) int64, start of each series in ``values``
     lengths: np.ndarray  # (S,) int64
+    covariates: np.ndarray | None = None  # (N, C) float64 past-observed covariates, aligned with values
+
+    @property
+    def n_covariates(self) -> int:
+        return 0 if self.covariates is None else int(self.covariates.shape[1])
+
+    def observed(self) -> np.ndarray:
+        """(N,) the target where the target and every covariate are finite, NaN elsewhere: a window
+        is usable only when all its points are observed (see :func:`complete`)."""
+        if not self.n_covariates:
+            return self.values
+        return np.where(np.isfinite(self.covariates).all(axis=1), self.values, np.nan)
 
     @property
     def n_series(self) -> int:
@@ -36,7 +48,8 @@ class PackedSeries:
         """The series where ``keep`` (S,) is true, and the (N',) indices of their points here."""
         rows = np.nonzero(keep[self.series_of_point()])[0]  # (N',)
         lengths = self.lengths[keep]
-        return PackedSeries(self.values[rows], offsets_of(lengths), lengths), rows
+        covs = None if self.covariates is None else self.covariates[rows]
+        return PackedSeries(self.values[rows], offsets_of(lengths), lengths, covs), rows
 
     @classmethod
     def from_arrays(cls, arrays: list[np.ndarray]) -> "PackedSeries":

@@ -41,11 +41,12 @@ class Evaluation:
 
 
 def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: np.ndarray,
-             stats: scaling.ScalerStats, sp: Split, season: int) -> Evaluation:
+             stats: scaling.ScalerStats, sp: Split, season: int,
+             covariate_stats: scaling.ScalerStats | None = None) -> Evaluation:
     """Backtest ``model`` and the baselines on the same cutoffs; calibrate intervals on the
     validation part (out-of-sample for the model) and measure their coverage on the backtest."""
     H = model.cfg.horizon
-    lstm = lambda series, origin: forecast_at(model, packed, series, origin, stats)  # noqa: E731
+    lstm = lambda series, origin: forecast_at(model, packed, series, origin, stats, covariate_stats)  # noqa: E731
     ev = backtest.evaluate({"lstm": lstm, **backtest.baseline_predictors(packed, H, season)},
                            packed, sp.origins, H, season)
     info = ev.pop("_")
@@ -59,7 +60,7 @@ def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: n
 
     # calibration: origins whose targets fall in the validation part, inputs complete
     cal_s, cal_o, cal_ok = _calibration_pairs(packed, sp, H, model.cfg.input_size)
-    cal = forecast_at(model, packed, cal_s, cal_o, stats) if cal_s.size else np.zeros((0, H))
+    cal = lstm(cal_s, cal_o) if cal_s.size else np.zeros((0, H))
     cal_y = backtest.actuals(packed, cal_s, cal_o, H) if cal_s.size else np.zeros((0, H))
     cal_scale = baselines.seasonal_scale_at(packed, cal_s, cal_o, season)[:, None]
     q_val = backtest.conformal_quantiles((cal_y - cal) / cal_scale, cal_ok & np.isfinite(cal_y), LEVELS)

@@ -26,13 +26,18 @@ class Prepared:
         return self.ds[self.packed.offsets + self.packed.lengths - 1]
 
 
-def prepare(df: pd.DataFrame) -> Prepared:
-    """A long frame (unique_id, ds, y), any order -> packed series sorted by (unique_id, ds)."""
+def prepare(df: pd.DataFrame, covariates: list[str] | None = None) -> Prepared:
+    """A long frame (unique_id, ds, y[, covariates]), any order -> packed series sorted by
+    (unique_id, ds), with the ``covariates`` columns (in that order) as (N, C) features."""
     if df.empty:
         raise ValueError("no data: the curated dataset is empty (run ingest first)")
+    missing = [c for c in covariates or [] if c not in df.columns]
+    if missing:
+        raise ValueError(f"covariate columns {missing} are not in the data (columns: {list(df.columns)})")
     df = df.sort_values(["unique_id", "ds"], kind="stable")
     ids, lengths = np.unique(df["unique_id"].to_numpy(dtype=str), return_counts=True)
-    packed = PackedSeries(df["y"].to_numpy(dtype=np.float64), offsets_of(lengths), lengths.astype(np.int64))
+    covs = df[list(covariates)].to_numpy(dtype=np.float64) if covariates else None  # (N, C)
+    packed = PackedSeries(df["y"].to_numpy(dtype=np.float64), offsets_of(lengths), lengths.astype(np.int64), covs)
     ds = df["ds"].to_numpy(dtype="datetime64[ns]")
     return Prepared(packed, [str(i) for i in ids], ds, infer_freq(ds, packed))
 
@@ -82,3 +87,13 @@ def to_frame(ids: list[str], dates: np.ndarray, values: np.ndarray, col: str = "
         "ds": dates.reshape(-1),
         col: values.reshape(-1),
     })
+
+
+def covariate_columns(df: pd.DataFrame, setting: str | None) -> list[str]:
+    """The covariates a model reads: none (None or ''), every non-key column ('all'), or the
+    comma-separated names given."""
+    if not setting:
+        return []
+    if setting.strip().lower() == "all":
+        return [c for c in df.columns if c not in ("unique_id", "ds", "y")]
+    return [c.strip() for c in setting.split(",") if c.strip()]

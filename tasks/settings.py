@@ -54,6 +54,9 @@ class DataSettings(BaseModel):
         "auto", description="Value transform before scaling; auto = log when all training values are positive."
     )
     scaler: Literal["standard", "minmax"] = Field("standard", description="Per-series scaler.")
+    covariates: str | None = Field(
+        None, description="Past-observed covariate columns fed to the network: comma-separated names, 'all', "
+        "or unset for the target only.", json_schema_extra=flag("--use-covariates"))
 
 
 class ModelSettings(BaseModel):
@@ -73,6 +76,14 @@ class TrainingSettings(BaseModel):
     loss: Literal["mae", "mse", "huber"] = Field("mse", description="Training loss on scaled values.")
     seed: int = Field(0, description="Random seed (runs are reproducible on CPU).")
     device: str = Field("auto", description="auto (cuda -> mps -> cpu), cpu, cuda, cuda:1, mps.")
+    max_windows_per_epoch: int | None = Field(
+        None, ge=1, description="Train on this many randomly drawn windows per epoch (default: every window).")
+    resume: bool = Field(False, description="Continue an interrupted training of the same data and settings "
+                         "from its last epoch checkpoint.")
+    checkpoint_dir: str | None = Field(
+        None, description="Local folder for epoch checkpoints (default: <storage>/checkpoints, or a temporary "
+        "folder when the storage is remote).")
+    progress: bool = Field(True, description="Show a progress bar per epoch on a terminal.")
 
 
 class TrackingSettings(BaseModel):

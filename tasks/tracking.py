@@ -34,9 +34,13 @@ class TrackingUnavailable(ConnectionError):
 
 MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
+EPOCH_METRICS = ("train_loss", "val_loss", "lr", "windows_per_s", "epoch_seconds", "gpu_mem_peak_mb")
+
 
 def resolve_uri(s: Settings) -> str:
-    """Settings, then $MLFLOW_TRACKING_URI, then sqlite:///<storage>/mlflow.db."""
+    """Settings, then $MLFLOW_TRACKING_URI, then sqlite:///<storage>/mlflow.db for local storage. Remote
+    storage (s3://...) has no default: a registry must be named, a server shared by every machine or a
+    local sqlite file (``--tracking-uri sqlite:///mlflow.db``, artifacts beside it)."""
     if s.tracking.tracking_uri:
         return s.tracking.tracking_uri
     if os.environ.get("MLFLOW_TRACKING_URI"):
@@ -96,13 +100,14 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         mlflow.log_params({k: str(v) for k, v in s.flat().items()})
         now = int(time.time() * 1000)
         hist = [Metric(k, float(r[k]), now, r["epoch"]) for r in outcome.result.history
-                for k in ("train_loss", "val_loss", "lr") if r.get(k) is not None]
+                for k in EPOCH_METRICS if r.get(k) is not None]
         for i in range(0, len(hist), 1000):
             client.log_batch(rid, metrics=hist[i : i + 1000])
         res = outcome.result
         mlflow.log_metrics({**outcome.metrics, "windows_per_s": res.windows_per_s, "train_seconds": res.seconds,
                             "best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss,
-                            "n_series": len(outcome.ids), "n_train_windows": res.n_train_windows})
+                            "n_series": len(outcome.ids), "n_train_windows": res.n_train_windows,
+                            "gpu_mem_peak_mb": res.peak_memory_mb, "world_size": res.world_size})
         mlflow.set_tags({"device": res.device, "prefect.flow_run_id": flow_run_id or "",
                          "data_fingerprint": outcome.bundle.meta.get("data_fingerprint", "")})
         t = Path(tmp)
@@ -152,6 +157,8 @@ def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | Non
         return True, f"promoted: champion v{champ} could not be loaded ({exc})", champ
     if bundle.network.horizon != outcome.bundle.network.horizon:
         return True, f"promoted: horizon changed ({bundle.network.horizon} -> {outcome.bundle.network.horizon})", champ
+    if bundle.covariates != outcome.bundle.covariates:
+        return True, f"promoted: covariates changed ({bundle.covariates} -> {outcome.bundle.covariates})", champ
     old = champion_mase(bundle, outcome)
     if new < old:
         return True, f"promoted: MASE {new:.4f} < champion v{champ} {old:.4f} on the same test part", champ
@@ -167,7 +174,7 @@ def champion_mase(bundle: ModelBundle, outcome) -> float:
         return float("inf")
     stats, _ = bundle.stats_for(outcome.ids, outcome.packed)
     ev = evaluate(bundle.build("cpu"), outcome.packed, outcome.ids, outcome.ds, stats, outcome.split,
-                  int(outcome.bundle.meta["season_length"]))
+                  int(outcome.bundle.meta["season_length"]), bundle.covariate_stats_for(outcome.ids, outcome.packed))
     return ev.metrics["lstm_mase"]
 
 

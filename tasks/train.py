@@ -1,25 +1,31 @@
 """Train stage: split by time, scale on the training part, fit the LSTM, backtest it against baselines."""
 from __future__ import annotations
 
+import hashlib
+import json
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from lstm_model import scaling
-from lstm_model.bundle import ModelBundle
+from lstm_model.bundle import ModelBundle, features
 from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit
 from lstm_model.windows import PackedSeries, complete, window_starts
 from tasks.evaluate import Split, evaluate, split
-from tasks.prepare import Prepared, fingerprint, prepare, season_length
+from tasks.prepare import Prepared, covariate_columns, fingerprint, prepare, season_length
 from tasks.plots import forecast_plot
+from tasks.progress import epoch_progress
 from tasks.settings import Settings
 from tasks.curated import read_curated
+from tasks.storage import Storage
 from tasks.tracking import Registration, log_and_register
 
 @dataclass
@@ -37,7 +43,8 @@ class TrainOutcome:
 
 
 def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] | None = None) -> TrainOutcome:
-    prep = prepare(df)
+    covariates = covariate_columns(df, s.data.covariates)
+    prep = prepare(df, covariates)
     full = prep.packed
     H, L = s.data.horizon, s.data.input_size
     V = s.data.val_size or H
@@ -51,18 +58,25 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     packed, rows = full.select(keep)
     sp = split(packed, H, V, W, step)
     sid, pos = packed.series_of_point(), packed.position()
-    stats = scaling.fit_stats(packed.values, sid, pos < np.maximum(sp.val0, 1)[sid], packed.n_series,
-                              s.data.transform, s.data.scaler)
-    data = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1)
+    fit_mask = pos < np.maximum(sp.val0, 1)[sid]  # the training part only
+    stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, s.data.transform, s.data.scaler)
+    cov_stats = scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series) if covariates \
+        else None
+    data = features(packed, stats, cov_stats)  # (N, F)
     zeros = np.zeros(packed.n_series, dtype=np.int64)
-    tr = complete(packed.values, window_starts(packed.offsets, zeros, sp.val0, L + H), L + H)
-    va = complete(packed.values, window_starts(packed.offsets, sp.val0, sp.test0, L + H), L + H)
-    net = NetworkConfig(input_size=L, horizon=H, n_features=1, hidden_size=s.model.hidden_size,
+    observed = packed.observed()  # a window is used only when every point of it is observed
+    tr = complete(observed, window_starts(packed.offsets, zeros, sp.val0, L + H), L + H)
+    va = complete(observed, window_starts(packed.offsets, sp.val0, sp.test0, L + H), L + H)
+    net = NetworkConfig(input_size=L, horizon=H, n_features=data.shape[1], hidden_size=s.model.hidden_size,
                         num_layers=s.model.num_layers, dropout=s.model.dropout, level_norm=s.model.level_norm)
     tc = TrainConfig(epochs=s.training.epochs, batch_size=s.training.batch_size, lr=s.training.lr,
                      weight_decay=s.training.weight_decay, patience=s.training.patience, loss=s.training.loss,
-                     seed=s.training.seed, device=s.training.device)
-    members = [fit(net, data, tr, va, replace(tc, seed=tc.seed + 1000 * k), on_epoch=on_epoch)
+                     seed=s.training.seed, device=s.training.device,
+                     max_windows_per_epoch=s.training.max_windows_per_epoch, resume=s.training.resume)
+    data_fp = fingerprint(df[df["unique_id"].isin(set(ids))])
+    key = checkpoint_key(s, data_fp)
+    members = [fit(net, data, tr, va, replace(tc, seed=tc.seed + 1000 * k,
+                                              checkpoint=checkpoint_path(s, key, k)), on_epoch=on_epoch)
                for k in range(s.model.ensemble)]  # a few full trainings, not a loop over data
     result = members[0]
     result.seconds = sum(m.seconds for m in members)
@@ -71,17 +85,18 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     net = result.model.cfg
 
     season = season_length(prep.freq, s.data.season_length)
-    ev = evaluate(result.model, packed, ids, prep.ds[rows], stats, sp, season)
-    kept = df[df["unique_id"].isin(set(ids))]
+    ev = evaluate(result.model, packed, ids, prep.ds[rows], stats, sp, season, cov_stats)
     bundle = ModelBundle(
         network=net,
         state_dict={k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         stats=stats,
         series_ids=ids,
+        covariate_stats=cov_stats,
+        covariates=covariates,
         meta={
             "freq": prep.freq,
             "season_length": season,
-            "data_fingerprint": fingerprint(kept),
+            "data_fingerprint": data_fp,
             "train_end": str(pd.Timestamp(prep.ds[rows][packed.offsets + sp.val0 - 1].max())),
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "device": result.device,
@@ -91,9 +106,30 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     return TrainOutcome(bundle, result, ev.metrics, ev.table, ev.frame, prep, packed, ids, prep.ds[rows], sp)
 
 
+def checkpoint_key(s: Settings, data_fingerprint: str) -> str:
+    """Names a training by everything that shapes it: the data and the data/model/training settings
+    (not ``resume`` nor ``device``), so ``--resume`` finds the checkpoint of the same training only."""
+    shaping = {k: v for k, v in s.flat().items() if k.split(".")[0] in ("data", "model", "training")
+               and k not in ("training.resume", "training.device", "training.checkpoint_dir")}
+    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{digest}-{data_fingerprint}"
+
+
+def checkpoint_path(s: Settings, key: str, member: int) -> str:
+    """A local file per ensemble member: ``<checkpoint_dir or local storage>/checkpoints/<key>/``."""
+    if s.training.checkpoint_dir:
+        base = Path(s.training.checkpoint_dir)
+    else:
+        storage = Storage(s.storage.root)
+        base = storage.local_root() / "checkpoints" if storage.is_local else \
+            Path(tempfile.gettempdir()) / "lstm-forecast-checkpoints"
+    return str(base / key / f"member-{member}.pt")
+
+
 @task(name="train-model", cache_policy=NO_CACHE)
 def train_task(df: pd.DataFrame, s: Settings) -> TrainOutcome:
-    return train_stage(df, s)
+    with epoch_progress(s.training.epochs, s.training.progress, get_run_logger()) as on_epoch:
+        return train_stage(df, s, on_epoch)
 
 
 @task(name="load-curated", cache_policy=NO_CACHE)
