@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     command = args.pop("command")
     overrides = {k: v for k, v in args.items() if v is not None}
     s = load_settings(overrides)  # validate options before anything starts
+    if s.training.nproc > 1 and command != "train":
+        print(f"lstm-forecast {command}: error: --nproc applies to the train command", file=sys.stderr)
+        return 2
     try:
         return _dispatch(command, s, overrides)
     except KeyboardInterrupt:
@@ -95,10 +98,15 @@ def _dispatch(command: str, s: Settings, overrides: dict[str, Any]) -> int:
         serve_all(overrides)
         return 0
     if command == "ingest":
+        from flows.common import with_runner
         from flows.ingest import ingest_flow
 
-        print(_ingest_text(ingest_flow(overrides=overrides)))
+        print(_ingest_text(with_runner(ingest_flow, overrides)(overrides=overrides)))
     elif command == "train":
+        if s.training.nproc > 1:
+            from flows.ddp import launch
+
+            return launch(s.training.nproc, overrides)
         from flows.train import train_flow
 
         print(_train_text(train_flow(overrides=overrides)))

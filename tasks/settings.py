@@ -84,6 +84,8 @@ class TrainingSettings(BaseModel):
         None, description="Local folder for epoch checkpoints (default: <storage>/checkpoints, or a temporary "
         "folder when the storage is remote).")
     progress: bool = Field(True, description="Show a progress bar per epoch on a terminal.")
+    nproc: int = Field(1, ge=1, description="Data-parallel training processes on this machine (torchrun; NCCL on "
+                       "GPUs, gloo on CPUs); the batch size stays the global batch.")
 
 
 class TrackingSettings(BaseModel):

@@ -132,12 +132,16 @@ def train_task(df: pd.DataFrame, s: Settings) -> TrainOutcome:
         return train_stage(df, s, on_epoch)
 
 
-@task(name="load-curated", cache_policy=NO_CACHE)
-def load_curated_task(s: Settings) -> pd.DataFrame:
+def load_curated(s: Settings) -> pd.DataFrame:
     df = read_curated(s.storage.root)
     if df.empty:
         raise FileNotFoundError(f"no curated data under {s.storage.root!r}: run ingest first")
     return df
+
+
+@task(name="load-curated", cache_policy=NO_CACHE)
+def load_curated_task(s: Settings) -> pd.DataFrame:
+    return load_curated(s)
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE)
