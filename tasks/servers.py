@@ -28,8 +28,10 @@ def _bin(name: str) -> str:
     return str(here) if here.exists() else (shutil.which(name) or name)
 
 
-def start_servers(s: Settings, log_dir: Path | None = None) -> list[Server]:
-    """Start ``prefect server`` and ``mlflow server`` (sqlite store and artifacts under the storage)."""
+def start_servers(s: Settings, log_dir: Path | None = None,
+                  names: tuple[str, ...] = ("prefect", "mlflow")) -> list[Server]:
+    """Start ``prefect server`` and ``mlflow server`` (sqlite store and artifacts under the storage),
+    or only those in ``names``."""
     root = Storage(s.storage.root).local_root()
     root.mkdir(parents=True, exist_ok=True)
     log_dir = log_dir or root / "logs"
@@ -47,7 +49,7 @@ def start_servers(s: Settings, log_dir: Path | None = None) -> list[Server]:
          f"http://{host}:{s.server.mlflow_port}", "/health"),
     ]
     servers = []
-    for name, cmd, url, health in specs:
+    for name, cmd, url, health in (spec for spec in specs if spec[0] in names):
         log = open(log_dir / f"{name}-server.log", "ab")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         servers.append(Server(name, url, health, proc))
