@@ -18,11 +18,11 @@ QUIET_ENV = {
     "GIT_PYTHON_REFRESH": "quiet",
 }
 COMMANDS = {
-    "ingest": ("CSV files -> curated Parquet", ("storage", "ingest")),
+    "ingest": ("CSV files -> curated Parquet", ("storage", "ingest", "scale")),
     "train": ("train, evaluate, log and register a model", ("storage", "data", "model", "training", "tracking")),
-    "forecast": ("forecast every series with the champion model", ("storage", "tracking")),
+    "forecast": ("forecast every series with the champion model", ("storage", "tracking", "scale")),
     "run": ("the main job: ingest -> train -> forecast",
-            ("storage", "ingest", "data", "model", "training", "tracking")),
+            ("storage", "ingest", "data", "model", "training", "tracking", "scale")),
     "serve": ("run the scheduled deployments against the configured Prefect API", ("storage",)),
     "ui": ("start the Prefect and MLflow servers on 127.0.0.1 (Ctrl-C stops both)", ("storage", "server")),
 }
@@ -111,9 +111,10 @@ def _dispatch(command: str, s: Settings, overrides: dict[str, Any]) -> int:
 
         print(_train_text(train_flow(overrides=overrides)))
     elif command == "forecast":
+        from flows.common import with_runner
         from flows.forecast import forecast_flow
 
-        print(_forecast_text(forecast_flow(overrides=overrides)))
+        print(_forecast_text(with_runner(forecast_flow, overrides)(overrides=overrides)))
     elif command == "run":
         from flows.pipeline import pipeline_flow
 
@@ -144,7 +145,8 @@ def _train_text(r: dict) -> str:
 
 
 def _forecast_text(r: dict) -> str:
-    return (f"forecast: {r['rows']} rows for {r['series']} series, cutoff {r['cutoff']}, model v{r['model_version']}\n"
+    return (f"forecast: {r['rows']} rows for {r['series']} series, cutoff {r['cutoff']}, model v{r['model_version']}"
+            f" ({r.get('shards', 1)} shard(s) under {r.get('task_runner', 'ThreadPoolTaskRunner')})\n"
             f"  written to {r['path']}")
 
 

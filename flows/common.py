@@ -1,9 +1,13 @@
-"""What every flow shares: settings from parameters, the current flow run id."""
+"""What every flow shares: settings from parameters, the current flow run id, the task runner."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from tasks.settings import Settings, load_settings
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from tasks.settings import ScaleSettings, Settings, load_settings
+
+F = TypeVar("F")
 
 
 def settings_from(overrides: dict[str, Any] | None, **named: Any) -> Settings:
@@ -15,3 +19,29 @@ def flow_run_id() -> str | None:
     from prefect.runtime import flow_run
 
     return flow_run.id
+
+
+def task_runner(cfg: ScaleSettings) -> TaskRunner:
+    """The Prefect task runner named by the settings (prefect-dask / prefect-ray imported only when chosen)."""
+    if cfg.runner == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError as exc:
+            raise RuntimeError("runner 'dask' needs prefect-dask: pip install -e '.[dask]'") from exc
+        if cfg.runner_address:
+            return DaskTaskRunner(address=cfg.runner_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": cfg.dask_workers, "threads_per_worker": 1,
+                                              "processes": cfg.dask_processes, "dashboard_address": ":0"})
+    if cfg.runner == "ray":
+        try:
+            from prefect_ray import RayTaskRunner
+        except ImportError as exc:
+            raise RuntimeError("runner 'ray' needs prefect-ray: pip install -e '.[ray]'") from exc
+        return RayTaskRunner(address=cfg.runner_address)
+    return ThreadPoolTaskRunner()
+
+
+def with_runner(flow_: F, overrides: dict[str, Any] | None = None, **named: Any) -> F:
+    """``flow_`` with the task runner chosen in the settings (a flow's runner is fixed before it starts,
+    so it is chosen here, by whoever calls the flow)."""
+    return flow_.with_options(task_runner=task_runner(settings_from(overrides, **named).scale))  # type: ignore[attr-defined]

@@ -3,24 +3,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, unmapped
+from prefect.context import FlowRunContext
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from flows.common import flow_run_id, settings_from
-from tasks.forecast import forecast_task, history_task, score_task
+from tasks.forecast import forecast_shard_task, load_and_score_task, plan_task, write_forecasts_task
 
 DEGRADED_EVENT = "lstm-forecast.champion.degraded"
 
 
 @flow(name="forecast", log_prints=True)
 def forecast_flow(storage: str | None = None, overrides: dict[str, Any] | None = None) -> dict:
-    """1. load the history  2. score earlier forecasts whose actuals arrived (closed loop)
-    3. forecast every series with models:/<name>@champion  4. write the cutoff's partition."""
+    """1. score earlier forecasts whose actuals arrived (closed loop)  2. load models:/<name>@champion
+    and choose the shards of series  3. forecast each shard (one task each, under the flow's task
+    runner)  4. write the cutoff's partition once."""
     s = settings_from(overrides, **{"storage.root": storage})
     log = get_run_logger()
-    history = history_task(s)
-    scores = score_task(s, history)
+    scores = load_and_score_task(s)
     if scores["scores"]:
         create_table_artifact(key="forecast-scores", table=scores["scores"],
                               description="Realised accuracy of earlier forecasts, per cutoff and model version")
@@ -29,7 +30,10 @@ def forecast_flow(storage: str | None = None, overrides: dict[str, Any] | None =
                     scores["champion_version"], s.monitor.mase_threshold, s.monitor.patience)
         emit_event(event=DEGRADED_EVENT, resource={"prefect.resource.id": f"lstm-forecast.model.{s.tracking.model_name}"},
                    payload={"model_version": scores["champion_version"], "threshold": s.monitor.mase_threshold})
-    result = forecast_task(s, history, flow_run_id())
+    plan = plan_task(s)
+    parts = forecast_shard_task.map(plan.shards, unmapped(s), unmapped(plan)).result()
+    result = write_forecasts_task(s, plan, parts, flow_run_id())
+    result["shards"], result["task_runner"] = len(plan.shards), type(FlowRunContext.get().task_runner).__name__
     result["scores"], result["degraded"] = scores["scores"], scores["degraded"]
     create_markdown_artifact(
         key="forecast-summary",

@@ -5,6 +5,7 @@ from typing import Any
 
 from prefect import flow
 
+from flows.common import with_runner
 from flows.forecast import forecast_flow
 from flows.ingest import ingest_flow
 from flows.train import train_flow
@@ -20,9 +21,10 @@ def pipeline_flow(
     seed: int | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> dict:
-    """1. ingest  2. train (registers, gates the champion)  3. forecast with the champion."""
-    ingest = ingest_flow(input=input, storage=storage, overrides=overrides)
+    """1. ingest  2. train (registers, gates the champion)  3. forecast with the champion; ingest and
+    forecast fan out under the task runner chosen in the settings (``scale.runner``)."""
+    ingest = with_runner(ingest_flow, overrides)(input=input, storage=storage, overrides=overrides)
     train = train_flow(storage=storage, horizon=horizon, input_size=input_size, epochs=epochs, seed=seed,
                        overrides=overrides)
-    forecast = forecast_flow(storage=storage, overrides=overrides)
+    forecast = with_runner(forecast_flow, overrides)(storage=storage, overrides=overrides)
     return {"ingest": ingest, "train": train, "forecast": forecast}

@@ -1,15 +1,17 @@
 """Forecast stage: the champion model + the latest history -> a forecasts partition with lineage."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from lstm_model.bundle import ModelBundle
 from tasks.predict import forecast_frame
 from tasks.settings import Settings
-from tasks.curated import read_curated
+from tasks.curated import Curated, read_curated
 from tasks.storage import Storage
 from tasks.scores import degraded, score_forecasts
 from tasks.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
@@ -30,13 +32,55 @@ def load_history(s: Settings) -> pd.DataFrame:
     return history
 
 
+ROWS_PER_SHARD = 1_000_000
+MAX_AUTO_SHARDS = 64
+
+
+@dataclass
+class ForecastPlan:
+    """What every shard needs: the champion (loaded once) and the shards ``(k, n)`` of the series."""
+    bundle: ModelBundle
+    version: str
+    run_id: str
+    shards: list[tuple[int, int]]
+
+
+def plan_forecast(s: Settings) -> ForecastPlan:
+    """Load the champion (fails before anything is written) and choose the shards: the setting, else
+    one per :data:`ROWS_PER_SHARD` curated rows (from the manifest), between 1 and :data:`MAX_AUTO_SHARDS`."""
+    bundle, version, run_id = load_champion(s)
+    n = s.scale.forecast_shards
+    if n is None:
+        rows = sum(p["rows"] for p in Curated(Storage(s.storage.root)).manifest()["parts"])
+        n = max(1, min(MAX_AUTO_SHARDS, -(-rows // ROWS_PER_SHARD)))
+    return ForecastPlan(bundle, version, run_id, [(k, n) for k in range(n)])
+
+
+def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> tuple[pd.DataFrame, list[str]]:
+    """Forecasts of one shard's series, reading only that shard of the curated data."""
+    history = read_curated(s.storage.root, shard=shard if shard[1] > 1 else None)
+    if history.empty:
+        return pd.DataFrame(), []
+    return forecast_frame(plan.bundle, history)
+
+
 def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> dict:
+    """Champion + a history frame -> the cutoff's partition, in one go (no shards)."""
+    plan = ForecastPlan(*load_champion(s), shards=[(0, 1)])  # fails before anything is written
+    return write_forecasts(s, plan, [forecast_frame(plan.bundle, history)], flow_run_id)
+
+
+def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, list[str]]],
+                    flow_run_id: str | None = None) -> dict:
+    """The shards' forecasts + lineage -> one atomic write of the cutoff's partition."""
     storage = Storage(s.storage.root)
-    bundle, version, run_id = load_champion(s)  # fails before anything is written
-    fc, skipped = forecast_frame(bundle, history)
-    if fc.empty:
-        raise ValueError(f"no series has the {bundle.network.input_size} points the model needs")
+    frames = [f for f, _ in parts if not f.empty]
+    skipped = sorted(i for _, sk in parts for i in sk)
+    if not frames:
+        raise ValueError(f"no series has the {plan.bundle.network.input_size} points the model needs")
+    fc = pd.concat(frames, ignore_index=True).sort_values(["unique_id", "ds"], kind="stable", ignore_index=True)
     cutoff = pd.Timestamp(fc["cutoff"].max())
+    version, run_id = plan.version, plan.run_id
     fc["model_name"] = s.tracking.model_name
     fc["model_version"] = version
     fc["mlflow_run_id"] = run_id
@@ -77,19 +121,27 @@ def transient(task, task_run, state) -> bool:
     return not isinstance(exc, (NoChampionError, FileNotFoundError, ValueError, RuntimeError))
 
 
-@task(name="load-history", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
+@task(name="load-and-score", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
       retry_condition_fn=transient)
-def history_task(s: Settings) -> pd.DataFrame:
-    return load_history(s)
+def load_and_score_task(s: Settings) -> dict:
+    """Reads the history itself (fails when there is none), so that the flow never holds it."""
+    return score_stage(s, load_history(s))
 
 
-@task(name="score-earlier-forecasts", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
+@task(name="load-champion", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
       retry_condition_fn=transient)
-def score_task(s: Settings, history: pd.DataFrame) -> dict:
-    return score_stage(s, history)
+def plan_task(s: Settings) -> ForecastPlan:
+    return plan_forecast(s)
 
 
-@task(name="write-forecasts", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
+@task(name="forecast-shard", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
       retry_condition_fn=transient)
-def forecast_task(s: Settings, history: pd.DataFrame, flow_run_id: str | None) -> dict:
-    return forecast_stage(s, history, flow_run_id)
+def forecast_shard_task(shard: tuple[int, int], s: Settings, plan: ForecastPlan) -> tuple[pd.DataFrame, list[str]]:
+    return forecast_shard(s, plan, shard)
+
+
+@task(name="write-forecast-partition", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
+      retry_condition_fn=transient)
+def write_forecasts_task(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, list[str]]],
+                         flow_run_id: str | None) -> dict:
+    return write_forecasts(s, plan, parts, flow_run_id)

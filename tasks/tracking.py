@@ -47,7 +47,8 @@ def resolve_uri(s: Settings) -> str:
         return os.environ["MLFLOW_TRACKING_URI"]
     st = Storage(s.storage.root)
     if not st.is_local:
-        raise ValueError("remote storage needs an MLflow server: set LSTMF_TRACKING__TRACKING_URI or MLFLOW_TRACKING_URI")
+        raise ValueError("remote storage needs an MLflow tracking URI: set --tracking-uri / "
+                         "LSTMF_TRACKING__TRACKING_URI or MLFLOW_TRACKING_URI (a server, or sqlite:///mlflow.db)")
     root = st.local_root()
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'mlflow.db'}"
@@ -71,8 +72,9 @@ def experiment_id(client: MlflowClient, s: Settings) -> str:
     if exp is not None:
         return exp.experiment_id
     location = None
-    if client.tracking_uri.startswith("sqlite:"):  # embedded store: artifacts beside the database
-        location = (Storage(s.storage.root).local_root() / "mlartifacts").as_uri()
+    if client.tracking_uri.startswith("sqlite:///"):  # embedded store: artifacts beside the database
+        db = Path(client.tracking_uri.removeprefix("sqlite:///").split("?")[0]).resolve()
+        location = (db.parent / "mlartifacts").as_uri()
     return client.create_experiment(s.tracking.experiment, artifact_location=location)
 
 
