@@ -1,6 +1,8 @@
 """Checks over the (series, timestamp) keys of a file: duplicates, order, frequency, gaps.
 
-Vectorised over all rows at once (one sort), whatever the number of series.
+Vectorised over all rows at once (one sort), whatever the number of series. Ingest streams the
+same checks block by block with :class:`tasks.keystream.KeyStream` (memory O(series)), which
+falls back to this function on hash buckets of series.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class KeyReport:
     gaps: dict[str, int] = field(default_factory=dict)  # series -> missing steps
     duplicate_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # row indices
     ranges: pd.DataFrame | None = None  # unique_id, first, last
+    mixed_rows: int = 0  # rows of the mixed_frequency series
 
 
 def check_keys(unique_id: pa.ChunkedArray | pa.Array, ds: np.ndarray) -> KeyReport:
@@ -65,6 +68,7 @@ def check_keys(unique_id: pa.ChunkedArray | pa.Array, ds: np.ndarray) -> KeyRepo
     mixed = np.add.reduceat(irregular, seg) > 0  # (S,) in code order
     missing = np.add.reduceat(np.where(use & ~irregular, diff // ok_step - 1, 0), seg)
     report.mixed_frequency = [names[codes_of_seg[i]] for i in np.nonzero(mixed)[0]]
+    report.mixed_rows = int(np.diff(np.r_[seg, n])[mixed].sum())
     report.gaps = {names[codes_of_seg[i]]: int(missing[i]) for i in np.nonzero((missing > 0) & ~mixed)[0]}
     return report
 

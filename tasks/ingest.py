@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Callable, Iterator
 
 import fsspec
 import numpy as np
@@ -20,10 +22,11 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.checks import check_keys
 from tasks.csv_reader import (HEAD_BYTES, MAX_BAD_DETAILS, ColumnMapping, FileRejected, NeedsCareful, can_be_fast,
                               iter_batches, sniff)
 from tasks.curated import Curated
+from tasks.keystream import KeyStream
+from tasks.readahead import ReadAhead
 from tasks.settings import IngestSettings
 from tasks.storage import Storage, discover
 
@@ -67,11 +70,14 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
     """Parse one file into an uncommitted part; reject it (quarantined) on any file-level problem."""
     storage = Storage(storage_root)
     cur = Curated(storage)
-    digest = sha256_of(url)
-    report = FileReport(url, digest, "ingested")
-    if digest in known:
-        report.status, report.reason = "unchanged", "same content already ingested"
-        return FileResult(report)
+    hashing = ThreadPoolExecutor(1, thread_name_prefix="ingest-hash")
+    digest_f = hashing.submit(sha256_of, url)  # alongside the parse; resolved before any outcome
+    hashing.shutdown(wait=False)
+
+    def unchanged() -> bool:
+        return digest_f.done() and digest_f.result() in known
+
+    report = FileReport(url, "", "ingested")
     tmp = None
     bad: list[dict] = []
     try:
@@ -86,19 +92,17 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         report.shape = layout.shape
         tmp = cur.new_tmp_part()
         try:  # clean files take the fast path; the first unclean block sends the file to the careful one
-            ids, ds, n_bad = _stream_to_part(url, layout, cur, tmp, cfg, bad, fast=can_be_fast(layout))
+            stream, n_bad = _stream_to_part(url, layout, cur, tmp, cfg, bad, unchanged, fast=can_be_fast(layout))
         except NeedsCareful:
-            ids, ds, n_bad = _stream_to_part(url, layout, cur, tmp, cfg, bad, fast=False)
-        n_good = sum(len(a) for a in ids)
+            stream, n_bad = _stream_to_part(url, layout, cur, tmp, cfg, bad, unchanged, fast=False)
+        n_good = stream.rows
         report.rows, report.rows_bad = n_good, n_bad
         if n_good == 0:
             raise FileRejected("no_valid_rows", f"none of the {n_bad} data rows is valid")
         if n_bad > cfg.max_bad_fraction * (n_good + n_bad):
             raise FileRejected("too_many_bad_rows", f"{n_bad} of {n_good + n_bad} rows are bad "
                                                     f"(limit {cfg.max_bad_fraction:.0%})")
-        id_col = pa.chunked_array(ids, pa.string())
-        all_ds = np.concatenate(ds)
-        keys = check_keys(id_col, all_ds)
+        keys = stream.finish(lambda: _part_keys(cur, tmp))
         if keys.duplicates and cfg.duplicates == "reject":
             raise FileRejected("duplicate_rows", f"{keys.duplicates} rows repeat a (series, timestamp) pair")
         if keys.mixed_frequency:
@@ -108,7 +112,7 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
                     for s in keys.mixed_frequency]
         report.duplicates, report.sorted_input = keys.duplicates, keys.sorted_input
         report.series = keys.series - len(keys.mixed_frequency)
-        report.rows = n_good - _rows_of(id_col, keys.mixed_frequency)
+        report.rows = n_good - keys.mixed_rows
         report.gaps = int(sum(keys.gaps.values()))
         report.first, report.last = str(keys.ranges["first"].min()), str(keys.ranges["last"].max())
         notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
@@ -120,40 +124,81 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         notes += [f"{report.gaps} missing steps in {len(keys.gaps)} series ({how})"] if keys.gaps else []
         notes += ["input was not sorted (sorted)"] if not keys.sorted_input else []
         report.reason = "; ".join(notes)
+        report.sha256 = digest = digest_f.result()
+        if digest in known:
+            raise _Unchanged
         if bad:
             quarantine(storage, url, digest, "bad_rows", report.reason, bad)
         ranges = keys.ranges[~keys.ranges["unique_id"].isin(keys.mixed_frequency)]
         return FileResult(report, tmp, cols, ranges)
-    except (FileRejected, pa.ArrowException, ValueError, UnicodeError, pd.errors.ParserError) as exc:
-        if not isinstance(exc, FileRejected):
-            exc = FileRejected("unreadable", f"cannot read the file as CSV: {exc}")
+    except (_Unchanged, FileRejected, pa.ArrowException, ValueError, UnicodeError, pd.errors.ParserError) as exc:
         if tmp is not None and storage.fs.exists(tmp):
             storage.fs.rm(tmp)
+        digest = digest_f.result()
+        if digest in known:  # known content: nothing else about the file matters
+            return FileResult(FileReport(url, digest, "unchanged", reason="same content already ingested"))
+        if not isinstance(exc, FileRejected):
+            exc = FileRejected("unreadable", f"cannot read the file as CSV: {exc}")
+        report.sha256 = digest
         report.status, report.reason = "rejected", f"{exc.code}: {exc}"
         quarantine(storage, url, digest, exc.code, str(exc), bad)
         return FileResult(report)
 
 
+class _Unchanged(Exception):
+    """The file's content is already ingested (found while parsing): stop."""
+
+
 def _stream_to_part(url: str, layout, cur: Curated, tmp: str, cfg: IngestSettings, bad: list[dict],
-                    fast: bool) -> tuple[list[pa.Array], list[np.ndarray], int]:
-    """Stream the file's good rows into the part at ``tmp``; returns the keys and the bad-row count."""
-    n_bad, ids, ds = 0, [], []
+                    unchanged: Callable[[], bool], fast: bool) -> tuple[KeyStream, int]:
+    """Stream the file's good rows into the part at ``tmp``; returns the key checks and the bad-row count.
+
+    Parsing (main thread) overlaps with writing and checking the previous block (one worker
+    thread, blocks in file order); at most one block waits, so memory is bounded by the block size.
+    Stops (raises :class:`_Unchanged`) as soon as ``unchanged()`` says the content is known."""
+    keys = KeyStream(bucket_rows=cfg.block_size_mb << 16)
+    n_bad = 0
     fobj = writer = None
+
+    def sink(good: pa.Table) -> None:
+        nonlocal fobj, writer
+        if writer is None:
+            fobj, writer = cur.writer(tmp, good.schema)
+        writer.write_table(good)
+        keys.add(good["unique_id"], good["ds"])
+
+    block = cfg.block_size_mb << 20
     try:
-        with fsspec.open(url, "rb") as f:
-            for good, details, nb in iter_batches(f, layout, cfg.block_size_mb << 20, fast=fast):
-                if writer is None:
-                    fobj, writer = cur.writer(tmp, good.schema)
-                writer.write_table(good)
-                ids.extend(good["unique_id"].chunks)
-                ds.append(good["ds"].to_numpy())
-                bad += details[: max(0, MAX_BAD_DETAILS - len(bad))]
-                n_bad += nb
+        with fsspec.open(url, "rb") as raw, ThreadPoolExecutor(1, thread_name_prefix="ingest-sink") as pool:
+            f = ReadAhead(raw, 4 * block)
+            batches = iter_batches(f, layout, block, fast=fast)
+            pending: Future | None = None
+            try:
+                for good, details, nb in batches:
+                    f.taken(block)
+                    if pending is not None:
+                        pending.result()
+                    if unchanged():
+                        raise _Unchanged
+                    pending = pool.submit(sink, good)
+                    bad += details[: max(0, MAX_BAD_DETAILS - len(bad))]
+                    n_bad += nb
+                if pending is not None:
+                    pending.result()
+            finally:
+                f.taken(None)  # never leave the reader's background read waiting
+                batches.close()
     finally:
         if writer is not None:
             writer.close()
             fobj.close()
-    return ids, ds, n_bad
+    return keys, n_bad
+
+
+def _part_keys(cur: Curated, tmp: str) -> Iterator[pa.RecordBatch]:
+    """The (unique_id, ds) of the part at ``tmp``, a row group at a time."""
+    with cur.storage.fs.open(tmp, "rb") as f:
+        yield from pq.ParquetFile(f).iter_batches(batch_size=1 << 20, columns=["unique_id", "ds"])
 
 
 def commit_files(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> list[FileReport]:
@@ -258,10 +303,6 @@ def _fill_gaps(cur: Curated, tmp: str, series: list[str]) -> int:
     writer.close()
     fobj.close()
     return len(add)
-
-
-def _rows_of(ids: pa.ChunkedArray, series: list[str]) -> int:
-    return int(pc.sum(pc.is_in(ids, pa.array(series, pa.string()))).as_py() or 0) if series else 0
 
 
 def _ranges(ids: pa.ChunkedArray, ds: np.ndarray, drop: list[str]) -> pd.DataFrame:
