@@ -1,6 +1,7 @@
 """What every flow shares: settings from parameters, the current flow run id, the task runner."""
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -38,7 +39,13 @@ def task_runner(cfg: ScaleSettings) -> TaskRunner:
         except ImportError as exc:
             raise RuntimeError("runner 'ray' needs prefect-ray: pip install -e '.[ray]'") from exc
         return RayTaskRunner(address=cfg.runner_address)
-    return ThreadPoolTaskRunner()
+    return default_runner()
+
+
+def default_runner() -> ThreadPoolTaskRunner:
+    """Threads in the flow's process, one per core: a shard or file task is CPU work, and Prefect's
+    own default (no limit) would run every shard at once, each holding its data, on two cores."""
+    return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2)
 
 
 def with_runner(flow_: F, overrides: dict[str, Any] | None = None, **named: Any) -> F:

@@ -6,11 +6,11 @@ from typing import Any
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_table_artifact
 
-from flows.common import settings_from
+from flows.common import default_runner, settings_from
 from tasks.ingest import commit_task, discover_task, ingest_file_task
 
 
-@flow(name="ingest", log_prints=True)
+@flow(name="ingest", log_prints=True, task_runner=default_runner())
 def ingest_flow(input: str | None = None, storage: str | None = None, overrides: dict[str, Any] | None = None) -> dict:
     """1. discover files  2. parse each file into a part (one task per file)  3. commit  4. per-file table."""
     s = settings_from(overrides, **{"ingest.input": input, "storage.root": storage})

@@ -154,11 +154,27 @@ class Curated:
         if t is None:
             return pd.DataFrame({"unique_id": pd.Series(dtype=str), "ds": pd.Series(dtype="datetime64[ns]"),
                                  "y": pd.Series(dtype="float64")})
-        df = t.to_pandas()
-        df = df.drop_duplicates(["unique_id", "ds"], keep="last")
-        df = df.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+        df = latest_per_key(t).to_pandas()
         df["unique_id"] = df["unique_id"].astype(str)
         return df
+
+
+def latest_per_key(t: pa.Table) -> pa.Table:
+    """Rows sorted by (unique_id, ds), one per key: the last in ``t``'s order (the latest part wins).
+    One multi-key sort in Arrow on integer keys (the rank of each id, the timestamp, the position:
+    latest first), then a comparison of neighbours."""
+    enc = pc.dictionary_encode(t["unique_id"]).combine_chunks()  # (N,) codes into the distinct ids
+    rank = np.empty(len(enc.dictionary), dtype=np.int32)
+    rank[pc.sort_indices(enc.dictionary).to_numpy()] = np.arange(len(enc.dictionary), dtype=np.int32)
+    keys = pa.table({"id": rank[enc.indices.to_numpy(zero_copy_only=False)], "ds": t["ds"],
+                     "pos": np.arange(t.num_rows, dtype=np.int64)})  # ids sorted as integers, not strings
+    t = t.take(pc.sort_indices(keys, sort_keys=[("id", "ascending"), ("ds", "ascending"), ("pos", "descending")]))
+    if t.num_rows < 2:
+        return t
+    uid, ds = t["unique_id"].combine_chunks(), t["ds"].combine_chunks()
+    repeat = pc.and_(pc.equal(uid.slice(1), uid.slice(0, len(uid) - 1)),
+                     pc.equal(ds.slice(1), ds.slice(0, len(ds) - 1)))  # (N-1,) row i+1 repeats row i's key
+    return t.filter(pa.concat_arrays([pa.array([True]), pc.invert(repeat.fill_null(False))]))
 
 
 def read_curated(storage_root: str, shard: tuple[int, int] | None = None) -> pd.DataFrame:

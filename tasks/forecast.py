@@ -13,7 +13,7 @@ from tasks.predict import forecast_frame
 from tasks.settings import Settings
 from tasks.curated import Curated, read_curated
 from tasks.storage import Storage
-from tasks.scores import degraded, score_forecasts
+from tasks.scores import FORECAST_FILES, degraded, score_forecasts
 from tasks.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
 
 
@@ -100,9 +100,20 @@ def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFr
     }
 
 
-def score_stage(s: Settings, history: pd.DataFrame) -> dict:
+def load_and_score(s: Settings) -> dict:
+    """Score earlier forecasts (the first forecast of a storage reads nothing); fails when there is
+    no curated data at all."""
+    storage = Storage(s.storage.root)
+    if not Curated(storage).manifest()["parts"]:
+        raise FileNotFoundError(f"no curated data under {storage.uri('curated')}: run ingest first")
+    if not storage.glob(FORECAST_FILES):
+        return {"scores": [], "degraded": False, "champion_version": None}
+    return score_stage(s)
+
+
+def score_stage(s: Settings) -> dict:
     """Score earlier forecasts against the actuals ingested since; flag a degrading champion."""
-    scores = score_forecasts(Storage(s.storage.root), history, s.data.season_length)
+    scores = score_forecasts(Storage(s.storage.root), s.data.season_length)
     if scores.empty:
         return {"scores": [], "degraded": False, "champion_version": None}
     champion = champion_version(s)
@@ -124,8 +135,7 @@ def transient(task, task_run, state) -> bool:
 @task(name="load-and-score", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
       retry_condition_fn=transient)
 def load_and_score_task(s: Settings) -> dict:
-    """Reads the history itself (fails when there is none), so that the flow never holds it."""
-    return score_stage(s, load_history(s))
+    return load_and_score(s)
 
 
 @task(name="load-champion", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],

@@ -34,5 +34,6 @@ def forecast_frame(bundle: ModelBundle, history: pd.DataFrame) -> tuple[pd.DataF
         half = np.asarray(q, dtype=np.float64)[None, :] * scale  # (S, H)
         out[f"y_hat_lo_{level}"] = (y_hat - half).reshape(-1)
         out[f"y_hat_hi_{level}"] = (y_hat + half).reshape(-1)
+    out["mase_scale"] = np.repeat(scale[:, 0], bundle.network.horizon)  # scores this forecast when actuals arrive
     out["cutoff"] = last.repeat(bundle.network.horizon)
     return out, skipped

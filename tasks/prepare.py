@@ -34,12 +34,21 @@ def prepare(df: pd.DataFrame, covariates: list[str] | None = None) -> Prepared:
     missing = [c for c in covariates or [] if c not in df.columns]
     if missing:
         raise ValueError(f"covariate columns {missing} are not in the data (columns: {list(df.columns)})")
-    df = df.sort_values(["unique_id", "ds"], kind="stable")
-    ids, lengths = np.unique(df["unique_id"].to_numpy(dtype=str), return_counts=True)
-    covs = df[list(covariates)].to_numpy(dtype=np.float64) if covariates else None  # (N, C)
-    packed = PackedSeries(df["y"].to_numpy(dtype=np.float64), offsets_of(lengths), lengths.astype(np.int64), covs)
+    codes, uniques = pd.factorize(df["unique_id"].astype(str), sort=True)  # (N,) rank of each row's id
     ds = df["ds"].to_numpy(dtype="datetime64[ns]")
-    return Prepared(packed, [str(i) for i in ids], ds, infer_freq(ds, packed))
+    order = None if _is_sorted(codes, ds) else np.lexsort((ds, codes))  # stable; skipped when sorted already
+    take = (lambda a: a) if order is None else (lambda a: a[order])
+    lengths = np.bincount(codes, minlength=len(uniques)).astype(np.int64)  # (S,)
+    covs = take(df[list(covariates)].to_numpy(dtype=np.float64)) if covariates else None  # (N, C)
+    packed = PackedSeries(take(df["y"].to_numpy(dtype=np.float64)), offsets_of(lengths), lengths, covs)
+    ds = take(ds)
+    return Prepared(packed, [str(i) for i in uniques], ds, infer_freq(ds, packed))
+
+
+def _is_sorted(codes: np.ndarray, ds: np.ndarray) -> bool:
+    """True when rows are ordered by (code, ds): one vectorised pass, no sort."""
+    dc, dt = np.diff(codes), np.diff(ds.view(np.int64))
+    return bool(np.all((dc > 0) | ((dc == 0) & (dt >= 0))))
 
 
 def infer_freq(ds: np.ndarray, packed: PackedSeries) -> str | None:

@@ -10,45 +10,66 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from lstm_model.baselines import seasonal_scale_at
+from tasks.curated import Curated, latest_per_key, read_curated
 from tasks.prepare import prepare, season_length
 from tasks.storage import Storage
 
 SCORES = "scores/scores.parquet"
+FORECAST_FILES = "forecasts/cutoff_date=*/forecasts.parquet"
 KEY = ["cutoff", "model_version"]
 
 
+FORECAST_COLUMNS = ["unique_id", "ds", "y_hat", "cutoff", "model_version", "mase_scale"]
+
+
 def read_forecasts(storage: Storage) -> pd.DataFrame:
-    files = storage.glob("forecasts/cutoff_date=*/forecasts.parquet")
+    """Every stored forecast: unique_id, ds, y_hat, cutoff, model_version and, when the file has it,
+    mase_scale (the series' in-sample seasonal naive MAE up to the cutoff, written with the forecast)."""
     frames = []
-    for path in files:
+    for path in storage.glob(FORECAST_FILES):
         with storage.fs.open(path, "rb") as f:
-            frames.append(pd.read_parquet(f, columns=["unique_id", "ds", "y_hat", "cutoff", "model_version"]))
+            table = pq.read_table(f)
+        frame = table.select([c for c in FORECAST_COLUMNS if c in table.column_names]).to_pandas()
+        frame["_legacy"] = "mase_scale" not in table.column_names  # written before forecasts carried it
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def score_forecasts(storage: Storage, history: pd.DataFrame, season: int | None = None) -> pd.DataFrame:
-    """Score every stored forecast against the actuals in ``history``; returns (and stores) the
+def read_actuals(storage: Storage, since: pd.Timestamp) -> pd.DataFrame:
+    """unique_id, ds, y of the curated rows at or after ``since`` (one per key, the latest part
+    winning): the filter runs in Arrow before any sort, so a scoring run reads the whole dataset
+    once but sorts and converts only the recent rows."""
+    t = Curated(storage).read_table(columns=["unique_id", "ds", "y"])
+    if t is None:
+        return pd.DataFrame(columns=["unique_id", "ds", "y"])
+    t = t.filter(pc.greater_equal(t["ds"], pa.scalar(since.to_datetime64(), t.schema.field("ds").type)))
+    df = latest_per_key(t).to_pandas()
+    df["unique_id"] = df["unique_id"].astype(str)
+    return df
+
+
+def score_forecasts(storage: Storage, season: int | None = None) -> pd.DataFrame:
+    """Score every stored forecast against the actuals ingested since; returns (and stores) the
     table of scores, one row per (cutoff, model_version) with at least one actual."""
     fc = read_forecasts(storage)
     old = storage.read_parquet(SCORES)
     if fc.empty:
         return old if old is not None else pd.DataFrame()
-    joined = fc.merge(history[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
+    joined = fc.merge(read_actuals(storage, pd.Timestamp(fc["ds"].min())), on=["unique_id", "ds"], how="inner")
     joined = joined[np.isfinite(joined["y"].to_numpy(dtype=float))]
     if joined.empty:
         return old if old is not None else pd.DataFrame()
-    prep = prepare(history)
-    m = season_length(prep.freq, season)
-    # MASE scale of each (series, cutoff): history strictly up to and including the cutoff
-    points = pd.DataFrame({"unique_id": np.repeat(prep.ids, prep.packed.lengths), "cutoff": prep.ds,
-                           "series": prep.packed.series_of_point(), "origin": prep.packed.position() + 1})
-    pairs = joined[["unique_id", "cutoff"]].drop_duplicates().merge(points, on=["unique_id", "cutoff"])
-    pairs["scale"] = seasonal_scale_at(prep.packed, pairs["series"].to_numpy(), pairs["origin"].to_numpy(), m)
-    joined = joined.merge(pairs, on=["unique_id", "cutoff"])
+    if joined["_legacy"].any():  # forecasts stored without their scale: computed from the whole history
+        legacy = joined[joined["_legacy"]].drop(columns="mase_scale", errors="ignore")
+        legacy = legacy.merge(_mase_scales(read_curated(storage.url), legacy, season), on=["unique_id", "cutoff"])
+        joined = pd.concat([joined[~joined["_legacy"]], legacy], ignore_index=True)
     joined["abs_err"] = (joined["y"] - joined["y_hat"]).abs()
-    joined["scaled_err"] = joined["abs_err"] / joined["scale"]
+    joined["scaled_err"] = joined["abs_err"] / joined["mase_scale"]
     new = joined.groupby(KEY, as_index=False).agg(points=("abs_err", "size"), series=("unique_id", "nunique"),
                                                   mae=("abs_err", "mean"), mase=("scaled_err", "mean"))
     new["scored_at"] = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)
@@ -56,6 +77,18 @@ def score_forecasts(storage: Storage, history: pd.DataFrame, season: int | None 
     table = table.sort_values(KEY).reset_index(drop=True)
     storage.write_parquet(SCORES, table)
     return table
+
+
+def _mase_scales(history: pd.DataFrame, joined: pd.DataFrame, season: int | None) -> pd.DataFrame:
+    """unique_id, cutoff, mase_scale: the seasonal naive MAE of each series up to each cutoff,
+    from the whole history (for forecasts stored without their scale)."""
+    prep = prepare(history)
+    m = season_length(prep.freq, season)
+    points = pd.DataFrame({"unique_id": np.repeat(prep.ids, prep.packed.lengths), "cutoff": prep.ds,
+                           "series": prep.packed.series_of_point(), "origin": prep.packed.position() + 1})
+    pairs = joined[["unique_id", "cutoff"]].drop_duplicates().merge(points, on=["unique_id", "cutoff"])
+    pairs["mase_scale"] = seasonal_scale_at(prep.packed, pairs["series"].to_numpy(), pairs["origin"].to_numpy(), m)
+    return pairs[["unique_id", "cutoff", "mase_scale"]]
 
 
 def degraded(scores: pd.DataFrame, version: str, threshold: float, patience: int) -> bool:

@@ -66,7 +66,7 @@ def test_forecast_retries_while_the_mlflow_server_restarts(tmp_path, air_csv, mo
 
         counts = asyncio.run(run_counts())
         # the task that reads the champion failed while the server was down, then succeeded
-        assert max(counts.get("load-champion", 0), counts.get("write-forecasts", 0)) >= 2, counts
+        assert counts["load-champion"] >= 2, counts
     finally:
         helper.join()
         stop_servers(restarted)

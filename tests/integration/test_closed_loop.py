@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.scores import degraded
+from tasks.scores import degraded, score_forecasts
+from tasks.storage import Storage
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -41,6 +42,14 @@ def test_forecasts_are_scored_when_actuals_arrive(tmp_path, air_csv):
     history = mlflow.MlflowClient(f"sqlite:///{tmp_path}/storage/mlflow.db").get_metric_history(
         train["mlflow_run_id"], "realised_mae")
     assert [m.value for m in history] == pytest.approx([row["mae"]])
+
+    # the MASE denominator stored with the forecast is the one computed from the whole history: a
+    # forecast file written without it (an older one) scores the same
+    path = tmp_path / "storage" / "forecasts" / "cutoff_date=1959-12-01" / "forecasts.parquet"
+    fc.drop(columns=["mase_scale", "cutoff_date"], errors="ignore").to_parquet(path, index=False)
+    rescored = score_forecasts(Storage(storage))
+    again = rescored[rescored["cutoff"] == pd.Timestamp("1959-12-01")].iloc[0]
+    assert again["mase"] == pytest.approx(row["mase"], rel=1e-12) and again["mae"] == pytest.approx(row["mae"])
 
 
 def test_degradation_needs_consecutive_bad_cutoffs():
