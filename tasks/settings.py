@@ -95,6 +95,8 @@ class TrackingSettings(BaseModel):
     )
     experiment: str = Field("lstm-forecast", description="MLflow experiment name.")
     model_name: str = Field("lstm-forecaster", description="Registered model name.")
+    serve_alias: str = Field("champion", description="Registry alias the forecast serves: champion, or challenger "
+                             "(the latest version, whatever the gate said) for shadow forecasts.")
 
 
 class MonitorSettings(BaseModel):

@@ -205,14 +205,13 @@ def load_bundle(client: MlflowClient, name: str, version: str) -> ModelBundle:
 
 
 def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
-    """(bundle, version, run_id) of ``models:/<name>@champion``."""
+    """(bundle, version, run_id) of ``models:/<name>@<serve_alias>`` (``champion`` by default)."""
     client = connect(s)
-    name = s.tracking.model_name
-    version = _alias(client, name)
+    name, alias = s.tracking.model_name, s.tracking.serve_alias
+    version = _alias(client, name, alias)
     if version is None:
-        raise NoChampionError(
-            f"no model to serve: {name!r} has no '{CHAMPION}' alias in {client.tracking_uri} (run train first)"
-        )
+        hint = "run train first" if alias == CHAMPION else f"no version carries '{alias}'"
+        raise NoChampionError(f"no model to serve: {name!r} has no '{alias}' alias in {client.tracking_uri} ({hint})")
     run_id = client.get_model_version(name, version).run_id
     return load_bundle(client, name, version), version, run_id or ""
 
