@@ -7,7 +7,6 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.context import FlowRunContext
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
-from prefect.utilities.annotations import quote
 
 from flows.common import default_runner, flow_run_id, settings_from
 from tasks.forecast import forecast_shard_task, load_and_score_task, plan_task, write_forecasts_task
@@ -32,10 +31,8 @@ def forecast_flow(storage: str | None = None, overrides: dict[str, Any] | None =
         emit_event(event=DEGRADED_EVENT, resource={"prefect.resource.id": f"lstm-forecast.model.{s.tracking.model_name}"},
                    payload={"model_version": scores["champion_version"], "threshold": s.monitor.mase_threshold})
     plan = plan_task(s)
-    # quote(): the plan holds the model (every series id and its statistics); Prefect must not walk
-    # it for every shard task it submits and runs
-    parts = forecast_shard_task.map(plan.shards, unmapped(s), unmapped(quote(plan))).result()
-    result = write_forecasts_task(s, quote(plan), quote(parts), flow_run_id())
+    parts = forecast_shard_task.map(plan.shards, unmapped(s), unmapped(plan)).result()
+    result = write_forecasts_task(s, plan, parts, flow_run_id())
     result["shards"], result["task_runner"] = len(plan.shards), type(FlowRunContext.get().task_runner).__name__
     result["scores"], result["degraded"] = scores["scores"], scores["degraded"]
     create_markdown_artifact(

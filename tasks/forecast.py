@@ -36,13 +36,15 @@ ROWS_PER_SHARD = 1_000_000
 MAX_AUTO_SHARDS = 64
 
 
-@dataclass
 class ForecastPlan:
-    """What every shard needs: the champion (loaded once) and the shards ``(k, n)`` of the series."""
-    bundle: ModelBundle
-    version: str
-    run_id: str
-    shards: list[tuple[int, int]]
+    """What every shard needs: the champion (loaded once) and the shards ``(k, n)`` of the series.
+
+    A plain class on purpose, not a dataclass: Prefect walks dataclasses, lists and dicts passed to
+    tasks, and the model holds every series id (100 k ids walked for each of 20 shard tasks cost
+    15 s); an opaque object is passed as it is, to threads and to Dask or Ray workers alike."""
+
+    def __init__(self, bundle: ModelBundle, version: str, run_id: str, shards: list[tuple[int, int]]) -> None:
+        self.bundle, self.version, self.run_id, self.shards = bundle, version, run_id, shards
 
 
 def plan_forecast(s: Settings) -> ForecastPlan:
