@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -26,11 +27,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get(url: str, body: dict | None = None) -> object:
+def get(url: str, body: dict | None = None, tries: int = 6) -> object:
+    """GET (or POST ``body``) as JSON. A busy server answers 429/503 (Prefect's sqlite under load):
+    retried with back-off, as Prefect's own client does."""
     req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
                                  headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
+    for attempt in range(tries):
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (429, 503) or attempt == tries - 1:
+                raise
+            time.sleep(2**attempt)
 
 
 def port_open(port: int) -> bool:
