@@ -108,9 +108,10 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
 
 def checkpoint_key(s: Settings, data_fingerprint: str) -> str:
     """Names a training by everything that shapes it: the data and the data/model/training settings
-    (not ``resume`` nor ``device``), so ``--resume`` finds the checkpoint of the same training only."""
+    (not ``resume``, ``device``, ``checkpoint_dir`` nor ``progress``), so that ``--resume`` finds
+    the checkpoint of the same training only."""
     shaping = {k: v for k, v in s.flat().items() if k.split(".")[0] in ("data", "model", "training")
-               and k not in ("training.resume", "training.device", "training.checkpoint_dir")}
+               and k not in ("training.resume", "training.device", "training.checkpoint_dir", "training.progress")}
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{digest}-{data_fingerprint}"
 
