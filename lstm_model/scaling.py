@@ -87,17 +87,26 @@ def fit_stats(
     if np.any(count == 0):
         raise ValueError("every series needs at least one point in its training part")
     if scaler == "standard":
-        loc = np.bincount(sid, weights=v, minlength=n_series) / count
-        var = np.bincount(sid, weights=(v - loc[sid]) ** 2, minlength=n_series) / count
-        scale = np.sqrt(var)
+        loc, scale = _mean_std(v, sid, n_series)
     else:  # minmax to [-1, 1]
         lo = np.full(n_series, np.inf)
         hi = np.full(n_series, -np.inf)
         np.minimum.at(lo, sid, v)
         np.maximum.at(hi, sid, v)
         loc, scale = (hi + lo) / 2.0, (hi - lo) / 2.0
-    scale = np.where(scale > 1e-12, scale, 1.0)  # constant series: shift only
-    return ScalerStats(loc, scale, transform, scaler)
+    return ScalerStats(loc, _nonzero(scale), transform, scaler)
+
+
+def _mean_std(v: np.ndarray, sid: np.ndarray, n_series: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-series mean and standard deviation of ``v`` (M,) grouped by ``sid`` (M,) -> (S,), (S,);
+    a series with no point gets mean 0 and deviation 0."""
+    count = np.maximum(np.bincount(sid, minlength=n_series), 1).astype(np.float64)  # (S,)
+    loc = np.bincount(sid, weights=v, minlength=n_series) / count
+    return loc, np.sqrt(np.bincount(sid, weights=(v - loc[sid]) ** 2, minlength=n_series) / count)
+
+
+def _nonzero(scale: np.ndarray) -> np.ndarray:
+    return np.where(scale > 1e-12, scale, 1.0)  # constant series: shift only
 
 
 def scale(values: np.ndarray, series_of_point: np.ndarray, stats: ScalerStats) -> np.ndarray:
@@ -119,13 +128,8 @@ def fit_covariate_stats(
     training part gets loc 0 and scale 1 for that column."""
     cols = []
     for c in range(covariates.shape[1]):  # a few columns, each fitted over all series at once
-        x = covariates[:, c]
-        ok = fit_mask & np.isfinite(x)
-        count = np.bincount(series_of_point[ok], minlength=n_series).astype(np.float64)  # (S,)
-        loc = np.bincount(series_of_point[ok], weights=x[ok], minlength=n_series) / np.maximum(count, 1)
-        var = np.bincount(series_of_point[ok], weights=(x[ok] - loc[series_of_point[ok]]) ** 2,
-                          minlength=n_series) / np.maximum(count, 1)
-        cols.append((loc, np.where(np.sqrt(var) > 1e-12, np.sqrt(var), 1.0)))
-    loc = np.stack([c[0] for c in cols], axis=1) if cols else np.zeros((n_series, 0))  # (S, C)
-    scl = np.stack([c[1] for c in cols], axis=1) if cols else np.ones((n_series, 0))  # (S, C)
+        ok = fit_mask & np.isfinite(covariates[:, c])
+        cols.append(_mean_std(covariates[ok, c], series_of_point[ok], n_series))
+    loc = np.stack([m for m, _ in cols], axis=1) if cols else np.zeros((n_series, 0))  # (S, C)
+    scl = _nonzero(np.stack([d for _, d in cols], axis=1)) if cols else np.ones((n_series, 0))  # (S, C)
     return ScalerStats(loc, scl, "none", "standard")
