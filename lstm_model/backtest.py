@@ -62,17 +62,24 @@ def evaluate(models: dict[str, Predict], packed: PackedSeries, origins: np.ndarr
 
 
 def conformal_quantiles(residuals: np.ndarray, valid: np.ndarray, levels: tuple[int, ...]) -> dict[int, np.ndarray]:
-    """Split-conformal half-widths per horizon step from scaled absolute residuals.
+    """Split-conformal half-widths per horizon step from scaled residuals, pooled over the steps.
 
-    residuals, valid: (M, H) -> {level: (H,)}: the ceil((n+1)·level/100)-th smallest of the n valid
-    residuals of each step (the largest one when n is too small for that level)."""
+    residuals, valid: (M, H) -> {level: (H,)}. Each step's absolute residuals are divided by that
+    step's mean absolute residual s_h, the normalised scores of all steps form one pool of n, and
+    the half-width of step h is s_h times the ceil((n+1)·level/100)-th smallest score (the largest
+    when n is too small for that level). Pooling gives H times more scores than a per-step quantile,
+    so a short calibration part (12 points per step) no longer pins the 80 % width to its
+    second-largest residual; s_h keeps the widths growing with the step. A step without valid
+    residuals gets NaN; a step whose residuals are all zero gets 0."""
+    r = np.where(valid, np.abs(residuals), np.nan)  # (M, H)
+    n_h = valid.sum(axis=0)  # (H,)
+    s = np.nansum(r, axis=0) / np.maximum(n_h, 1)  # (H,) mean absolute residual per step
+    z = np.sort(np.divide(r, s, out=np.zeros_like(r), where=s > 0)[valid])  # (n,) pooled scores
+    n = z.size
     out = {}
-    r = np.where(valid, np.abs(residuals), np.nan)
-    r = np.sort(r, axis=0)  # NaN last
-    n = valid.sum(axis=0)  # (H,)
     for level in levels:
-        k = np.minimum(np.ceil((n + 1) * level / 100.0).astype(int), n) - 1  # (H,)
-        out[level] = np.where(n > 0, r[np.maximum(k, 0), np.arange(r.shape[1])], np.nan)
+        q = z[min(int(np.ceil((n + 1) * level / 100.0)), n) - 1] if n else np.nan
+        out[level] = np.where(n_h > 0, q * s, np.nan)
     return out
 
 

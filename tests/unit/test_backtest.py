@@ -45,13 +45,28 @@ def test_backtest_reads_nothing_after_each_cutoff():
 
 
 def test_conformal_quantiles_by_hand():
-    r = np.arange(1, 10, dtype=float)[:, None].repeat(2, axis=1)  # 9 residuals per step: 1..9
+    # step 1: residuals 1..9 (mean 5), step 2: 2..18 (mean 10): both normalise to 0.2..1.8
+    r = np.arange(1, 10, dtype=float)[:, None] * np.array([[1.0, 2.0]])
     valid = np.ones_like(r, bool)
-    valid[8, 1] = False  # step 2 has 8
     q = backtest.conformal_quantiles(-r, valid, (80, 95))
-    # ceil((n + 1) * level) -th smallest: n=9 -> 8th (80) and 10th -> capped at 9th (95)
-    assert q[80].tolist() == [8.0, 8.0] and q[95].tolist() == [9.0, 8.0]
+    # 18 pooled scores (0.2, 0.2, 0.4, 0.4, ..., 1.8, 1.8); ceil(19 * 0.8) = 16th -> 1.6;
+    # ceil(19 * 0.95) = 19th -> capped at the 18th -> 1.8; times each step's mean
+    np.testing.assert_allclose(q[80], [1.6 * 5, 1.6 * 10])
+    np.testing.assert_allclose(q[95], [1.8 * 5, 1.8 * 10])
     assert np.isnan(backtest.conformal_quantiles(r, np.zeros_like(valid), (80,))[80]).all()
+
+
+def test_conformal_quantiles_masked_steps():
+    r = np.array([[1.0, 0.0, 4.0], [3.0, 0.0, 9.0], [2.0, 0.0, 5.0]])  # step 2 all zero
+    valid = np.ones_like(r, bool)
+    valid[1, 2] = False  # step 3 keeps 4 and 5 (mean 4.5)
+    q = backtest.conformal_quantiles(r, valid, (50,))[50]
+    # scores: step 1 -> 0.5, 1.5, 1.0; step 2 -> 0, 0, 0; step 3 -> 8/9, 10/9: n = 8,
+    # ceil(9 * 0.5) = 5th smallest of (0, 0, 0, 0.5, 8/9, 1.0, 10/9, 1.5) = 8/9
+    np.testing.assert_allclose(q, [8 / 9 * 2, 0.0, 8 / 9 * 4.5])
+    none = valid.copy()
+    none[:, 0] = False
+    assert np.isnan(backtest.conformal_quantiles(r, none, (50,))[50][0])
 
 
 def test_coverage_ignores_missing_actuals():
