@@ -139,7 +139,8 @@ def _train_text(r: dict) -> str:
     return (f"train: {r['series']} series, {r['epochs']} epochs (best {r['best_epoch']}) on {r['device']}, "
             f"{r['windows_per_s']:,.0f} windows/s\n  backtest (test part):"
             f"{'LSTM':>11}{'seasonal naive':>15}{'naive':>15}{'drift':>15}\n{table}\n"
-            f"  interval coverage: 80 % -> {m['coverage_80']:.0%}, 95 % -> {m['coverage_95']:.0%}\n"
+            f"  interval coverage: 80 % -> {m['coverage_80']:.0%}, 95 % -> {m['coverage_95']:.0%}"
+            f" of {m['coverage_points']:,.0f} backtest points\n"
             f"  registered model version {r['model_version']} (MLflow run {r['mlflow_run_id']})\n"
             f"  gate: {r['gate']}; champion is v{r['champion_version']}")
 

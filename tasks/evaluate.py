@@ -34,7 +34,7 @@ def split(packed: PackedSeries, horizon: int, val_size: int, n_windows: int = 1,
 
 @dataclass
 class Evaluation:
-    metrics: dict[str, float]  # {model}_{metric} over every series and cutoff, coverage_{level}
+    metrics: dict[str, float]  # {model}_{metric} over every series and cutoff, coverage_{level}, coverage_points
     table: pd.DataFrame  # per series and model, averaged over cutoffs
     frame: pd.DataFrame  # unique_id, cutoff, ds, y, one column per model, interval columns
     conformal: dict[str, list[float]] = field(default_factory=dict)  # level -> (H,) scaled half-widths
@@ -72,6 +72,7 @@ def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: n
         "y": y.reshape(-1),
         **{m: ev[m]["y_hat"].reshape(-1) for m in MODELS},
     })
+    agg["coverage_points"] = float(np.isfinite(y).sum())  # backtest actuals the coverage is measured on
     for level, q in q_val.items():
         lo, hi = y_hat - q * scale, y_hat + q * scale
         agg[f"coverage_{level}"] = backtest.coverage(y, lo, hi)

@@ -17,6 +17,10 @@ def test_intervals_present_ordered_and_calibrated(tmp_path, air_csv):
     m = outcome.metrics
     assert m["lstm_mase"] < 1.0 < m["snaive_mase"] and m["lstm_mase"] < m["naive_mase"]
     assert 0.7 <= m["coverage_80"] <= 1.0 and m["coverage_95"] >= m["coverage_80"]
+    f = outcome.test_frame  # the reported coverage is the share of these 12 actuals inside the interval
+    assert m["coverage_points"] == 12 == len(f)
+    inside = (f["y"] >= f["lstm_lo_80"]) & (f["y"] <= f["lstm_hi_80"])
+    assert inside.sum() == round(m["coverage_80"] * 12)
     fc, _ = forecast_frame(outcome.bundle, df)
     cols = ["y_hat_lo_95", "y_hat_lo_80", "y_hat", "y_hat_hi_80", "y_hat_hi_95"]
     assert set(cols) <= set(fc.columns)
