@@ -44,7 +44,7 @@ def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: n
              stats: scaling.ScalerStats, sp: Split, season: int,
              covariate_stats: scaling.ScalerStats | None = None) -> Evaluation:
     """Backtest ``model`` and the baselines on the same cutoffs; calibrate intervals on the
-    validation part (out-of-sample for the model) and measure their coverage on the backtest."""
+    validation part (out-of-sample for the model) and measure their coverage on the test part."""
     H = model.cfg.horizon
     lstm = lambda series, origin: forecast_at(model, packed, series, origin, stats, covariate_stats)  # noqa: E731
     ev = backtest.evaluate({"lstm": lstm, **backtest.baseline_predictors(packed, H, season)},
@@ -58,12 +58,10 @@ def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: n
         for m in MODELS
     ], ignore_index=True)
 
-    # calibration: origins whose targets fall in the validation part, inputs complete
-    cal_s, cal_o, cal_ok = _calibration_pairs(packed, sp, H, model.cfg.input_size)
-    cal = lstm(cal_s, cal_o) if cal_s.size else np.zeros((0, H))
-    cal_y = backtest.actuals(packed, cal_s, cal_o, H) if cal_s.size else np.zeros((0, H))
-    cal_scale = baselines.seasonal_scale_at(packed, cal_s, cal_o, season)[:, None]
-    q_val = backtest.conformal_quantiles((cal_y - cal) / cal_scale, cal_ok & np.isfinite(cal_y), LEVELS)
+    # calibration: every validation point forecast at every horizon step, from origins before it
+    L = model.cfg.input_size
+    cal_r, cal_ok = _scaled_residuals(lstm, packed, sp.val0, sp.test0, H, L, season)
+    q_val = backtest.conformal_quantiles(cal_r, cal_ok, LEVELS)
     y_hat, y, scale = ev["lstm"]["y_hat"], info["y"], info["scale"][:, None]
     frame = pd.DataFrame({
         "unique_id": np.repeat(ids_arr[info["series"]], H),
@@ -72,27 +70,61 @@ def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: n
         "y": y.reshape(-1),
         **{m: ev[m]["y_hat"].reshape(-1) for m in MODELS},
     })
-    agg["coverage_points"] = float(np.isfinite(y).sum())  # backtest actuals the coverage is measured on
     for level, q in q_val.items():
-        lo, hi = y_hat - q * scale, y_hat + q * scale
-        agg[f"coverage_{level}"] = backtest.coverage(y, lo, hi)
-        frame[f"lstm_lo_{level}"], frame[f"lstm_hi_{level}"] = lo.reshape(-1), hi.reshape(-1)
-    # intervals served with the model: calibrated on validation + backtest residuals
-    res = np.concatenate([(cal_y - cal) / cal_scale, (y - y_hat) / scale])
-    ok = np.concatenate([cal_ok & np.isfinite(cal_y), np.isfinite(y)])
-    q_all = backtest.conformal_quantiles(res, ok, LEVELS)
+        frame[f"lstm_lo_{level}"] = (y_hat - q * scale).reshape(-1)
+        frame[f"lstm_hi_{level}"] = (y_hat + q * scale).reshape(-1)
+    # coverage: the same design on the test part, every test point at every horizon step
+    sample = _sample_series(packed.n_series, int((packed.lengths - sp.test0).max()) + H - 1)
+    test_r, test_ok = _scaled_residuals(lstm, packed, sp.test0, packed.lengths, H, L, season, sample)
+    agg["coverage_points"] = float(test_ok.sum())
+    for level, q in q_val.items():
+        inside = np.abs(test_r) <= q[None, :]  # (M, H)
+        agg[f"coverage_{level}"] = float(inside[test_ok].mean()) if test_ok.any() else float("nan")
+    # intervals served with the model: calibrated on the validation and test residuals
+    q_all = backtest.conformal_quantiles(np.concatenate([cal_r, test_r]), np.concatenate([cal_ok, test_ok]), LEVELS)
     conformal = {str(k): [float(x) for x in v] for k, v in q_all.items()}
     return Evaluation(agg, table, frame, conformal)
 
 
-def _calibration_pairs(packed: PackedSeries, sp: Split, H: int, L: int):
-    """(series, origin) pairs with origin in [val0 - H + 1, test0 - 1]: for each horizon step,
-    every validation point is a target once; targets outside the validation part are masked."""
-    span = np.arange(-H + 1, int((sp.test0 - sp.val0).max()))  # (J,)
-    origin = sp.val0[None, :] + span[:, None]  # (J, S)
-    series = np.broadcast_to(np.arange(packed.n_series), origin.shape)
-    keep = (origin >= L) & (origin <= sp.test0[None, :] - 1)
+MAX_COVERAGE_PAIRS = 1 << 18  # the coverage of very many series is measured on a sample of them
+
+
+def _sample_series(n_series: int, per_series: int) -> np.ndarray:
+    """All series, or a fixed random sample of them when all would exceed MAX_COVERAGE_PAIRS pairs."""
+    keep = max(1, MAX_COVERAGE_PAIRS // max(per_series, 1))
+    if n_series <= keep:
+        return np.arange(n_series)
+    return np.sort(np.random.default_rng(0).choice(n_series, keep, replace=False))
+
+
+def _target_pairs(start: np.ndarray, stop: np.ndarray, H: int, L: int,
+                  series_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(series (M,), origin (M,), ok (M, H)) with origin in [start - H + 1, stop - 1] (and >= L):
+    for each horizon step, every point of [start, stop) of each series is a target once; ok masks
+    targets outside that part. start, stop: (S,) positions."""
+    start, stop = start[series_ids], stop[series_ids]
+    span = np.arange(-H + 1, max(int((stop - start).max(initial=0)), 0))  # (J,)
+    origin = start[None, :] + span[:, None]  # (J, S')
+    series = np.broadcast_to(series_ids, origin.shape)
+    keep = (origin >= L) & (origin <= stop[None, :] - 1)
     series, origin = series[keep], origin[keep]
+    j = np.broadcast_to(np.arange(len(series_ids)), keep.shape)[keep]  # index into start/stop
     pos = origin[:, None] + np.arange(H)[None, :]  # (M, H) target positions
-    ok = (pos >= sp.val0[series, None]) & (pos < sp.test0[series, None])
+    ok = (pos >= start[j, None]) & (pos < stop[j, None])
     return series.astype(np.int64), origin.astype(np.int64), ok
+
+
+def _scaled_residuals(lstm, packed: PackedSeries, start: np.ndarray, stop: np.ndarray, H: int, L: int,
+                      season: int, series_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MASE-scaled residuals (M, H) of the forecasts of every point of [start, stop) at every
+    horizon step (see ``_target_pairs``), and the mask (M, H) of those whose actual and inputs
+    are all observed."""
+    ids = np.arange(packed.n_series) if series_ids is None else series_ids
+    series, origin, ok = _target_pairs(start, stop, H, L, ids)
+    if not series.size:
+        return np.zeros((0, H)), np.zeros((0, H), bool)
+    pos = np.minimum(origin[:, None] + np.arange(H)[None, :], packed.lengths[series, None] - 1)  # (M, H)
+    y = np.where(ok, packed.values[packed.offsets[series, None] + pos], np.nan)  # (M, H)
+    scale = baselines.seasonal_scale_at(packed, series, origin, season)[:, None]  # (M, 1)
+    r = (y - lstm(series, origin)) / scale  # NaN where the actual or an input point is missing
+    return r, ok & np.isfinite(r)

@@ -64,6 +64,12 @@ def test_conformal_quantiles_masked_steps():
     # scores: step 1 -> 0.5, 1.5, 1.0; step 2 -> 0, 0, 0; step 3 -> 8/9, 10/9: n = 8,
     # ceil(9 * 0.5) = 5th smallest of (0, 0, 0, 0.5, 8/9, 1.0, 10/9, 1.5) = 8/9
     np.testing.assert_allclose(q, [8 / 9 * 2, 0.0, 8 / 9 * 4.5])
+    r[0, 0] = np.nan  # a non-finite residual is left out, as if masked
+    masked = valid.copy()
+    masked[0, 0] = False
+    r_masked = np.where(masked, r, 0.0)
+    np.testing.assert_allclose(backtest.conformal_quantiles(r, valid, (50,))[50],
+                               backtest.conformal_quantiles(r_masked, masked, (50,))[50])
     none = valid.copy()
     none[:, 0] = False
     assert np.isnan(backtest.conformal_quantiles(r, none, (50,))[50][0])
