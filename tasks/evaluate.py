@@ -81,7 +81,8 @@ def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: n
         inside = np.abs(test_r) <= q[None, :]  # (M, H)
         agg[f"coverage_{level}"] = float(inside[test_ok].mean()) if test_ok.any() else float("nan")
     # intervals served with the model: calibrated on the validation and test residuals
-    q_all = backtest.conformal_quantiles(np.concatenate([cal_r, test_r]), np.concatenate([cal_ok, test_ok]), LEVELS)
+    q_all = backtest.conformal_quantiles(np.concatenate([cal_r, test_r]), np.concatenate([cal_ok, test_ok]),
+                                         LEVELS)
     conformal = {str(k): [float(x) for x in v] for k, v in q_all.items()}
     return Evaluation(agg, table, frame, conformal)
 
@@ -114,8 +115,9 @@ def _target_pairs(start: np.ndarray, stop: np.ndarray, H: int, L: int,
     return series.astype(np.int64), origin.astype(np.int64), ok
 
 
-def _scaled_residuals(lstm, packed: PackedSeries, start: np.ndarray, stop: np.ndarray, H: int, L: int,
-                      season: int, series_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _scaled_residuals(lstm: backtest.Predict, packed: PackedSeries, start: np.ndarray, stop: np.ndarray,
+                      H: int, L: int, season: int,
+                      series_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MASE-scaled residuals (M, H) of the forecasts of every point of [start, stop) at every
     horizon step (see ``_target_pairs``), and the mask (M, H) of those whose actual and inputs
     are all observed."""
