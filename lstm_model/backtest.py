@@ -67,10 +67,10 @@ def conformal_quantiles(residuals: np.ndarray, valid: np.ndarray, levels: tuple[
     residuals, valid: (M, H) -> {level: (H,)}. Each step's absolute residuals are divided by that
     step's mean absolute residual s_h, the normalised scores of all steps form one pool of n, and
     the half-width of step h is s_h times the ceil((n+1)·level/100)-th smallest score (the largest
-    when n is too small for that level); non-finite residuals are left out. Pooling gives H times more scores than a per-step quantile,
-    so a short calibration part (12 points per step) no longer pins the 80 % width to its
-    second-largest residual; s_h keeps the widths growing with the step. A step without valid
-    residuals gets NaN; a step whose residuals are all zero gets 0."""
+    when n is too small for that level). Pooling gives H times more scores than a per-step
+    quantile, so a short calibration part (12 points per step) no longer pins the 80 % width to
+    its second-largest residual; s_h keeps the widths growing with the step. Non-finite residuals
+    are left out; a step without valid residuals gets NaN; one whose residuals are all zero, 0."""
     valid = valid & np.isfinite(residuals)
     r = np.where(valid, np.abs(residuals), np.nan)  # (M, H)
     n_h = valid.sum(axis=0)  # (H,)
