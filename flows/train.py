@@ -56,6 +56,7 @@ def _markdown(s: Settings, r: dict) -> str:
         f"MLflow run `{r['mlflow_run_id']}`, {r['series']} series, {r['epochs']} epochs on {r['device']}.\n\n"
         f"| backtest | LSTM | seasonal naive | naive | drift |\n|---|---|---|---|---|\n{rows}\n\n"
         f"Conformal intervals, empirical coverage on the backtest: 80 %: {m['coverage_80']:.1%}, "
-        f"95 %: {m['coverage_95']:.1%}, of {m['coverage_points']:,.0f} points.\n\nForecast vs actual (best and worst series): "
+        f"95 %: {m['coverage_95']:.1%}, of {m['coverage_points']:,.0f} points.\n\n"
+        f"Forecast vs actual (best and worst series): "
         f"`{r['plot_uri']}`; per-series table: `{r['table_uri']}`.\n"
     )

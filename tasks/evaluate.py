@@ -77,9 +77,9 @@ def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: n
     sample = _sample_series(packed.n_series, int((packed.lengths - sp.test0).max()) + H - 1)
     test_r, test_ok = _scaled_residuals(lstm, packed, sp.test0, packed.lengths, H, L, season, sample)
     agg["coverage_points"] = float(test_ok.sum())
-    for level, q in q_val.items():
-        inside = np.abs(test_r) <= q[None, :]  # (M, H)
-        agg[f"coverage_{level}"] = float(inside[test_ok].mean()) if test_ok.any() else float("nan")
+    for level, q in q_val.items():  # in residual units the interval is [-q, q]
+        half = np.broadcast_to(q[None, :], test_r.shape)  # (M, H)
+        agg[f"coverage_{level}"] = backtest.coverage(np.where(test_ok, test_r, np.nan), -half, half)
     # intervals served with the model: calibrated on the validation and test residuals
     q_all = backtest.conformal_quantiles(np.concatenate([cal_r, test_r]), np.concatenate([cal_ok, test_ok]),
                                          LEVELS)
