@@ -1,74 +1,150 @@
-"""Accuracy benchmark: the LSTM against naive, seasonal naive and drift on the same backtest.
+"""Accuracy on the served path, on the real development sets in ``../shared/data/real``.
 
-    .venv/bin/python bench/accuracy.py              # AirPassengers over 5 seeds + 3 synthetic kinds
-    .venv/bin/python bench/accuracy.py --seeds 3 --set model.ensemble=3 --set data.input_size=12
+    .venv/bin/python bench/accuracy.py                      # every set, seed 0
+    .venv/bin/python bench/accuracy.py --sets air_passengers --seeds 5
+    .venv/bin/python bench/accuracy.py --set data.val_windows=2   # a setting for every run
 
-AirPassengers: the last 12 months held out (as ``make run``); interval coverage is counted over
-every held-out month at every horizon step (144 points per seed). Synthetic (seeded, 30 monthly
-series of 120 points, 3 backtest windows of 12): trend + seasonality, multiplicative
-seasonality, noisy random walk.
+For every set: all but the last ``horizon`` points of each series go to the real
+``lstm-forecast run`` (a fresh storage, the defaults, only ``--horizon`` given, as a user would);
+the forecasts it wrote are scored on the held-out points. ``lstm-forecast forecast --serve-model
+lstm`` then forecasts the same cutoff with the LSTM alone. statsforecast's models are fitted on the
+same points in the same run. MASE = MAE / in-sample seasonal naive MAE (the set's season), averaged
+over series; the summary is the geometric mean over sets of MASE relative to the best
+statistical model of each set, and the count of sets where the served forecasts beat seasonal naive.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tasks.csv_reader import parse_csv
-from tasks.settings import load_settings
-from tasks.train import train_stage
-
 ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "data" / "real"
+STATS = ("auto_ets", "auto_theta", "auto_arima", "seasonal_naive", "naive")
+CLI = [sys.executable, "-m", "flows.cli"]
 
 
-def synthetic(kind: str, n_series: int = 30, n: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    rows = []
-    for i in range(n_series):
-        level, season = rng.uniform(50, 500), np.sin(2 * np.pi * (t + rng.integers(12)) / 12)
-        if kind == "trend_season":
-            y = level + rng.uniform(0.2, 2) * t + 0.15 * level * season + rng.normal(0, 0.03 * level, n)
-        elif kind == "multiplicative":
-            y = level * (1 + 0.01 * t) * (1 + 0.3 * season) * np.exp(rng.normal(0, 0.03, n))
-        else:  # noisy random walk
-            y = level + np.cumsum(rng.normal(0, 0.05 * level, n))
-        rows.append(pd.DataFrame({"unique_id": f"{kind}-{i:02d}", "y": y,
-                                  "ds": pd.date_range("2010-01-01", periods=n, freq="MS")}))
-    return pd.concat(rows, ignore_index=True)
+def load(name: str) -> pd.DataFrame:
+    df = pd.read_csv(REAL / f"{name}.csv")
+    df.columns = ["unique_id", "ds", "y"]
+    df["ds"] = pd.to_datetime(df["ds"])
+    return df.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+def split(df: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rank = df.groupby("unique_id").cumcount(ascending=False)  # 0 = last point
+    return df[rank >= h].reset_index(drop=True), df[rank < h].reset_index(drop=True)
+
+
+def mase(train: pd.DataFrame, test: pd.DataFrame, fc: pd.DataFrame, col: str, m: int) -> tuple[float, float]:
+    """(mean MASE, mean MAPE %) over series; forecasts matched to actuals by (unique_id, step)."""
+    out, apes = [], []
+    for uid, actual in test.groupby("unique_id"):
+        hist = train.loc[train["unique_id"] == uid, "y"].to_numpy()
+        f = fc.loc[fc["unique_id"] == uid, col].to_numpy()
+        y = actual["y"].to_numpy()
+        if f.size != y.size or not np.isfinite(f).all():
+            return float("nan"), float("nan")  # a missing forecast counts as a failure of the set
+        lag = m if hist.size > m else 1
+        scale = np.mean(np.abs(hist[lag:] - hist[:-lag]))
+        out.append(np.mean(np.abs(y - f)) / scale if scale > 0 else np.nan)
+        nz = y != 0
+        apes.append(np.mean(np.abs(y[nz] - f[nz]) / np.abs(y[nz])) * 100 if nz.any() else np.nan)
+    return float(np.nanmean(out)), float(np.nanmean(apes))
+
+
+def statistical(train: pd.DataFrame, h: int, m: int) -> pd.DataFrame:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
+
+    models = [AutoETS(season_length=m, alias="auto_ets"), AutoTheta(season_length=m, alias="auto_theta"),
+              AutoARIMA(season_length=m, alias="auto_arima"), SeasonalNaive(m, alias="seasonal_naive"),
+              Naive(alias="naive")]
+    frame = train.assign(ds=train.groupby("unique_id").cumcount())  # steps: business days, gaps and all
+    fc = StatsForecast(models=models, freq=1, n_jobs=1, fallback_model=Naive()).forecast(df=frame, h=h)
+    return fc.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+def served(train: pd.DataFrame, h: int, seed: int, extra: list[str], work: Path) -> tuple[pd.DataFrame, ...]:
+    """The forecasts ``lstm-forecast run`` writes, then the LSTM alone for the same cutoff."""
+    csv, storage = work / "input.csv", work / "storage"
+    train.to_csv(csv, index=False)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    common = ["--storage", str(storage), "--no-progress"]
+    run = subprocess.run([*CLI, "run", "--input", str(csv), "--horizon", str(h), "--seed", str(seed), *common,
+                          *extra], cwd=work, env=env, capture_output=True, text=True)
+    if run.returncode:
+        raise RuntimeError(run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "run failed")
+    selected = pd.read_parquet(storage / "forecasts")
+    alone = subprocess.run([*CLI, "forecast", "--serve-model", "lstm", *common], cwd=work, env=env,
+                           capture_output=True, text=True)
+    lstm = pd.read_parquet(storage / "forecasts") if not alone.returncode else pd.DataFrame()
+    if alone.returncode:
+        print(f"  LSTM alone: {alone.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+    order = lambda f: f.sort_values(["unique_id", "ds"], ignore_index=True) if not f.empty else f  # noqa: E731
+    return order(selected), order(lstm), run.stdout
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--set", action="append", default=[], help="setting override, e.g. model.ensemble=3")
+    ap.add_argument("--sets", default="", help="comma-separated set names (default: every set in INDEX.csv)")
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--set", action="append", default=[], help="setting for every run, e.g. data.val_windows=2")
     a = ap.parse_args()
-    base = {k: (int(v) if v.isdigit() else v) for k, v in (kv.split("=", 1) for kv in a.set)}
-    air = parse_csv((ROOT / "data" / "AirPassengers.csv").read_bytes(), "AirPassengers.csv").frame
-    print(f"settings: {base or 'defaults'}")
-    t0 = time.perf_counter()
-    res, hits, points = [], [], 0
-    for seed in range(a.seeds):
-        m = train_stage(air, load_settings({**base, "training.seed": seed, "storage.root": "/tmp"})).metrics
-        res.append((m["lstm_mape"], m["lstm_mase"]))
-        hits.append(round(m["coverage_80"] * m["coverage_points"]))  # of every 1960 point at every step
-        points += int(m["coverage_points"])
-    r = np.array(res)
-    print(f"AirPassengers, 1960 held out, {a.seeds} seeds ({time.perf_counter() - t0:.0f} s): "
-          f"LSTM MAPE {r[:, 0].mean():.2f} ± {r[:, 0].std():.2f} %, MASE {r[:, 1].mean():.3f} ± {r[:, 1].std():.3f}, "
-          f"80 % coverage {sum(hits) / points:.0%} ({sum(hits)}/{points} points; per seed {hits}); seasonal naive MAPE {m['snaive_mape']:.2f} %, MASE {m['snaive_mase']:.3f}")
-    print(f"{'kind':>16} {'LSTM':>7} {'s.naive':>7} {'naive':>7} {'drift':>7}  (MASE over 30 series x 3 cutoffs)"
-          f"  LSTM beats s.naive on   80 % / 95 % coverage")
-    for kind in ("trend_season", "multiplicative", "random_walk"):
-        s = load_settings({**base, "storage.root": "/tmp", "data.n_windows": 3})
-        out = train_stage(synthetic(kind), s)
-        m, tab = out.metrics, out.table.pivot(index="unique_id", columns="model", values="mase")
-        wins = int((tab["lstm"] < tab["snaive"]).sum())
-        print(f"{kind:>16} {m['lstm_mase']:7.3f} {m['snaive_mase']:7.3f} {m['naive_mase']:7.3f} "
-              f"{m['drift_mase']:7.3f}  {wins:>21}/{len(tab)} series   {m['coverage_80']:.0%} / {m['coverage_95']:.0%}")
+    index = pd.read_csv(REAL / "INDEX.csv")
+    if a.sets:
+        index = index[index["name"].isin(a.sets.split(","))]
+    extra = [x for kv in a.set for x in (f"--{kv.split('=')[0].split('.')[-1].replace('_', '-')}", kv.split("=")[1])]
+    cols = ["served", "lstm", *STATS]
+    print(f"{'set':>16} {'h':>3} {'m':>3} " + " ".join(f"{c:>14}" for c in cols) + f" {'best stat':>14} "
+          f"{'served/best':>11} {'lstm/best':>9}  served models  seconds")
+    rows = []
+    for _, r in index.iterrows():
+        name, h, m = r["name"], int(r["horizon"]), int(r["season_length"])
+        train, test = split(load(name), h)
+        sf = statistical(train, h, m)
+        scores = {c: mase(train, test, sf, c, m) for c in STATS}
+        for seed in range(a.seeds):
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    sel, lstm, _ = served(train, h, seed, extra, Path(tmp))
+                    scores_s = {"served": mase(train, test, sel, "y_hat", m),
+                                "lstm": mase(train, test, lstm, "y_hat", m) if not lstm.empty else (np.nan, np.nan)}
+                    models = sel.drop_duplicates("unique_id")["model"].value_counts().to_dict()
+                except Exception as exc:  # a failed run is a result too
+                    scores_s, models = {"served": (np.nan, np.nan), "lstm": (np.nan, np.nan)}, {"error": str(exc)}
+            best = min(STATS, key=lambda c: scores[c][0])
+            row = {"set": name, "seed": seed, **{c: v[0] for c, v in {**scores_s, **scores}.items()},
+                   **{f"{c}_mape": v[1] for c, v in {**scores_s, **scores}.items()}, "best": best,
+                   "seconds": time.perf_counter() - t0}
+            rows.append(row)
+            print(f"{name:>16} {h:>3} {m:>3} " + " ".join(f"{row[c]:>14.3f}" for c in cols)
+                  + f" {best:>14} {row['served'] / row[best]:>11.3f} {row['lstm'] / row[best]:>9.3f}  "
+                  f"{models}  {row['seconds']:.0f}", flush=True)
+    t = pd.DataFrame(rows)
+    by_set = t.groupby("set").mean(numeric_only=True)
+    best = by_set[list(STATS)].min(axis=1)
+    gm = lambda x: float(np.exp(np.mean(np.log(x))))  # noqa: E731
+    print(f"\nsets: {len(by_set)}, seeds: {a.seeds}")
+    print(f"served: geometric mean of MASE / best statistical model per set {gm(by_set['served'] / best):.3f}; "
+          f"beats seasonal naive on {(by_set['served'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets; "
+          f"writes forecasts on {int(np.isfinite(by_set['served']).sum())}/{len(by_set)}")
+    print(f"LSTM alone: geometric mean relative to the best statistical model {gm(by_set['lstm'] / best):.3f}; "
+          f"beats seasonal naive on {(by_set['lstm'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets")
+    for c in STATS:
+        print(f"{c:>14}: geometric mean relative to the best {gm(by_set[c] / best):.3f}")
+    if "air_passengers" in set(t["set"]):
+        air = t[t["set"] == "air_passengers"]
+        print(f"AirPassengers served MAPE {air['served_mape'].mean():.2f} ± {air['served_mape'].std(ddof=0):.2f} % "
+              f"over {len(air)} seed(s); LSTM alone {air['lstm_mape'].mean():.2f} %")
 
 
 if __name__ == "__main__":

@@ -132,23 +132,33 @@ def _ingest_text(r: dict) -> str:
 
 
 def _train_text(r: dict) -> str:
+    from flows.common import metrics_table
+    from tasks.comparators import LABELS
+
     m = r["metrics"]
-    models = ("lstm", "snaive", "naive", "drift")
-    table = "\n".join(f"  {k.upper():6s}" + "".join(f"{m[f'{x}_{k}']:>15.4f}" for x in models)
-                      for k in ("mae", "rmse", "mape", "smape", "mase"))
-    return (f"train: {r['series']} series, {r['epochs']} epochs (best {r['best_epoch']}) on {r['device']}, "
-            f"{r['windows_per_s']:,.0f} windows/s\n  backtest (test part):"
-            f"{'LSTM':>11}{'seasonal naive':>15}{'naive':>15}{'drift':>15}\n{table}\n"
-            f"  interval coverage: 80 % -> {m['coverage_80']:.0%}, 95 % -> {m['coverage_95']:.0%}"
-            f" of {m['coverage_points']:,.0f} backtest points\n"
+    per_model = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in r["series_per_model"].items())
+    coverage = (f"  LSTM interval coverage: 80 % -> {m['coverage_80']:.0%}, 95 % -> {m['coverage_95']:.0%}"
+                f" of {m['coverage_points']:,.0f} test points\n") if "coverage_80" in m else ""
+    lstm = (f"LSTM {r['epochs']} epochs (best {r['best_epoch']}) on {r['device']}, {r['windows_per_s']:,.0f} windows/s; "
+            f"served weights refit on every point to {r['train_end']} ({r['refit_epochs']} epochs)"
+            if r["epochs"] else "no series long enough for the LSTM")
+    return (f"train: {r['series']} series; {lstm}\n"
+            f"  backtest: {r['backtest_windows']} test window(s), {m['points']:,.0f} (series, cutoff) pairs, "
+            f"every model on the same points\n{metrics_table(m, r['models'])}\n"
+            f"  served model per series (chosen on validation): {per_model}\n{coverage}"
             f"  registered model version {r['model_version']} (MLflow run {r['mlflow_run_id']})\n"
             f"  gate: {r['gate']}; champion is v{r['champion_version']}")
 
 
 def _forecast_text(r: dict) -> str:
-    return (f"forecast: {r['rows']} rows for {r['series']} series, cutoff {r['cutoff']}, model v{r['model_version']}"
-            f" ({r.get('shards', 1)} shard(s) under {r.get('task_runner', 'ThreadPoolTaskRunner')})\n"
-            f"  written to {r['path']}")
+    from tasks.comparators import LABELS
+
+    per_model = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in r.get("series_per_model", {}).items())
+    skipped = f"\n  skipped {len(r['skipped_series'])} series: {', '.join(r['skipped_series'][:5])}" \
+        if r.get("skipped_series") else ""
+    return (f"forecast: {r['rows']} rows for {r['series']} series ({per_model}), cutoff {r['cutoff']}, "
+            f"model v{r['model_version']} ({r.get('shards', 1)} shard(s) under "
+            f"{r.get('task_runner', 'ThreadPoolTaskRunner')})\n  written to {r['path']}{skipped}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from lstm_model.windows import PackedSeries
 
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "model.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+EVAL_PREFIX = "eval."
 
 
 @dataclass
@@ -32,10 +33,19 @@ class ModelBundle:
     meta: dict = field(default_factory=dict)  # freq, season, data fingerprint, ...
     covariate_stats: scaling.ScalerStats | None = None  # (S, C), when the network reads covariates
     covariates: list[str] = field(default_factory=list)  # their column names, in feature order
+    eval_state_dict: dict[str, torch.Tensor] = field(default_factory=dict)  # the backtested weights (the gate)
+
+    @property
+    def has_lstm(self) -> bool:
+        """False when no series was long enough to train a network: every series uses a comparator."""
+        return bool(self.state_dict)
 
     # -- persistence ---------------------------------------------------------------------------
     def weights_bytes(self) -> bytes:
-        return st_save({k: v.detach().float().cpu().contiguous() for k, v in self.state_dict.items()})
+        """The served weights, and the backtested ones under ``eval.``; one placeholder when neither exists."""
+        tensors = {**self.state_dict, **{EVAL_PREFIX + k: v for k, v in self.eval_state_dict.items()}}
+        tensors = tensors or {"empty": torch.zeros(1)}
+        return st_save({k: v.detach().float().cpu().contiguous() for k, v in tensors.items()})
 
     def config_json(self) -> str:
         return json.dumps(
@@ -56,9 +66,11 @@ class ModelBundle:
         cfg = json.loads(config)
         if cfg.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported model format version {cfg.get('format_version')!r}")
+        tensors = st_load(weights)
         return cls(
             network=NetworkConfig.from_dict(cfg["network"]),
-            state_dict=st_load(weights),
+            state_dict={k: v for k, v in tensors.items() if not k.startswith(EVAL_PREFIX) and k != "empty"},
+            eval_state_dict={k[len(EVAL_PREFIX):]: v for k, v in tensors.items() if k.startswith(EVAL_PREFIX)},
             stats=scaling.ScalerStats.from_dict(cfg["scaler"]),
             series_ids=list(cfg["series_ids"]),
             meta=dict(cfg.get("meta", {})),
@@ -68,9 +80,11 @@ class ModelBundle:
         )
 
     # -- inference -----------------------------------------------------------------------------
-    def build(self, device: torch.device | str = "cpu") -> Ensemble:
+    def build(self, device: torch.device | str = "cpu", evaluated: bool = False) -> Ensemble:
+        """The served network, or with ``evaluated`` the one that was backtested (trained before the
+        validation part: it can be re-scored out of sample on later cutoffs)."""
         model = Ensemble(self.network)
-        model.load_state_dict(self.state_dict)
+        model.load_state_dict(self.eval_state_dict if evaluated else self.state_dict)
         return model.to(device).eval()
 
     def stats_for(self, ids: list[str], packed: PackedSeries) -> tuple[scaling.ScalerStats, np.ndarray]:
@@ -104,7 +118,7 @@ def _known_or_own(known_ids: list[str], known: scaling.ScalerStats, ids: list[st
     own = fit_own()
     mask = unseen.reshape(-1, *([1] * (stats.loc.ndim - 1)))  # (S,) or (S, 1) against (S, C)
     return scaling.ScalerStats(np.where(mask, own.loc, stats.loc), np.where(mask, own.scale, stats.scale),
-                               stats.transform, stats.scaler), unseen
+                               stats.transform, stats.scaler, np.where(unseen, own.log, stats.log)), unseen
 
 
 def features(packed: PackedSeries, stats: scaling.ScalerStats,

@@ -11,12 +11,12 @@ import numpy as np
 
 def mae(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
     """MAE = mean_t |y_t - ŷ_t|"""
-    return np.nanmean(np.abs(y - y_hat), axis=-1)
+    return _nanmean_or_nan(np.abs(y - y_hat))
 
 
 def rmse(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
     """RMSE = sqrt(mean_t (y_t - ŷ_t)²)"""
-    return np.sqrt(np.nanmean((y - y_hat) ** 2, axis=-1))
+    return np.sqrt(_nanmean_or_nan((y - y_hat) ** 2))
 
 
 def mape(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:

@@ -4,8 +4,11 @@ A packed dataset keeps every series once in one flat array; ``series_of_point`` 
 each point to its series. Statistics are fitted on a boolean ``fit_mask`` (the training part
 only) and travel with the model as two arrays ``loc`` and ``scale`` of shape (S,).
 
-An optional log transform (``log``) is applied before scaling; ``auto`` picks it when every
-value of the data is strictly positive (a value that cannot be logged later becomes missing).
+An optional log transform is applied before scaling, decided per series on the fitted points:
+``auto`` logs a series when every one of its fitted values is strictly positive, so a series with
+a zero or a negative simply gets no log and the others keep it; ``log`` logs every series (and
+refuses a non-positive fitted value); ``none`` logs none. A later value that cannot be logged
+(a zero in a logged series) becomes missing, never -inf.
 """
 from __future__ import annotations
 
@@ -19,12 +22,17 @@ SCALERS = ("standard", "minmax")
 
 @dataclass(frozen=True)
 class ScalerStats:
-    """Per-series statistics (S,) plus the transform and scaler names."""
+    """Per-series statistics (S,) plus the transform setting and scaler name."""
 
-    loc: np.ndarray  # (S,)
-    scale: np.ndarray  # (S,)
-    transform: str  # "log" | "none"
+    loc: np.ndarray  # (S,) or (S, C) for covariates
+    scale: np.ndarray  # (S,) or (S, C)
+    transform: str  # the setting that decided ``log``: "auto" | "log" | "none" (new series follow it)
     scaler: str  # "standard" | "minmax"
+    log: np.ndarray | None = None  # (S,) bool: the series is scaled on its logs (None: no series is)
+
+    def __post_init__(self) -> None:
+        if self.log is None:
+            object.__setattr__(self, "log", np.zeros(self.loc.shape[0], dtype=bool))
 
     def to_dict(self) -> dict:
         return {
@@ -32,38 +40,57 @@ class ScalerStats:
             "scale": self.scale.tolist(),
             "transform": self.transform,
             "scaler": self.scaler,
+            "log": self.log.tolist(),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "ScalerStats":
+        loc = np.asarray(d["loc"], dtype=np.float64)
+        log = d.get("log")
         return cls(
-            np.asarray(d["loc"], dtype=np.float64),
+            loc,
             np.asarray(d["scale"], dtype=np.float64),
             d["transform"],
             d["scaler"],
+            np.asarray(log, dtype=bool) if log is not None else np.full(loc.shape[0], d["transform"] == "log"),
         )
 
     def take(self, idx: np.ndarray) -> "ScalerStats":
         """Statistics of a subset of series, in the order of ``idx``."""
-        return ScalerStats(self.loc[idx], self.scale[idx], self.transform, self.scaler)
+        return ScalerStats(self.loc[idx], self.scale[idx], self.transform, self.scaler, self.log[idx])
 
 
-def resolve_transform(transform: str, values: np.ndarray) -> str:
+def resolve_log(transform: str, values: np.ndarray, sid: np.ndarray, n_series: int) -> np.ndarray:
+    """(S,) which series are logged, from their fitted ``values`` (M,) grouped by ``sid`` (M,)."""
     if transform not in TRANSFORMS:
         raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
-    if transform == "auto":
-        return "log" if values.size and bool(np.all(values > 0)) else "none"
-    if transform == "log" and not bool(np.all(values > 0)):
-        raise ValueError("log transform needs strictly positive values")
-    return transform
+    not_positive = np.bincount(sid, weights=(values <= 0).astype(np.float64), minlength=n_series) > 0  # (S,)
+    if transform == "log" and not_positive.any():
+        raise ValueError("log transform needs strictly positive values "
+                         f"({int(not_positive.sum())} series have a zero or a negative); use transform auto")
+    if transform == "none":
+        return np.zeros(n_series, dtype=bool)
+    return ~not_positive
 
 
-def forward_transform(values: np.ndarray, transform: str) -> np.ndarray:
-    return np.log(values) if transform == "log" else values
+def forward_transform(values: np.ndarray, log: np.ndarray | bool) -> np.ndarray:
+    """Log where ``log`` (broadcast against ``values``); a value that cannot be logged becomes NaN."""
+    log = np.broadcast_to(log, values.shape)
+    if not log.any():
+        return values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logged = np.log(np.where(values > 0, values, np.nan))
+    return np.where(log, logged, values)
 
 
-def inverse_transform(values: np.ndarray, transform: str) -> np.ndarray:
-    return np.exp(values) if transform == "log" else values
+MAX_LOG = 700.0  # exp(709) is the largest finite float64: a forecast never overflows to inf
+
+
+def inverse_transform(values: np.ndarray, log: np.ndarray | bool) -> np.ndarray:
+    log = np.broadcast_to(log, values.shape)
+    if not log.any():
+        return values
+    return np.where(log, np.exp(np.minimum(values, MAX_LOG)), values)
 
 
 def fit_stats(
@@ -80,9 +107,8 @@ def fit_stats(
     fit_mask = fit_mask & np.isfinite(values)  # missing points (NaN) never enter the statistics
     fit_values = values[fit_mask]
     sid = series_of_point[fit_mask]
-    # the transform is a property of the data (can every value be logged?), not a fitted statistic
-    transform = resolve_transform(transform, values[np.isfinite(values)])
-    v = forward_transform(fit_values, transform)
+    log = resolve_log(transform, fit_values, sid, n_series)  # (S,) decided on the fitted part only
+    v = forward_transform(fit_values, log[sid])
     count = np.bincount(sid, minlength=n_series).astype(np.float64)  # (S,)
     if np.any(count == 0):
         raise ValueError("every series needs at least one point in its training part")
@@ -94,7 +120,7 @@ def fit_stats(
         np.minimum.at(lo, sid, v)
         np.maximum.at(hi, sid, v)
         loc, scale = (hi + lo) / 2.0, (hi - lo) / 2.0
-    return ScalerStats(loc, _nonzero(scale), transform, scaler)
+    return ScalerStats(loc, _nonzero(scale), transform, scaler, log)
 
 
 def _mean_std(v: np.ndarray, sid: np.ndarray, n_series: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,13 +136,14 @@ def _nonzero(scale: np.ndarray) -> np.ndarray:
 
 
 def scale(values: np.ndarray, series_of_point: np.ndarray, stats: ScalerStats) -> np.ndarray:
-    v = forward_transform(values, stats.transform)
+    log = stats.log[series_of_point]
+    v = forward_transform(values, log if values.ndim == 1 else log[:, None])
     return (v - stats.loc[series_of_point]) / stats.scale[series_of_point]
 
 
 def inverse(scaled: np.ndarray, series_idx: np.ndarray, stats: ScalerStats) -> np.ndarray:
     """Inverse of :func:`scale`; ``series_idx`` broadcasts against ``scaled`` (e.g. (S, 1) vs (S, H))."""
-    return inverse_transform(scaled * stats.scale[series_idx] + stats.loc[series_idx], stats.transform)
+    return inverse_transform(scaled * stats.scale[series_idx] + stats.loc[series_idx], stats.log[series_idx])
 
 
 def fit_covariate_stats(

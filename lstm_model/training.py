@@ -38,6 +38,7 @@ class TrainConfig:
     max_windows_per_epoch: int | None = None  # sample this many training windows per epoch (None: all)
     checkpoint: str | None = None  # local file holding the whole training state after every epoch
     resume: bool = False  # continue from ``checkpoint`` when it exists
+    stop_after: int | None = None  # run this many epochs of the ``epochs``-long schedule, keep the last weights
 
 
 @dataclass
@@ -144,7 +145,7 @@ def fit(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter() - state["seconds"]
-    for epoch in range(state["epoch"] + 1, cfg.epochs):
+    for epoch in range(state["epoch"] + 1, min(cfg.stop_after or cfg.epochs, cfg.epochs)):
         if state["since_best"] >= cfg.patience:
             break
         te = time.perf_counter()
@@ -171,7 +172,7 @@ def fit(
         if device.type == "cuda":
             row["gpu_mem_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         state["history"].append(row)
-        if score < state["best_val_loss"]:
+        if score < state["best_val_loss"] or cfg.stop_after:  # a fixed-length run keeps its last weights
             state.update(best_val_loss=score, best_epoch=epoch, since_best=0, best=copy.deepcopy(model.state_dict()))
         else:
             state["since_best"] += 1

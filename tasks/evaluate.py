@@ -1,90 +1,252 @@
-"""Backtest of a trained model against baselines, conformal intervals, and the tables that show them."""
+"""Backtest of the LSTM against the statistical comparators on the same cutoffs, the per-series
+choice of model on the validation windows, conformal intervals, and the tables that show them.
+
+Protocol, per series (positions inside the series):
+
+    [0, val0)         training part: the evaluated LSTM is trained on these targets only
+    [val0, test0)     validation part: ``val_windows`` origins, early stopping and the choice of model
+    [test0, end)      test part: ``n_windows`` origins ``step`` apart, the reported accuracy
+
+Every model is scored on exactly the same (series, cutoff, step) points; the comparators are
+refitted at every origin on the history before it. The choice never reads the test part.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
-import torch
 
-from lstm_model import backtest, baselines, scaling
-from lstm_model.bundle import forecast_at
+from lstm_model import backtest, baselines, metrics, scaling
+from lstm_model.bundle import ModelBundle, forecast_at
 from lstm_model.windows import PackedSeries
+from tasks import comparators as comp
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
-MODELS = ("lstm", "snaive", "naive", "drift")
 LEVELS = (80, 95)
+LSTM, SELECTED, ENSEMBLE = "lstm", "selected", "ensemble"
+ENSEMBLE_MEMBERS = (LSTM, *comp.AUTO)  # the ensemble: the mean forecast of those present
+Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (series (M,), origin (M,)) -> (M, H)
 
 
 @dataclass(frozen=True)
 class Split:
-    """Positions per series (S,): train = [0, val0), validation = [val0, test0), backtest = the
-    windows starting at ``origins`` (W, S), the first at test0."""
+    """Positions per series (S,): train = [0, val0), validation = [val0, test0) with the
+    ``val_origins`` (Wv, S), test = the windows starting at ``origins`` (W, S), the first at test0."""
 
     val0: np.ndarray
     test0: np.ndarray
+    val_origins: np.ndarray
     origins: np.ndarray
 
 
-def split(packed: PackedSeries, horizon: int, val_size: int, n_windows: int = 1, step: int | None = None) -> Split:
-    origins = backtest.cutoffs(packed.lengths, horizon, n_windows, step or horizon)
+def split(packed: PackedSeries, horizon: int, val_windows: int = 1, n_windows: int = 1,
+          step: int | None = None) -> Split:
+    step = step or horizon
+    origins = backtest.cutoffs(packed.lengths, horizon, n_windows, step)  # (W, S)
     test0 = origins[0]
-    return Split(np.maximum(test0 - val_size, 0), test0, origins)
+    back = horizon + (val_windows - 1 - np.arange(val_windows)) * step  # (Wv,) the last ends at test0
+    val_origins = test0[None, :] - back[:, None]  # (Wv, S)
+    return Split(np.maximum(val_origins[0], 0), test0, val_origins, origins)
+
+
+def choose_windows(longest: int, horizon: int, input_size: int, most: int, val_windows: int,
+                   step: int) -> int:
+    """The most backtest windows, up to ``most``, that leave the longest series a training part
+    of at least 2 (input_size + horizon) points; at least one."""
+    for w in range(most, 1, -1):
+        train = longest - horizon - (w - 1) * step - horizon - (val_windows - 1) * step
+        if train >= 2 * (input_size + horizon):
+            return w
+    return 1
+
+
+@dataclass
+class Pairs:
+    """Forecasts of every model on M (series, origin) pairs, with the actuals and MASE scales."""
+
+    series: np.ndarray  # (M,)
+    origin: np.ndarray  # (M,)
+    y: np.ndarray  # (M, H)
+    scale: np.ndarray  # (M,)
+    y_hat: dict[str, np.ndarray]  # model -> (M, H), NaN where it cannot forecast
+
+    def metric(self, y_hat: np.ndarray) -> dict[str, np.ndarray]:
+        return metrics.all_metrics(self.y, y_hat, self.scale)  # metric -> (M,)
 
 
 @dataclass
 class Evaluation:
-    metrics: dict[str, float]  # {model}_{metric} over every series and cutoff, coverage_{level}, coverage_points
-    table: pd.DataFrame  # per series and model, averaged over cutoffs
-    frame: pd.DataFrame  # unique_id, cutoff, ds, y, one column per model, interval columns
+    metrics: dict[str, float]  # {model}_{metric} on the test windows over the same points, coverage_*
+    table: pd.DataFrame  # per series and model, test windows: unique_id, model, mae, rmse, mape, smape, mase
+    frame: pd.DataFrame  # test forecasts: unique_id, cutoff, ds, y, one column per model, selected, model
+    models: list[str]  # the models compared ("lstm" first when it was trained), then the comparators
+    choice: dict[str, str]  # per series: the model with the lowest validation error
+    fallback: dict[str, str]  # per series: the best comparator (served where the LSTM cannot forecast)
+    default: str  # the model of a series with no validation window (or unseen)
+    default_fallback: str
+    test: Pairs  # the test pairs, for re-scoring another model on the same points (the gate)
+    common: np.ndarray  # (M,) the test pairs every model forecasts: the points of every metric
     conformal: dict[str, list[float]] = field(default_factory=dict)  # level -> (H,) scaled half-widths
+    val: Pairs | None = None  # the validation pairs the choice was made on
 
 
-def evaluate(model: torch.nn.Module, packed: PackedSeries, ids: list[str], ds: np.ndarray,
-             stats: scaling.ScalerStats, sp: Split, season: int,
-             covariate_stats: scaling.ScalerStats | None = None) -> Evaluation:
-    """Backtest ``model`` and the baselines on the same cutoffs; calibrate intervals on the
-    validation part (out-of-sample for the model) and measure their coverage on the test part."""
-    H = model.cfg.horizon
-    lstm = lambda series, origin: forecast_at(model, packed, series, origin, stats, covariate_stats)  # noqa: E731
-    ev = backtest.evaluate({"lstm": lstm, **backtest.baseline_predictors(packed, H, season)},
-                           packed, sp.origins, H, season)
-    info = ev.pop("_")
-    agg = {f"{m}_{k}": float(np.nanmean(ev[m][k])) for m in MODELS for k in METRICS}
+def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: list[str], ds: np.ndarray,
+             sp: Split, season: int, comparators: list[str]) -> Evaluation:
+    """Backtest the LSTM (``lstm`` None: not trained) and the comparators on the validation and
+    test origins, choose a model per series on the validation windows, score every model and the
+    chosen ones on the test windows, and calibrate the LSTM's intervals on the validation part."""
+    H, L = packed_horizon(sp), input_size
+    val = _pairs(lstm, L, packed, sp.val_origins, H, season, comparators)
+    test = _pairs(lstm, L, packed, sp.origins, H, season, comparators)
+    models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])
+    if lstm is not None and not _finite(test.y_hat[LSTM]).any():
+        models.remove(LSTM)  # the LSTM cannot forecast a single test window: compared without it
+    choice, default = _choose(val, models, packed.n_series)
+    fallback, default_fallback = _choose(val, list(comparators), packed.n_series)
+    test.y_hat[SELECTED] = _served(test, models, list(comparators), choice, fallback)
+    common = _usable(test) & np.all([_finite(test.y_hat[m]) for m in models + [SELECTED]], axis=0)
     ids_arr = np.asarray(ids, dtype=object)
-    table = pd.concat([
-        pd.DataFrame({"unique_id": ids_arr[info["series"]], "model": m, **{k: ev[m][k] for k in METRICS}})
-        .groupby(["unique_id", "model"], as_index=False, sort=False).mean()
-        for m in MODELS
-    ], ignore_index=True)
+    agg: dict[str, float] = {"points": float(common.sum())}
+    rows = []
+    for m in models + [SELECTED]:
+        per_pair = test.metric(test.y_hat[m])
+        for k in METRICS:
+            agg[f"{m}_{k}"] = float(np.nanmean(per_pair[k][common])) if common.any() else float("nan")
+        rows.append(pd.DataFrame({"unique_id": ids_arr[test.series[common]], "model": m,
+                                  **{k: per_pair[k][common] for k in METRICS}}))
+    table = pd.concat(rows, ignore_index=True).groupby(["unique_id", "model"], as_index=False, sort=False).mean()
+    names = [ids_arr[i] for i in range(packed.n_series)]
+    chosen = {names[i]: models[c] if c >= 0 else default for i, c in enumerate(choice)}
+    for m in models:
+        agg[f"series_{m}"] = float(sum(v == m for v in chosen.values()))
+    frame = _frame(test, ids_arr, ds, packed, models, chosen)
+    conformal: dict[str, list[float]] = {}
+    if LSTM in models:
+        conformal = _intervals(lstm, L, packed, sp, H, season, test, frame, agg)
+    return Evaluation(agg, table, frame, models, chosen,
+                      {names[i]: comparators[c] if c >= 0 else default_fallback for i, c in enumerate(fallback)},
+                      default, default_fallback, test, common, conformal, val)
 
-    # calibration: every validation point forecast at every horizon step, from origins before it
-    L = model.cfg.input_size
+
+def packed_horizon(sp: Split) -> int:
+    """H: the distance from the last validation origin to the first test origin."""
+    return int((sp.test0 - sp.val_origins[-1]).max())
+
+
+def _finite(y_hat: np.ndarray) -> np.ndarray:
+    return np.isfinite(y_hat).all(axis=1)  # (M,)
+
+
+def _usable(p: Pairs) -> np.ndarray:
+    """(M,) pairs with enough history for a comparator and at least one observed actual."""
+    return (p.origin >= comp.MIN_HISTORY) & np.isfinite(p.y).any(axis=1)
+
+
+def _pairs(lstm: Predict | None, L: int, packed: PackedSeries, origins: np.ndarray, H: int, season: int,
+           comparators: list[str]) -> Pairs:
+    series, origin = backtest.pairs(origins)
+    inside = origin >= 0  # a series shorter than its windows has negative origins: no pair there
+    safe = np.maximum(origin, 0)
+    y = np.full((series.size, H), np.nan)
+    y[inside] = backtest.actuals(packed, series[inside], origin[inside], H)
+    y_hat = comp.forecast_pairs(packed, series, safe, H, season, comparators)
+    out = {k: v["y_hat"] for k, v in y_hat.items()}
+    if lstm is not None:
+        out[LSTM] = np.full((series.size, H), np.nan)
+        ok = origin >= L
+        if ok.any():
+            out[LSTM][ok] = lstm(series[ok], origin[ok])
+    members = [out[m] for m in ENSEMBLE_MEMBERS if m in out]
+    if len(members) > 1:
+        out[ENSEMBLE] = combine(members)
+    scale = np.full(series.size, np.nan)
+    scale[inside] = baselines.seasonal_scale_at(packed, series[inside], origin[inside], season)
+    return Pairs(series, origin, y, scale, out)
+
+
+def combine(members: list[np.ndarray]) -> np.ndarray:
+    """The mean of the members' forecasts (M, H) that are finite for each pair; NaN where none is."""
+    stack = np.stack(members)  # (K, M, H)
+    ok = np.isfinite(stack).all(axis=2, keepdims=True)  # (K, M, 1) a member forecasts that pair
+    n = ok.sum(axis=0)  # (M, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(ok, stack, 0.0).sum(axis=0) / n, np.nan)
+
+
+def _choose(val: Pairs, models: list[str], n_series: int) -> tuple[np.ndarray, str]:
+    """Per series, the index in ``models`` of the lowest mean validation MAE (-1: no validation
+    window), and the model with the lowest mean validation MASE over the series where every model
+    forecasts (the default for the others). A model that fails on one of a series' validation
+    windows is not a candidate for it; ties go to the first in ``models``."""
+    if not models:
+        raise ValueError("no model to choose from: name at least one comparator")
+    use = _usable(val)
+    sid = val.series[use]
+    err = np.stack([val.metric(val.y_hat[m])["mae"][use] for m in models], axis=1)  # (M', K), NaN: no forecast
+    total = np.zeros((n_series, len(models)))
+    np.add.at(total, sid, err)  # a NaN marks the model out for that series
+    count = np.bincount(sid, minlength=n_series)  # (S,)
+    mean = np.where(count[:, None] > 0, total / np.maximum(count, 1)[:, None], np.nan)  # (S, K)
+    best = np.where(np.isfinite(mean).any(axis=1), np.argmin(np.where(np.isfinite(mean), mean, np.inf), axis=1), -1)
+    mase = np.stack([val.metric(val.y_hat[m])["mase"][use] for m in models], axis=1)  # (M', K)
+    whole = np.isfinite(mase).all(axis=1)
+    default = models[int(np.argmin(mase[whole].mean(axis=0)))] if whole.any() else models[-1]
+    return best, default
+
+
+def _served(test: Pairs, models: list[str], comparators: list[str], choice: np.ndarray,
+            fallback: np.ndarray) -> np.ndarray:
+    """(M, H) the forecast of each pair's chosen model; its best comparator where the choice
+    cannot forecast that pair (as at serving time)."""
+    out = np.full_like(test.y, np.nan)
+    for names, pick in ((models, choice), (comparators, fallback)):
+        per_pair = pick[test.series]  # (M,)
+        for k, name in enumerate(names):
+            take = (per_pair == k) & ~_finite(out) & _finite(test.y_hat[name])
+            out[take] = test.y_hat[name][take]
+    return out
+
+
+def _frame(test: Pairs, ids: np.ndarray, ds: np.ndarray, packed: PackedSeries, models: list[str],
+           chosen: dict[str, str]) -> pd.DataFrame:
+    H = test.y.shape[1]
+    keep = _usable(test)
+    series, origin = test.series[keep], test.origin[keep]
+    start = packed.offsets[series] + origin  # (M,) first target of each pair
+    idx = np.minimum(start[:, None] + np.arange(H), (packed.offsets + packed.lengths - 1)[series][:, None])
+    return pd.DataFrame({
+        "unique_id": np.repeat(ids[series], H),
+        "cutoff": np.repeat(ds[start - 1], H),
+        "ds": ds[idx].reshape(-1),
+        "y": test.y[keep].reshape(-1),
+        **{m: test.y_hat[m][keep].reshape(-1) for m in models + [SELECTED]},
+        "model": np.repeat([chosen[i] for i in ids[series]], H),
+    })
+
+
+def _intervals(lstm: Predict, L: int, packed: PackedSeries, sp: Split, H: int, season: int, test: Pairs,
+               frame: pd.DataFrame, agg: dict[str, float]) -> dict[str, list[float]]:
+    """Conformal half-widths (MASE-scaled, per step) of the LSTM: calibrated on every validation
+    point at every horizon step, their coverage measured the same way on the test part (into
+    ``agg``), interval columns added to ``frame``; returns the widths calibrated on both parts."""
     cal_r, cal_ok = _scaled_residuals(lstm, packed, sp.val0, sp.test0, H, L, season)
     q_val = backtest.conformal_quantiles(cal_r, cal_ok, LEVELS)
-    y_hat, y, scale = ev["lstm"]["y_hat"], info["y"], info["scale"][:, None]
-    frame = pd.DataFrame({
-        "unique_id": np.repeat(ids_arr[info["series"]], H),
-        "cutoff": np.repeat(ds[packed.offsets[info["series"]] + info["origin"] - 1], H),
-        "ds": ds[(packed.offsets[info["series"]] + info["origin"])[:, None] + np.arange(H)].reshape(-1),
-        "y": y.reshape(-1),
-        **{m: ev[m]["y_hat"].reshape(-1) for m in MODELS},
-    })
+    keep = _usable(test)
+    y_hat, scale = test.y_hat[LSTM][keep], test.scale[keep][:, None]
     for level, q in q_val.items():
         frame[f"lstm_lo_{level}"] = (y_hat - q * scale).reshape(-1)
         frame[f"lstm_hi_{level}"] = (y_hat + q * scale).reshape(-1)
-    # coverage: the same design on the test part, every test point at every horizon step
     sample = _sample_series(packed.n_series, int((packed.lengths - sp.test0).max()) + H - 1)
     test_r, test_ok = _scaled_residuals(lstm, packed, sp.test0, packed.lengths, H, L, season, sample)
     agg["coverage_points"] = float(test_ok.sum())
     for level, q in q_val.items():  # in residual units the interval is [-q, q]
         half = np.broadcast_to(q[None, :], test_r.shape)  # (M, H)
         agg[f"coverage_{level}"] = backtest.coverage(np.where(test_ok, test_r, np.nan), -half, half)
-    # intervals served with the model: calibrated on the validation and test residuals
     q_all = backtest.conformal_quantiles(np.concatenate([cal_r, test_r]), np.concatenate([cal_ok, test_ok]),
                                          LEVELS)
-    conformal = {str(k): [float(x) for x in v] for k, v in q_all.items()}
-    return Evaluation(agg, table, frame, conformal)
+    return {str(k): [float(x) for x in v] for k, v in q_all.items()}
 
 
 MAX_COVERAGE_PAIRS = 1 << 18  # the coverage of very many series is measured on a sample of them
@@ -115,7 +277,7 @@ def _target_pairs(start: np.ndarray, stop: np.ndarray, H: int, L: int,
     return series.astype(np.int64), origin.astype(np.int64), ok
 
 
-def _scaled_residuals(lstm: backtest.Predict, packed: PackedSeries, start: np.ndarray, stop: np.ndarray,
+def _scaled_residuals(lstm: Predict, packed: PackedSeries, start: np.ndarray, stop: np.ndarray,
                       H: int, L: int, season: int,
                       series_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MASE-scaled residuals (M, H) of the forecasts of every point of [start, stop) at every
@@ -128,5 +290,41 @@ def _scaled_residuals(lstm: backtest.Predict, packed: PackedSeries, start: np.nd
     pos = np.minimum(origin[:, None] + np.arange(H)[None, :], packed.lengths[series, None] - 1)  # (M, H)
     y = np.where(ok, packed.values[packed.offsets[series, None] + pos], np.nan)  # (M, H)
     scale = baselines.seasonal_scale_at(packed, series, origin, season)[:, None]  # (M, 1)
-    r = (y - lstm(series, origin)) / scale  # NaN where the actual or an input point is missing
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (y - lstm(series, origin)) / scale  # NaN where the actual or an input point is missing
     return r, ok & np.isfinite(r)
+
+
+def rescore(bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list[str], sp: Split) -> float:
+    """The served MASE of another model (the champion) on ``ev``'s test points: its backtested
+    network where it chose the LSTM (scaled on this split's training part), the same comparator
+    forecasts as ``ev`` elsewhere, ``ev``'s own choice where it has neither."""
+    test, meta = ev.test, bundle.meta
+    chosen = meta.get("selection", {})
+    want = np.array([chosen.get(ids[i], meta.get("default_model", LSTM)) for i in range(packed.n_series)],
+                    dtype=object)[test.series]  # (M,)
+    y_hat = np.full_like(test.y, np.nan)
+    if bundle.eval_state_dict:
+        sid, pos = packed.series_of_point(), packed.position()
+        fit_mask = pos < np.maximum(sp.val0, 1)[sid]
+        stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, bundle.stats.transform,
+                                  bundle.stats.scaler)
+        cov = scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series) \
+            if bundle.covariates else None
+        ok = np.isin(want, [LSTM, ENSEMBLE]) & (test.origin >= bundle.network.input_size)
+        if ok.any():
+            y_hat[ok] = forecast_at(bundle.build("cpu", evaluated=True), packed, test.series[ok], test.origin[ok],
+                                    stats, cov)
+    ens = want == ENSEMBLE
+    if ens.any():
+        members = [y_hat] + [test.y_hat[m] for m in ENSEMBLE_MEMBERS[1:] if m in test.y_hat]
+        y_hat[ens] = combine(members)[ens]
+    fallback = meta.get("fallback", {})
+    names = np.array([w if w not in (LSTM, ENSEMBLE) else fallback.get(ids[s], meta.get("default_fallback", ""))
+                      for w, s in zip(want, test.series)], dtype=object)
+    for name in set(names) & set(test.y_hat):
+        take = (names == name) & ~_finite(y_hat)
+        y_hat[take] = test.y_hat[name][take]
+    y_hat = np.where(_finite(y_hat)[:, None], y_hat, test.y_hat[SELECTED])
+    mase = test.metric(y_hat)["mase"][ev.common]
+    return float(np.nanmean(mase)) if mase.size else float("nan")

@@ -63,13 +63,13 @@ def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> t
     history = read_curated(s.storage.root, shard=shard if shard[1] > 1 else None)
     if history.empty:
         return pd.DataFrame(), []
-    return forecast_frame(plan.bundle, history)
+    return forecast_frame(plan.bundle, history, s.tracking.serve_model)
 
 
 def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> dict:
     """Champion + a history frame -> the cutoff's partition, in one go (no shards)."""
     plan = ForecastPlan(*load_champion(s), shards=[(0, 1)])  # fails before anything is written
-    return write_forecasts(s, plan, [forecast_frame(plan.bundle, history)], flow_run_id)
+    return write_forecasts(s, plan, [forecast_frame(plan.bundle, history, s.tracking.serve_model)], flow_run_id)
 
 
 def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, list[str]]],
@@ -79,7 +79,8 @@ def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFr
     frames = [f for f, _ in parts if not f.empty]
     skipped = sorted(i for _, sk in parts for i in sk)
     if not frames:
-        raise ValueError(f"no series has the {plan.bundle.network.input_size} points the model needs")
+        raise ValueError(f"no series could be forecast ({len(skipped)} skipped: fewer than two points or no "
+                         "finite forecast)")
     fc = pd.concat(frames, ignore_index=True).sort_values(["unique_id", "ds"], kind="stable", ignore_index=True)
     cutoff = pd.Timestamp(fc["cutoff"].max())
     version, run_id = plan.version, plan.run_id
@@ -98,6 +99,8 @@ def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFr
         "model_version": version,
         "mlflow_run_id": run_id,
         "skipped_series": skipped,
+        "series_per_model": {str(k): int(v) for k, v in
+                             fc.drop_duplicates("unique_id")["model"].value_counts().items()},
         "model_uri_ui": model_page(s, version),
     }
 

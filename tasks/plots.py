@@ -8,15 +8,17 @@ import pandas as pd
 
 
 def forecast_plot(history: pd.DataFrame, frame: pd.DataFrame, table: pd.DataFrame, n: int = 4) -> bytes:
-    """Last backtest window of the n/2 best and n/2 worst series: history, actuals, LSTM with its
-    80 % interval, seasonal naive."""
+    """Last backtest window of the n/2 best and n/2 worst series by served MASE: history, actuals,
+    the served forecast (the model chosen for the series), the LSTM with its 80 % interval, seasonal naive."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lstm = table[table["model"] == "lstm"].sort_values("mase")
-    picks = list(dict.fromkeys(list(lstm["unique_id"].head(n // 2)) + list(lstm["unique_id"].tail(n - n // 2))))
+    served = table[table["model"] == "selected"].sort_values("mase")
+    picks = list(dict.fromkeys(list(served["unique_id"].head(n // 2)) + list(served["unique_id"].tail(n - n // 2))))
+    if not picks:
+        picks = list(dict.fromkeys(frame["unique_id"]))[:n]
     fig, axes = plt.subplots(len(picks), 1, figsize=(9, 2.6 * len(picks)), squeeze=False)
     for ax, uid in zip(axes[:, 0], picks):
         f = frame[frame["unique_id"] == uid]
@@ -26,10 +28,15 @@ def forecast_plot(history: pd.DataFrame, frame: pd.DataFrame, table: pd.DataFram
         ax.plot(t["ds"], t["y"], color="black", lw=1, ls="--", label="actual")
         if "lstm_lo_80" in t:
             ax.fill_between(t["ds"], t["lstm_lo_80"], t["lstm_hi_80"], color="tab:blue", alpha=0.2, label="80 %")
-        ax.plot(t["ds"], t["lstm"], color="tab:blue", lw=1.5, label="LSTM")
-        ax.plot(t["ds"], t["snaive"], color="tab:orange", lw=1, alpha=0.7, label="seasonal naive")
-        m = float(lstm.loc[lstm["unique_id"] == uid, "mase"].iloc[0])
-        ax.set_title(f"{uid}  (LSTM MASE {m:.3f})" if np.isfinite(m) else uid, fontsize=9)
+        if "lstm" in t:
+            ax.plot(t["ds"], t["lstm"], color="tab:blue", lw=1.5, label="LSTM")
+        if "seasonal_naive" in t:
+            ax.plot(t["ds"], t["seasonal_naive"], color="tab:orange", lw=1, alpha=0.7, label="seasonal naive")
+        model = str(t["model"].iloc[0]) if len(t) else ""
+        ax.plot(t["ds"], t["selected"], color="tab:green", lw=1.5, ls=":", label=f"served ({model})")
+        row = served.loc[served["unique_id"] == uid, "mase"]
+        m = float(row.iloc[0]) if len(row) else float("nan")
+        ax.set_title(f"{uid}  (served MASE {m:.3f}, {model})" if np.isfinite(m) else uid, fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     buf = io.BytesIO()

@@ -1,4 +1,4 @@
-"""Forecasts from a model bundle and a long history frame (pandas + lstm_model only)."""
+"""Forecasts from a model bundle and a long history frame: every series by the model chosen for it."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,34 +6,113 @@ import pandas as pd
 
 from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
-from lstm_model.windows import complete
+from lstm_model.windows import PackedSeries, complete
+from tasks import comparators
+from tasks.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine
 from tasks.prepare import future_dates, prepare, to_frame
 
+BANDS = tuple(f"{side}_{lv}" for lv in LEVELS for side in ("lo", "hi"))
+COLUMNS = ["unique_id", "ds", "y_hat", *(f"y_hat_{band}" for band in BANDS),
+           "mase_scale", "cutoff", "model"]
 
-def forecast_frame(bundle: ModelBundle, history: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """History (unique_id, ds, y) -> forecasts (unique_id, ds, y_hat, cutoff) of the ``horizon``
-    steps after each series' last point, and the ids skipped (fewer than input_size points, or a
-    missing point among the last input_size)."""
+
+def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
+                   serve_model: str = "selected") -> tuple[pd.DataFrame, list[str]]:
+    """History (unique_id, ds, y) -> forecasts of the ``horizon`` steps after each series' last
+    point (``COLUMNS``), and the ids skipped (fewer than two points, or no finite forecast).
+
+    Each series gets the model chosen for it on validation (``serve_model="lstm"``: the LSTM
+    wherever it can forecast); where the LSTM cannot (too short, a missing point among its last
+    input_size, a series it has no weights for) the series' best comparator forecasts it, fitted
+    on the series' whole history; the ensemble is the mean of its members that forecast. LSTM
+    intervals are conformal, the comparators' their own, the ensemble's the mean of its members'."""
     prep = prepare(history, bundle.covariates)
+    p, ids, H = prep.packed, np.asarray(prep.ids, dtype=object), bundle.network.horizon
+    meta = bundle.meta
+    season = int(meta.get("season_length", 1))
+    chosen, fallback = meta.get("selection", {}), meta.get("fallback", {})
+    want = np.array([serve_model if serve_model in (LSTM, ENSEMBLE) else chosen.get(i, meta.get("default_model", LSTM))
+                     for i in ids], dtype=object)  # (S,)
+    backup = np.array([fallback.get(i, meta.get("default_fallback", "naive")) for i in ids], dtype=object)  # (S,)
+    names = list(meta.get("comparators", comparators.COMPARATORS))
+    can = _lstm_can_forecast(bundle, p) if bundle.has_lstm else np.zeros(p.n_series, bool)
+    scale = seasonal_scale(p, p.lengths, season)  # (S,) the MASE scale of each forecast
+    ensemble = want == ENSEMBLE
+    fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale)}
+    for name in names:  # the chosen comparators, and the ensemble's members
+        fc[name] = _comparator(p, (want == name) | (ensemble & (name in ENSEMBLE_MEMBERS)), H, season, name)
+    fc[ENSEMBLE] = {key: combine([fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc]) for key in ("y_hat", *BANDS)}
+    point = np.full((p.n_series, H), np.nan)
+    bands = {key: np.full((p.n_series, H), np.nan) for key in BANDS}
+    used = np.full(p.n_series, "", dtype=object)
+
+    def assign(source: np.ndarray) -> None:
+        for name in dict.fromkeys(source):
+            if name not in fc:
+                continue
+            take = (source == name) & (used == "") & np.isfinite(fc[name]["y_hat"]).all(axis=1)
+            point[take] = fc[name]["y_hat"][take]
+            for key in BANDS:
+                bands[key][take] = fc[name][key][take]
+            used[take] = name
+
+    assign(want)
+    for name in names:  # where the choice could not forecast: the series' best comparator, fitted now
+        rest = (used == "") & (backup == name)
+        if rest.any():
+            fc[name] = _comparator(p, rest, H, season, name)
+    assign(backup)
+    ok = used != ""
+    skipped = [str(i) for i in ids[~ok]]
+    if not ok.any():
+        return pd.DataFrame(columns=COLUMNS), skipped
+    last = prep.last_ds[ok]  # (S,)
+    out = to_frame(list(ids[ok]), future_dates(last, meta.get("freq") or prep.freq, H), point[ok])
+    for key, band in bands.items():
+        out[f"y_hat_{key}"] = band[ok].reshape(-1)
+    out["mase_scale"] = np.repeat(scale[ok], H)  # scores this forecast when actuals arrive
+    out["cutoff"] = last.repeat(H)
+    out["model"] = np.repeat(used[ok], H).astype(str)
+    return out[COLUMNS], skipped
+
+
+
+def _lstm(bundle: ModelBundle, p: PackedSeries, ids: np.ndarray, use: np.ndarray,
+          scale: np.ndarray) -> dict[str, np.ndarray]:
+    """The served network's forecasts (S, H) for the series in ``use``, with conformal bands."""
+    H = bundle.network.horizon
+    out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *BANDS)}
+    if not use.any():
+        return out
+    sub, _ = p.select(use)
+    ids_use = list(ids[use])
+    stats, _ = bundle.stats_for(ids_use, sub)
+    y_hat = forecast_packed(bundle.build("cpu"), sub, sub.lengths, stats, bundle.covariate_stats_for(ids_use, sub))
+    out["y_hat"][use] = y_hat  # (S', H)
+    for lv, q in bundle.meta.get("conformal", {}).items():  # conformal half-widths per step, MASE-scaled
+        half = np.asarray(q, dtype=np.float64)[None, :] * scale[use, None]  # (S', H)
+        out[f"lo_{lv}"][use], out[f"hi_{lv}"][use] = y_hat - half, y_hat + half
+    return out
+
+
+def _comparator(p: PackedSeries, use: np.ndarray, H: int, season: int, name: str) -> dict[str, np.ndarray]:
+    """A comparator fitted on the whole history of each series in ``use``: forecasts and bands (S, H)."""
+    out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *BANDS)}
+    idx = np.flatnonzero(use)
+    if idx.size:
+        got = comparators.forecast_pairs(p, idx, p.lengths[idx], H, season, [name], LEVELS)[name]
+        for key in out:
+            out[key][idx] = got[key]
+    return out
+
+
+def _lstm_can_forecast(bundle: ModelBundle, p: PackedSeries) -> np.ndarray:
+    """(S,) series with ``input_size`` points whose last ``input_size`` are observed."""
     L = bundle.network.input_size
-    ok = prep.packed.lengths >= L  # and the last L points all observed:
-    ok[ok] = np.isin(prep.packed.offsets[ok] + prep.packed.lengths[ok] - L,
-                     complete(prep.packed.observed(), prep.packed.offsets[ok] + prep.packed.lengths[ok] - L, L))
-    skipped = [i for i, k in zip(prep.ids, ok) if not k]
-    ids = [i for i, k in zip(prep.ids, ok) if k]
-    if not ids:
-        return pd.DataFrame(columns=["unique_id", "ds", "y_hat", "cutoff"]), skipped
-    packed, rows = prep.packed.select(ok)
-    stats, _ = bundle.stats_for(ids, packed)
-    y_hat = forecast_packed(bundle.build("cpu"), packed, packed.lengths, stats,
-                            bundle.covariate_stats_for(ids, packed))  # (S, H)
-    last = prep.ds[rows][packed.offsets + packed.lengths - 1]  # (S,)
-    out = to_frame(ids, future_dates(last, bundle.meta.get("freq") or prep.freq, bundle.network.horizon), y_hat)
-    scale = seasonal_scale(packed, packed.lengths, int(bundle.meta.get("season_length", 1)))[:, None]  # (S, 1)
-    for level, q in sorted(bundle.meta.get("conformal", {}).items()):  # conformal half-widths per step
-        half = np.asarray(q, dtype=np.float64)[None, :] * scale  # (S, H)
-        out[f"y_hat_lo_{level}"] = (y_hat - half).reshape(-1)
-        out[f"y_hat_hi_{level}"] = (y_hat + half).reshape(-1)
-    out["mase_scale"] = np.repeat(scale[:, 0], bundle.network.horizon)  # scores this forecast when actuals arrive
-    out["cutoff"] = last.repeat(bundle.network.horizon)
-    return out, skipped
+    ok = p.lengths >= L
+    if not ok.any():
+        return ok
+    ends = p.offsets[ok] + p.lengths[ok] - L
+    ok[ok] = np.isin(ends, complete(p.observed(), ends, L))
+    return ok
+

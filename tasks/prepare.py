@@ -54,13 +54,36 @@ def _is_sorted(codes: np.ndarray, ds: np.ndarray) -> bool:
 def infer_freq(ds: np.ndarray, packed: PackedSeries) -> str | None:
     """The frequency of the longest series (pandas alias, e.g. 'MS'), None when irregular."""
     s = int(np.argmax(packed.lengths))
-    stamps = pd.DatetimeIndex(ds[packed.offsets[s] : packed.offsets[s] + packed.lengths[s]])
+    return infer_series_freq(pd.DatetimeIndex(ds[packed.offsets[s] : packed.offsets[s] + packed.lengths[s]]))
+
+
+def infer_series_freq(stamps: pd.DatetimeIndex) -> str | None:
+    """A pandas alias for sorted timestamps: ``pd.infer_freq`` when the steps are exact, else the
+    modal step read on the calendar, tolerant of a few gaps: business days ('B') when the data skip
+    weekends (trading holidays missing), month, quarter or year starts and ends, or a fixed step."""
     if len(stamps) < 3:
         return None
     try:
-        return pd.infer_freq(stamps)
+        exact = pd.infer_freq(stamps)
     except (TypeError, ValueError):
+        exact = None
+    if exact:
+        return str(getattr(exact, "freqstr", exact))
+    steps = np.diff(stamps.as_unit("ns").asi8)
+    days = steps / 86_400e9  # (N-1,)
+    for lo, hi, start, end in ((28, 31, "MS", "ME"), (89, 92, "QS", "QE"), (365, 366, "YS", "YE")):
+        if np.mean((days >= lo) & (days <= hi)) >= 0.5:  # calendar steps, a few gaps allowed
+            if (stamps.is_month_start & (stamps == stamps.normalize())).mean() > 0.9:
+                return start
+            if stamps.is_month_end.mean() > 0.9:
+                return end
+            return None
+    modal = int(pd.Series(steps).mode().iloc[0])
+    if modal <= 0 or np.mean(steps == modal) < 0.5:  # no step dominates: irregular
         return None
+    if modal == 86_400 * 10**9 and not (stamps.day_of_week >= 5).any():
+        return "B"  # daily steps that skip every weekend: business days (trading holidays missing)
+    return pd.tseries.frequencies.to_offset(pd.Timedelta(modal)).freqstr
 
 
 def season_length(freq: str | None, override: int | None = None) -> int:

@@ -43,20 +43,31 @@ class IngestSettings(BaseModel):
 
 class DataSettings(BaseModel):
     horizon: int = Field(12, ge=1, description="Steps to forecast (and the size of the held-out test part).")
-    input_size: int = Field(12, ge=1, description="Past steps the network sees.")
-    val_size: int | None = Field(None, ge=1, description="Validation part before the test part (default: horizon).")
-    n_windows: int = Field(1, ge=1, description="Backtest windows (rolling origins); the first cutoff ends training.")
+    input_size: int | None = Field(
+        None, ge=1, description="Past steps the network sees (default: the larger of the season and the horizon).")
+    val_windows: int = Field(1, ge=1, description="Validation windows before the test part: early stopping and "
+                             "the per-series choice of model.")
+    n_windows: int = Field(3, ge=1, description="Backtest windows (rolling origins), at most: fewer when the "
+                           "series are too short to keep a training part of 2 (input_size + horizon) points.")
     step: int | None = Field(None, ge=1, description="Steps between backtest cutoffs (default: horizon).")
     season_length: int | None = Field(
         None, ge=1, description="Season length for seasonal naive / MASE (default: inferred from the frequency)."
     )
     transform: Literal["auto", "log", "none"] = Field(
-        "auto", description="Value transform before scaling; auto = log when all training values are positive."
+        "auto", description="Value transform before scaling, per series; auto = log for the series whose training "
+        "values are all positive."
     )
     scaler: Literal["standard", "minmax"] = Field("standard", description="Per-series scaler.")
     covariates: str | None = Field(
         None, description="Past-observed covariate columns fed to the network: comma-separated names, 'all', "
         "or unset for the target only.", json_schema_extra=flag("--use-covariates"))
+    comparators: str = Field(
+        "auto_ets,auto_theta,auto_arima,seasonal_naive,naive",
+        description="Statistical comparators (statsforecast) backtested beside the LSTM, each a candidate for the "
+        "series it forecasts best on validation: auto_ets, auto_theta, auto_arima, seasonal_naive, naive.")
+    max_auto_series: int = Field(
+        2000, ge=0, description="Above this many series only seasonal_naive and naive are compared (the fitted "
+        "models cost a fit per series and cutoff).")
 
 
 class ModelSettings(BaseModel):
@@ -72,7 +83,8 @@ class TrainingSettings(BaseModel):
     batch_size: int = Field(1024, ge=1, description="Windows per batch.")
     lr: float = Field(3e-3, gt=0, description="Peak learning rate (warm-up then cosine decay).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    patience: int = Field(50, ge=1, description="Early stopping: epochs without validation improvement.")
+    patience: int = Field(300, ge=1, description="Early stopping: epochs without validation improvement (the "
+                          "default runs the whole schedule; the best validation epoch is restored either way).")
     loss: Literal["mae", "mse", "huber"] = Field("mse", description="Training loss on scaled values.")
     seed: int = Field(0, description="Random seed (runs are reproducible on CPU).")
     device: str = Field("auto", description="auto (cuda -> mps -> cpu), cpu, cuda, cuda:1, mps.")
@@ -84,6 +96,9 @@ class TrainingSettings(BaseModel):
         None, description="Local folder for epoch checkpoints (default: <storage>/checkpoints, or a temporary "
         "folder when the storage is remote).")
     progress: bool = Field(True, description="Show a progress bar per epoch on a terminal.")
+    auto: bool = Field(False, description="Search the LSTM recipe first (Optuna, on the validation windows only; "
+                       "each trial a nested MLflow run), then train with the best one.")
+    auto_trials: int = Field(12, ge=1, description="Trials of the --auto search.")
     nproc: int = Field(1, ge=1, description="Data-parallel training processes on this machine (torchrun; NCCL on "
                        "GPUs, gloo on CPUs); the batch size stays the global batch.")
 
@@ -97,6 +112,10 @@ class TrackingSettings(BaseModel):
     model_name: str = Field("lstm-forecaster", description="Registered model name.")
     serve_alias: str = Field("champion", description="Registry alias the forecast serves: champion, or challenger "
                              "(the latest version, whatever the gate said) for shadow forecasts.")
+    serve_model: Literal["selected", "lstm", "ensemble"] = Field(
+        "selected", description="Forecast each series with the model chosen for it on validation (selected), "
+        "with the LSTM wherever it can forecast (lstm), or with the mean of the LSTM and the fitted comparators "
+        "(ensemble).")
 
 
 class MonitorSettings(BaseModel):

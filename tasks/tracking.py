@@ -15,6 +15,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
+from tasks.comparators import COMPARATORS, LABELS
+from tasks.evaluate import LEVELS
 from tasks.settings import Settings
 from tasks.storage import Storage
 
@@ -88,7 +90,8 @@ class Registration:
     artifact_uri: str
 
 
-def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | None) -> Registration:
+def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | None,
+                     trials: list | None = None) -> Registration:
     """One MLflow run with params, per-epoch metrics, test metrics, plot, table and the model;
     a registered version; the champion alias moved only when the gate passes."""
     client = connect(s)
@@ -101,17 +104,23 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         artifact_uri = run.info.artifact_uri
         mlflow.log_params({k: str(v) for k, v in s.flat().items()})
         now = int(time.time() * 1000)
-        hist = [Metric(k, float(r[k]), now, r["epoch"]) for r in outcome.result.history
+        hist = [Metric(k, float(r[k]), now, r["epoch"]) for r in (outcome.result.history if outcome.result else [])
                 for k in EPOCH_METRICS if r.get(k) is not None]
         for i in range(0, len(hist), 1000):
             client.log_batch(rid, metrics=hist[i : i + 1000])
-        res = outcome.result
-        mlflow.log_metrics({**outcome.metrics, "windows_per_s": res.windows_per_s, "train_seconds": res.seconds,
-                            "best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss,
-                            "n_series": len(outcome.ids), "n_train_windows": res.n_train_windows,
-                            "gpu_mem_peak_mb": res.peak_memory_mb, "world_size": res.world_size})
-        mlflow.set_tags({"device": res.device, "prefect.flow_run_id": flow_run_id or "",
-                         "data_fingerprint": outcome.bundle.meta.get("data_fingerprint", "")})
+        res, served = outcome.result, outcome.served
+        training = {} if res is None else {
+            "windows_per_s": res.windows_per_s, "train_seconds": res.seconds, "best_epoch": res.best_epoch,
+            "best_val_loss": res.best_val_loss, "n_train_windows": res.n_train_windows,
+            "gpu_mem_peak_mb": res.peak_memory_mb, "world_size": res.world_size}
+        if served is not None:
+            training.update(refit_epochs=len(served.history), refit_seconds=served.seconds,
+                            refit_train_windows=served.n_train_windows)
+        mlflow.log_metrics({k: v for k, v in {**outcome.metrics, **training, "n_series": len(outcome.ids)}.items()
+                            if np.isfinite(v)})
+        mlflow.set_tags({"device": outcome.bundle.meta.get("device", "cpu"), "prefect.flow_run_id": flow_run_id or "",
+                         "data_fingerprint": outcome.bundle.meta.get("data_fingerprint", ""),
+                         "train_end": outcome.bundle.meta.get("train_end", "")})
         t = Path(tmp)
         (t / "forecast_vs_actual.png").write_bytes(plot_png)
         outcome.table.to_csv(t / "backtest.csv", index=False)
@@ -120,9 +129,16 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         (t / WEIGHTS_FILE).write_bytes(outcome.bundle.weights_bytes())
         (t / CONFIG_FILE).write_text(outcome.bundle.config_json())
         info = _log_model(t)
+        for trial in trials or []:  # the --auto search: one nested run per trial
+            with mlflow.start_run(experiment_id=exp, nested=True, run_name=f"trial-{trial.number}"):
+                mlflow.log_params({k: str(v) for k, v in trial.params.items()})
+                if np.isfinite(trial.val_loss):
+                    mlflow.log_metric("val_loss", trial.val_loss)
     mv = mlflow.register_model(info.model_uri, name)
     for k, v in outcome.metrics.items():
-        client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
+        if k.endswith("_mase") or k.startswith(("coverage", "series_")):
+            client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
+    client.set_model_version_tag(name, mv.version, "train_end", outcome.bundle.meta.get("train_end", ""))
     client.set_model_version_tag(name, mv.version, "run_id", rid)
     promoted, reason, champ = gate(client, name, outcome)
     client.set_registered_model_alias(name, CHALLENGER, mv.version)  # the latest, whatever the gate says
@@ -145,14 +161,18 @@ def _log_model(t: Path):
 
 
 def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | None]:
-    """Promote when the new model beats seasonal naive on MASE and beats the current champion
-    on the same test part (the champion is re-scored on today's data, not on its old tags)."""
-    new, sn = outcome.metrics["lstm_mase"], outcome.metrics["snaive_mase"]
-    if not np.isfinite(new) or not new < sn:
-        return False, f"kept out: MASE {new:.4f} does not beat seasonal naive {sn:.4f}", _alias(client, name)
+    """The first version is promoted (it serves every series with the model that earned it, the
+    LSTM or a comparator); a later one when its served forecasts beat the current champion's on the
+    same test points (the champion re-scored on today's data, not on its old tags). The reason
+    names the best comparator beside them."""
+    m = outcome.metrics
+    new = m["selected_mase"]
+    best = min([k for k in outcome.evaluation.models if k in COMPARATORS],
+               key=lambda k: m.get(f"{k}_mase", np.inf) if np.isfinite(m.get(f"{k}_mase", np.nan)) else np.inf)
+    versus = f"best comparator {LABELS.get(best, best)} {m.get(f'{best}_mase', float('nan')):.4f}"
     champ = _alias(client, name)
     if champ is None:
-        return True, f"promoted: MASE {new:.4f} < seasonal naive {sn:.4f}, no champion yet", None
+        return True, f"promoted: served MASE {new:.4f} ({versus}), no champion yet", None
     try:
         bundle = load_bundle(client, name, champ)
     except Exception as exc:  # an unreadable champion must not block a good model
@@ -162,22 +182,21 @@ def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | Non
     if bundle.covariates != outcome.bundle.covariates:
         return True, f"promoted: covariates changed ({bundle.covariates} -> {outcome.bundle.covariates})", champ
     old = champion_mase(bundle, outcome)
-    if new < old:
-        return True, f"promoted: MASE {new:.4f} < champion v{champ} {old:.4f} on the same test part", champ
-    return False, f"kept out: MASE {new:.4f} does not beat champion v{champ} {old:.4f}", champ
+    if np.isfinite(new) and not new < old:
+        return False, f"kept out: served MASE {new:.4f} does not beat champion v{champ} {old:.4f} ({versus})", champ
+    if not np.isfinite(new):
+        return False, f"kept out: no test point to compare with champion v{champ}", champ
+    return True, f"promoted: served MASE {new:.4f} < champion v{champ} {old:.4f} on the same test points ({versus})", \
+        champ
 
 
 def champion_mase(bundle: ModelBundle, outcome) -> float:
-    """The champion's MASE on the new model's backtest cutoffs (its own statistics for the series
-    it knows, statistics from the training part for the others)."""
-    from tasks.evaluate import evaluate
+    """The champion's served MASE on the new model's test points: its backtested network (trained
+    before its own validation part, so out of sample here) where it chose the LSTM, the same
+    comparator forecasts as the new model's elsewhere."""
+    from tasks.evaluate import rescore
 
-    if np.any(outcome.split.origins < bundle.network.input_size):
-        return float("inf")
-    stats, _ = bundle.stats_for(outcome.ids, outcome.packed)
-    ev = evaluate(bundle.build("cpu"), outcome.packed, outcome.ids, outcome.ds, stats, outcome.split,
-                  int(outcome.bundle.meta["season_length"]), bundle.covariate_stats_for(outcome.ids, outcome.packed))
-    return ev.metrics["lstm_mase"]
+    return rescore(bundle, outcome.evaluation, outcome.packed, outcome.ids, outcome.split)
 
 
 def _alias(client: MlflowClient, name: str, alias: str = CHAMPION) -> str | None:
@@ -223,8 +242,8 @@ def _signature():
     return ModelSignature(
         inputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y")]),
         outputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y_hat"),
-                        *(ColSpec("double", f"y_hat_{side}_{level}") for level in (80, 95) for side in ("lo", "hi")),
-                        ColSpec("datetime", "cutoff")]),
+                        *(ColSpec("double", f"y_hat_{side}_{level}") for level in LEVELS for side in ("lo", "hi")),
+                        ColSpec("double", "mase_scale"), ColSpec("datetime", "cutoff"), ColSpec("string", "model")]),
     )
 
 
@@ -263,6 +282,6 @@ def _requirements() -> list[str]:
     from importlib.metadata import version
 
     pins = []
-    for pkg in ("torch", "safetensors", "numpy", "pandas", "mlflow"):
+    for pkg in ("torch", "safetensors", "numpy", "pandas", "mlflow", "statsforecast"):
         pins.append(f"{pkg}=={version(pkg).split('+')[0]}")
     return pins

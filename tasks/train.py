@@ -1,4 +1,5 @@
-"""Train stage: split by time, scale on the training part, fit the LSTM, backtest it against baselines."""
+"""Train stage: split by time, fit the LSTM on the training part, backtest it against the statistical
+comparators, choose a model per series, refit the LSTM on every point for serving."""
 from __future__ import annotations
 
 import hashlib
@@ -14,12 +15,15 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+import torch
+
 from lstm_model import scaling
-from lstm_model.bundle import ModelBundle, features
+from lstm_model.bundle import ModelBundle, features, forecast_at
 from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit
 from lstm_model.windows import PackedSeries, complete, window_starts
-from tasks.evaluate import Split, evaluate, split
+from tasks import comparators
+from tasks.evaluate import Evaluation, Split, choose_windows, evaluate, split
 from tasks.prepare import Prepared, covariate_columns, fingerprint, prepare, season_length
 from tasks.plots import forecast_plot
 from tasks.progress import epoch_progress
@@ -31,79 +35,180 @@ from tasks.tracking import Registration, log_and_register
 @dataclass
 class TrainOutcome:
     bundle: ModelBundle
-    result: TrainResult
-    metrics: dict[str, float]  # aggregated test metrics: lstm_mase, snaive_mase, ...
+    result: TrainResult | None  # the evaluated LSTM's training (None: no series could train it)
+    served: TrainResult | None  # the refit on every point, registered and served (None: no LSTM)
+    metrics: dict[str, float]  # test metrics over the same points: lstm_mase, auto_ets_mase, selected_mase, ...
     table: pd.DataFrame  # per series and model: unique_id, model, mae, rmse, mape, smape, mase
-    test_frame: pd.DataFrame  # the backtest: unique_id, cutoff, ds, y, lstm, snaive, naive, drift, intervals
+    test_frame: pd.DataFrame  # the backtest: unique_id, cutoff, ds, y, one column per model, selected, intervals
     prepared: Prepared
-    packed: PackedSeries  # the series trained and evaluated on (long enough), in ``ids`` order
+    packed: PackedSeries  # every series, in ``ids`` order
     ids: list[str]
     ds: np.ndarray  # (N,) timestamps of ``packed``
     split: Split
+    evaluation: Evaluation
+    stats: scaling.ScalerStats | None  # the evaluated LSTM's statistics (training part only)
+
+
+def auto_input_size(horizon: int, season: int) -> int:
+    """The default input window: one season, and at least the horizon."""
+    return max(season, horizon)
 
 
 def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] | None = None) -> TrainOutcome:
+    """1. split by time  2. train the evaluated LSTM on the training part (early stopping on the
+    validation part)  3. backtest it and the comparators, choose a model per series on validation
+    4. refit the LSTM on every point for serving, for the number of optimizer steps validation chose."""
+    plan = _plan(df, s)
+    prep, packed, covariates, sp, net, tc, key = plan.prep, plan.prep.packed, plan.covariates, plan.split, \
+        plan.net, plan.tc, plan.key
+    ids, ds, H, L, season = prep.ids, prep.ds, net.horizon, net.input_size, plan.season
+    W = sp.origins.shape[0]
+    names = comparators.parse(s.data.comparators, packed.n_series, s.data.max_auto_series, season)
+    data_fp = plan.fingerprint
+    evaluated = _fit(net, tc, packed, covariates, s, sp.val0, (sp.val0 + H - 1, sp.test0), key, on_epoch)
+    lstm = None
+    if evaluated is not None:
+        model, stats, cov_stats, _ = evaluated
+        lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
+    ev = evaluate(lstm, L, packed, ids, ds, sp, season, names)
+    served = _refit(net, tc, packed, covariates, s, evaluated, key, on_epoch)
+    meta = {
+        "freq": prep.freq,
+        "season_length": season,
+        "data_fingerprint": data_fp,
+        "train_end": str(pd.Timestamp(prep.last_ds.max())),  # the served weights saw every point
+        "evaluated_train_end": str(pd.Timestamp(ds[packed.offsets + np.maximum(sp.val0, 1) - 1].max())),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": (served or evaluated)[0].device if (served or evaluated) else "cpu",
+        "conformal": ev.conformal,
+        "comparators": names,
+        "selection": ev.choice,
+        "fallback": ev.fallback,
+        "default_model": ev.default,
+        "default_fallback": ev.default_fallback,
+        "n_windows": W,
+    }
+    bundle = ModelBundle(
+        network=served[0].model.cfg if served else net,
+        state_dict=_cpu(served[0].model) if served else {},
+        stats=served[1] if served else scaling.fit_stats(packed.values, packed.series_of_point(),
+                                                         np.ones(packed.values.shape[0], bool), packed.n_series,
+                                                         s.data.transform, s.data.scaler),
+        series_ids=ids,
+        covariate_stats=served[2] if served else None,
+        covariates=covariates,
+        meta=meta,
+        eval_state_dict=_cpu(evaluated[0].model) if evaluated else {},
+    )
+    return TrainOutcome(bundle, evaluated[0] if evaluated else None, served[0] if served else None, ev.metrics,
+                        ev.table, ev.frame, prep, packed, ids, ds, sp, ev, evaluated[1] if evaluated else None)
+
+
+@dataclass
+class Plan:
+    """What a training is made of: the data, its split and the network and loop configurations."""
+
+    prep: Prepared
+    covariates: list[str]
+    season: int
+    split: Split
+    net: NetworkConfig
+    tc: TrainConfig
+    fingerprint: str
+    key: str
+
+
+def _plan(df: pd.DataFrame, s: Settings) -> Plan:
     covariates = covariate_columns(df, s.data.covariates)
     prep = prepare(df, covariates)
-    full = prep.packed
-    H, L = s.data.horizon, s.data.input_size
-    V = s.data.val_size or H
-    W, step = s.data.n_windows, s.data.step or H
-    need = L + H + (W - 1) * step  # one input window before the first backtest cutoff
-    keep = full.lengths >= need
-    if not keep.any():
-        raise ValueError(f"no series has the {need} points needed (input_size {L}, horizon {H}, "
-                         f"{W} backtest windows {step} apart)")
-    ids = [i for i, k in zip(prep.ids, keep) if k]
-    packed, rows = full.select(keep)
-    sp = split(packed, H, V, W, step)
-    sid, pos = packed.series_of_point(), packed.position()
-    fit_mask = pos < np.maximum(sp.val0, 1)[sid]  # the training part only
-    stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, s.data.transform, s.data.scaler)
-    cov_stats = scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series) if covariates \
-        else None
-    data = features(packed, stats, cov_stats)  # (N, F)
-    zeros = np.zeros(packed.n_series, dtype=np.int64)
-    observed = packed.observed()  # a window is used only when every point of it is observed
-    tr = complete(observed, window_starts(packed.offsets, zeros, sp.val0, L + H), L + H)
-    va = complete(observed, window_starts(packed.offsets, sp.val0, sp.test0, L + H), L + H)
-    net = NetworkConfig(input_size=L, horizon=H, n_features=data.shape[1], hidden_size=s.model.hidden_size,
+    H, step = s.data.horizon, s.data.step or s.data.horizon
+    season = season_length(prep.freq, s.data.season_length)
+    L = s.data.input_size or auto_input_size(H, season)
+    W = choose_windows(int(prep.packed.lengths.max()), H, L, s.data.n_windows, s.data.val_windows, step)
+    net = NetworkConfig(input_size=L, horizon=H, n_features=1 + len(covariates), hidden_size=s.model.hidden_size,
                         num_layers=s.model.num_layers, dropout=s.model.dropout, level_norm=s.model.level_norm)
     tc = TrainConfig(epochs=s.training.epochs, batch_size=s.training.batch_size, lr=s.training.lr,
                      weight_decay=s.training.weight_decay, patience=s.training.patience, loss=s.training.loss,
                      seed=s.training.seed, device=s.training.device,
                      max_windows_per_epoch=s.training.max_windows_per_epoch, resume=s.training.resume)
-    data_fp = fingerprint(df[df["unique_id"].isin(set(ids))])
-    key = checkpoint_key(s, data_fp)
-    members = [fit(net, data, tr, va, replace(tc, seed=tc.seed + 1000 * k,
-                                              checkpoint=checkpoint_path(s, key, k)), on_epoch=on_epoch)
+    data_fp = fingerprint(df)
+    return Plan(prep, covariates, season, split(prep.packed, H, s.data.val_windows, W, step), net, tc, data_fp,
+                checkpoint_key(s, data_fp))
+
+
+def evaluated_lstm(df: pd.DataFrame, s: Settings) -> TrainResult | None:
+    """Only the evaluated LSTM (training part, early stopping on validation): the unit of a search."""
+    plan = _plan(df, s)
+    sp, H = plan.split, plan.net.horizon
+    fitted = _fit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, sp.val0, (sp.val0 + H - 1, sp.test0),
+                  plan.key, None)
+    return fitted[0] if fitted else None
+
+
+Fitted = tuple[TrainResult, scaling.ScalerStats, "scaling.ScalerStats | None", int]  # result, stats, cov stats, windows
+
+
+def _fit(net: NetworkConfig, tc: TrainConfig, packed: PackedSeries, covariates: list[str], s: Settings,
+         fit_end: np.ndarray, val_span: tuple[np.ndarray, np.ndarray] | None, key: str,
+         on_epoch: Callable[[dict], None] | None, tag: str = "") -> Fitted | None:
+    """Train ``s.model.ensemble`` networks on the targets before ``fit_end`` (S,), scaled on those
+    points only; early stopping on the windows whose last point lies in ``val_span`` (first
+    target at or after the training part). None when no series has a complete training window."""
+    L, H = net.input_size, net.horizon
+    sid, pos = packed.series_of_point(), packed.position()
+    fit_mask = pos < np.maximum(fit_end, 1)[sid]
+    stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, s.data.transform, s.data.scaler)
+    cov_stats = scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series) if covariates \
+        else None
+    data = features(packed, stats, cov_stats)  # (N, F)
+    observed = np.where(np.isfinite(data).all(axis=1), packed.observed(), np.nan)  # a value that cannot be logged
+    tr, va = training_windows(observed, packed.offsets, fit_end, val_span, L, H)
+    if tr.size == 0:
+        return None
+    members = [fit(net, np.nan_to_num(data), tr, va, replace(tc, seed=tc.seed + 1000 * k,
+                                                             checkpoint=checkpoint_path(s, key + tag, k)),
+                   on_epoch=on_epoch)
                for k in range(s.model.ensemble)]  # a few full trainings, not a loop over data
     result = members[0]
     result.seconds = sum(m.seconds for m in members)
     result.windows_per_s = sum(m.windows_per_s * m.seconds for m in members) / max(result.seconds, 1e-9)
     result.model = Ensemble.of(net, [m.model for m in members])
-    net = result.model.cfg
+    return result, stats, cov_stats, int(tr.size)
 
-    season = season_length(prep.freq, s.data.season_length)
-    ev = evaluate(result.model, packed, ids, prep.ds[rows], stats, sp, season, cov_stats)
-    bundle = ModelBundle(
-        network=net,
-        state_dict={k: v.detach().cpu() for k, v in result.model.state_dict().items()},
-        stats=stats,
-        series_ids=ids,
-        covariate_stats=cov_stats,
-        covariates=covariates,
-        meta={
-            "freq": prep.freq,
-            "season_length": season,
-            "data_fingerprint": data_fp,
-            "train_end": str(pd.Timestamp(prep.ds[rows][packed.offsets + sp.val0 - 1].max())),
-            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "device": result.device,
-            "conformal": ev.conformal,
-        },
-    )
-    return TrainOutcome(bundle, result, ev.metrics, ev.table, ev.frame, prep, packed, ids, prep.ds[rows], sp)
+
+def training_windows(observed: np.ndarray, offsets: np.ndarray, fit_end: np.ndarray,
+                     val_span: tuple[np.ndarray, np.ndarray] | None, L: int, H: int) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of the complete training windows (every target before ``fit_end`` (S,)) and of the
+    validation windows (last point in ``val_span`` = [val0 + H - 1, test0): every target inside
+    the validation part, none a training target). observed (N,): NaN marks a missing point."""
+    zeros = np.zeros(offsets.shape[0], dtype=np.int64)
+    tr = complete(observed, window_starts(offsets, zeros, fit_end, L + H), L + H)
+    va = complete(observed, window_starts(offsets, *val_span, L + H), L + H) if val_span is not None \
+        else np.zeros(0, dtype=np.int64)
+    return tr, va
+
+
+def _refit(net: NetworkConfig, tc: TrainConfig, packed: PackedSeries, covariates: list[str], s: Settings,
+           evaluated: Fitted | None, key: str, on_epoch: Callable[[dict], None] | None) -> Fitted | None:
+    """The served LSTM: trained on every point (statistics from every point) for as many optimizer
+    steps as the evaluated one took to its best validation loss, on the same learning-rate schedule
+    stretched to the larger data; without an evaluated LSTM (series too short to hold one out),
+    for a third of the epochs."""
+    if evaluated is None:
+        return _fit(net, replace(tc, stop_after=max(1, tc.epochs // 3)), packed, covariates, s, packed.lengths,
+                    None, key, on_epoch, "-refit")
+    result, _, _, n_eval = evaluated
+    n_all = int(np.maximum(packed.lengths - net.input_size - net.horizon + 1, 0).sum())
+    per_epoch = lambda n: -(-min(n, tc.max_windows_per_epoch or n) // tc.batch_size)  # noqa: E731 batches
+    ratio = per_epoch(n_eval) / max(per_epoch(n_all), 1)
+    epochs = max(1, round(tc.epochs * ratio))
+    stop = max(1, min(epochs, round((result.best_epoch + 1) * ratio)))
+    return _fit(net, replace(tc, epochs=epochs, stop_after=stop, patience=tc.epochs), packed, covariates, s,
+                packed.lengths, None, key, on_epoch, "-refit")
+
+
+def _cpu(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
 def checkpoint_key(s: Settings, data_fingerprint: str) -> str:
@@ -127,6 +232,13 @@ def checkpoint_path(s: Settings, key: str, member: int) -> str:
     return str(base / key / f"member-{member}.pt")
 
 
+@task(name="search-recipe", cache_policy=NO_CACHE)
+def tune_task(df: pd.DataFrame, s: Settings) -> tuple[Settings, list]:
+    from tasks.tuning import tune
+
+    return tune(df, s, s.training.auto_trials)
+
+
 @task(name="train-model", cache_policy=NO_CACHE)
 def train_task(df: pd.DataFrame, s: Settings) -> TrainOutcome:
     with epoch_progress(s.training.epochs, s.training.progress, get_run_logger()) as on_epoch:
@@ -146,5 +258,6 @@ def load_curated_task(s: Settings) -> pd.DataFrame:
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE)
-def register_task(s: Settings, outcome: TrainOutcome, history: pd.DataFrame, run_id: str | None) -> Registration:
-    return log_and_register(s, outcome, forecast_plot(history, outcome.test_frame, outcome.table), run_id)
+def register_task(s: Settings, outcome: TrainOutcome, history: pd.DataFrame, run_id: str | None,
+                  trials: list | None = None) -> Registration:
+    return log_and_register(s, outcome, forecast_plot(history, outcome.test_frame, outcome.table), run_id, trials)

@@ -18,8 +18,10 @@ def test_pipeline_on_air_passengers(tmp_path, air_csv):
     assert result["ingest"]["rows_accepted"] == 144
     assert result["train"]["metrics"]["lstm_mase"] < 1.0
     assert result["train"]["promoted"]
+    assert result["train"]["train_end"] == "1960-12-01 00:00:00"  # the served weights saw every month
     fc = pd.read_parquet(storage / "forecasts")
     assert len(fc) == 12
+    assert fc["model"].nunique() == 1 and fc["model"].iloc[0] in result["train"]["models"]
     assert list(fc["ds"].dt.strftime("%Y-%m-%d")) == [f"1961-{m:02d}-01" for m in range(1, 13)]
     lineage = {"cutoff", "model_name", "model_version", "mlflow_run_id", "flow_run_id", "created_at"}
     assert lineage <= set(fc.columns)
@@ -68,3 +70,23 @@ def test_forecast_without_champion_writes_nothing(tmp_path, air_csv):
     with pytest.raises(Exception, match="champion"):
         forecast_flow(storage=str(storage))
     assert not (storage / "forecasts").exists()
+
+
+def test_a_first_training_whose_lstm_loses_still_serves_every_series(tmp_path, long_csv):
+    """One epoch at a tiny learning rate: the LSTM loses everywhere, the comparators serve, and the
+    scheduled forecast has a champion to load."""
+    from flows.forecast import forecast_flow
+    from flows.pipeline import pipeline_flow
+
+    storage = tmp_path / "storage"
+    over = {"training.epochs": 1, "training.lr": 1e-6, "model.level_norm": False, "data.horizon": 6,
+            "data.comparators": "auto_ets,seasonal_naive,naive"}
+    result = pipeline_flow(input=str(long_csv), storage=str(storage), overrides=over)
+    train = result["train"]
+    assert train["promoted"] and train["champion_version"] == train["model_version"]
+    assert "lstm" not in train["series_per_model"]
+    fc = pd.read_parquet(storage / "forecasts")
+    assert fc["unique_id"].nunique() == 20 and (fc["model"] != "lstm").all()
+    assert set(fc["model"]) <= {"auto_ets", "seasonal_naive", "naive", "ensemble"}
+    again = forecast_flow(storage=str(storage), overrides=over)
+    assert again["series"] == 20 and again["series_per_model"]

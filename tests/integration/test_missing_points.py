@@ -12,15 +12,16 @@ from tasks.train import train_stage
 def test_training_and_forecast_skip_windows_with_missing_points(tmp_path, air_csv):
     df = parse_csv(air_csv.read_bytes(), str(air_csv)).frame
     df.loc[[10, 11, 50], "y"] = np.nan  # missing points in the training part
-    s = load_settings({"storage.root": str(tmp_path), "training.epochs": 20})
+    s = load_settings({"storage.root": str(tmp_path), "training.epochs": 20, "data.n_windows": 1})
     outcome = train_stage(df, s)
     assert np.isfinite(outcome.result.best_val_loss)
     assert np.all(np.isfinite(outcome.bundle.stats.loc)) and np.all(np.isfinite(outcome.bundle.stats.scale))
-    full = 144 - 12 - 12 - (24 + 12) + 1  # windows ending in the training part, none missing
+    full = 144 - 12 - 12 - (12 + 12) + 1  # windows ending in the training part, none missing
     assert outcome.result.n_train_windows < full
-    assert np.isfinite(outcome.metrics["lstm_mase"]) and np.isfinite(outcome.metrics["snaive_mase"])
-    fc, skipped = forecast_frame(outcome.bundle, df)
-    assert len(fc) == 12 and not skipped and np.isfinite(fc["y_hat"]).all()
-    df.loc[140, "y"] = np.nan  # a missing point among the last input_size: that series is skipped
-    fc, skipped = forecast_frame(outcome.bundle, df)
-    assert fc.empty and skipped == ["AirPassengers"]
+    assert np.isfinite(outcome.metrics["lstm_mase"]) and np.isfinite(outcome.metrics["seasonal_naive_mase"])
+    fc, skipped = forecast_frame(outcome.bundle, df, "lstm")
+    assert len(fc) == 12 and not skipped and np.isfinite(fc["y_hat"]).all() and (fc["model"] == "lstm").all()
+    df.loc[140, "y"] = np.nan  # a missing point among the last input_size: the LSTM cannot forecast it,
+    fc, skipped = forecast_frame(outcome.bundle, df, "lstm")  # its best comparator does
+    assert not skipped and len(fc) == 12 and np.isfinite(fc["y_hat"]).all()
+    assert (fc["model"] == outcome.evaluation.fallback["AirPassengers"]).all()

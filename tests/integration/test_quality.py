@@ -13,15 +13,15 @@ from tests.conftest import make_long_csv
 
 def test_intervals_present_ordered_and_calibrated(tmp_path, air_csv):
     df = parse_csv(air_csv.read_bytes(), str(air_csv)).frame
-    outcome = train_stage(df, load_settings({"storage.root": str(tmp_path)}))
+    outcome = train_stage(df, load_settings({"storage.root": str(tmp_path), "data.n_windows": 1}))
     m = outcome.metrics
-    assert m["lstm_mase"] < 1.0 < m["snaive_mase"] and m["lstm_mase"] < m["naive_mase"]
+    assert m["lstm_mase"] < 1.0 < m["seasonal_naive_mase"] and m["lstm_mase"] < m["naive_mase"]
     assert m["coverage_95"] >= m["coverage_80"]
     # coverage is measured on every 1960 point at every one of the 12 horizon steps, and on the
     # sample data it is within 70-90 % (10 seeds measured: 76-88 %)
     assert m["coverage_points"] == 12 * 12
     assert 0.7 <= m["coverage_80"] <= 0.9
-    fc, _ = forecast_frame(outcome.bundle, df)
+    fc, _ = forecast_frame(outcome.bundle, df, "lstm")
     cols = ["y_hat_lo_95", "y_hat_lo_80", "y_hat", "y_hat_hi_80", "y_hat_hi_95"]
     assert set(cols) <= set(fc.columns)
     assert (np.diff(fc[cols].to_numpy(), axis=1) >= 0).all()
@@ -52,4 +52,7 @@ def test_rolling_backtest_over_several_cutoffs(tmp_path):
     # every forecast starts right after its cutoff and the last window ends at the series' end
     last = df.groupby("unique_id")["ds"].max()
     assert (frame.groupby("unique_id")["ds"].max().sort_index() == last.sort_index()).all()
-    assert set(outcome.table["model"]) == {"lstm", "snaive", "naive", "drift"}
+    assert set(outcome.table["model"]) == {"lstm", "auto_ets", "auto_theta", "auto_arima", "seasonal_naive", "naive",
+                                           "ensemble", "selected"}
+    # every model is scored on exactly the same (series, cutoff) pairs
+    assert outcome.table.groupby("model").size().nunique() == 1

@@ -32,7 +32,9 @@ def test_register_alias_load_same_predictions(tmp_path, air_csv):
     client = connect(s)
     run = client.get_run(reg.run_id)
     assert run.data.params["data.horizon"] == "12"
-    assert run.data.metrics["lstm_mase"] < run.data.metrics["snaive_mase"]
+    assert run.data.metrics["lstm_mase"] < run.data.metrics["seasonal_naive_mase"]
+    assert {"auto_ets_mase", "auto_theta_mase", "auto_arima_mase", "selected_mase"} <= set(run.data.metrics)
+    assert run.data.tags["train_end"] == "1960-12-01 00:00:00"
     assert len(client.get_metric_history(reg.run_id, "train_loss")) == len(outcome.result.history)
     assert str(client.get_model_version_by_alias("lstm-forecaster", "champion").version) == "1"
 

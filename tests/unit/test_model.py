@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lstm_model import scaling
-from lstm_model.bundle import ModelBundle, forecast_packed
+from lstm_model.bundle import FORMAT_VERSION, ModelBundle, forecast_packed
 from lstm_model.network import Ensemble, LSTMForecaster, NetworkConfig
 from lstm_model.training import TrainConfig, fit, lr_at
 from lstm_model.windows import PackedSeries, window_starts
@@ -74,7 +74,7 @@ def test_bundle_round_trip_gives_same_forecasts():
                                   forecast_packed(again.build(), packed, origin, again.stats))
     with pytest.raises(ValueError, match="input_size"):
         forecast_packed(again.build(), packed, np.array([2, 60, 60]), again.stats)
-    bad = bundle.config_json().replace('"format_version": 1', '"format_version": 99')
+    bad = bundle.config_json().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99')
     with pytest.raises(ValueError, match="format version"):
         ModelBundle.from_payloads(bundle.weights_bytes(), bad)
 

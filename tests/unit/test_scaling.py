@@ -32,7 +32,8 @@ def test_scale_then_inverse_is_identity(scaler, transform):
     stats = scaling.fit_stats(p.values, sid, all_points(p), p.n_series, transform, scaler)
     assert stats.loc.shape == (3,) and stats.scale.shape == (3,)
     assert stats.scaler == scaler
-    assert stats.transform == ("none" if transform == "none" else "log")  # auto -> log: all positive
+    assert stats.transform == transform
+    assert stats.log.tolist() == [transform != "none"] * 3  # auto -> log: every series is positive
     scaled = scaling.scale(p.values, sid, stats)
     assert not np.allclose(scaled, p.values)  # it really transformed something
     back = scaling.inverse(scaled, sid, stats)
@@ -63,26 +64,41 @@ def test_stats_read_only_the_fitted_points(scaler, transform):
     b = scaling.fit_stats(poisoned, sid, train, p.n_series, transform, scaler)
     np.testing.assert_array_equal(a.loc, b.loc)
     np.testing.assert_array_equal(a.scale, b.scale)
-    assert a.transform == b.transform
+    assert a.transform == b.transform and a.log.tolist() == b.log.tolist()
     # and the statistics are those of the training part alone (standard: population mean / std)
     if scaler == "standard":
         for k in range(3):
-            v = scaling.forward_transform(p.values[train & (sid == k)], a.transform)
+            v = scaling.forward_transform(p.values[train & (sid == k)], a.log[k])
             assert a.loc[k] == pytest.approx(v.mean(), rel=1e-12)
             assert a.scale[k] == pytest.approx(v.std(ddof=0), rel=1e-12)
 
 
-def test_auto_transform_looks_at_every_value_of_the_data():
-    # a value that cannot be logged anywhere in the data rules the log out, even outside the fit
-    # (otherwise that point would silently become missing); the statistics still use the fit only
+def test_auto_transform_is_decided_per_series_on_its_fitted_part():
+    # non-positive values outside the fitted part do not decide the transform (the test part is never
+    # read), and they become missing when scaled, never -inf; a series with a zero in its fitted part
+    # gets no log while the others keep theirs
     p = positive_packed()
     sid, pos = p.series_of_point(), p.position()
     train = pos < 2
     values = np.where(train, p.values, -5.0)  # non-positive values only outside the fitted part
     stats = scaling.fit_stats(values, sid, train, p.n_series, "auto", "standard")
-    assert stats.transform == "none"
-    assert scaling.fit_stats(p.values, sid, train, p.n_series, "auto", "standard").transform == "log"
-    np.testing.assert_allclose(stats.loc, [p.values[(sid == k) & train].mean() for k in range(p.n_series)])
+    assert stats.log.tolist() == [True, True, True]
+    scaled = scaling.scale(values, sid, stats)
+    assert np.all(np.isfinite(scaled[train])) and np.all(np.isnan(scaled[~train]))
+    with_zero = np.where((sid == 1) & (pos == 0), 0.0, p.values)  # series 1: a zero in its fitted part
+    stats = scaling.fit_stats(with_zero, sid, train, p.n_series, "auto", "standard")
+    assert stats.log.tolist() == [True, False, True]
+    np.testing.assert_allclose(stats.loc[1], with_zero[(sid == 1) & train].mean())
+    np.testing.assert_allclose(stats.loc[0], np.log(p.values[(sid == 0) & train]).mean())
+    back = scaling.inverse(scaling.scale(with_zero, sid, stats), sid, stats)
+    np.testing.assert_allclose(back, with_zero, rtol=1e-12, atol=1e-12)
+
+
+def test_a_huge_scaled_forecast_of_a_logged_series_stays_finite():
+    p = positive_packed()
+    sid = p.series_of_point()
+    stats = scaling.fit_stats(p.values, sid, all_points(p), p.n_series, "log", "standard")
+    assert np.all(np.isfinite(scaling.inverse(np.full(3, 1e6), np.arange(3), stats)))
 
 
 def test_minmax_maps_the_fitted_part_onto_minus_one_one():
@@ -106,13 +122,13 @@ def test_minmax_hand_computed():
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0])
-def test_auto_picks_none_when_a_value_is_not_positive(bad):
+def test_auto_picks_none_for_the_series_with_a_value_that_is_not_positive(bad):
     p = PackedSeries.from_arrays([np.array([3.0, bad, 2.0]), np.array([4.0, 5.0])])
     sid = p.series_of_point()
     stats = scaling.fit_stats(p.values, sid, all_points(p), 2, "auto", "standard")
-    assert stats.transform == "none"
-    assert scaling.resolve_transform("auto", p.values) == "none"
-    assert scaling.resolve_transform("auto", np.array([1.0, 2.0])) == "log"
+    assert stats.log.tolist() == [False, True]
+    assert scaling.resolve_log("auto", p.values, sid, 2).tolist() == [False, True]
+    assert scaling.resolve_log("none", p.values, sid, 2).tolist() == [False, False]
     with pytest.raises(ValueError, match="positive"):
         scaling.fit_stats(p.values, sid, all_points(p), 2, "log", "standard")
 
@@ -168,4 +184,4 @@ def test_missing_points_do_not_enter_the_statistics():
     stats = scaling.fit_stats(p.values, sid, all_points(p), 2, "none", "standard")
     assert np.all(np.isfinite(stats.loc)) and np.all(np.isfinite(stats.scale))
     assert stats.loc[0] == pytest.approx(3.0) and stats.scale[0] == pytest.approx(np.std([1.0, 3.0, 5.0]))
-    assert scaling.fit_stats(p.values, sid, all_points(p), 2, "auto", "standard").transform == "log"
+    assert scaling.fit_stats(p.values, sid, all_points(p), 2, "auto", "standard").log.tolist() == [True, True]

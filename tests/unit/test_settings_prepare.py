@@ -32,7 +32,7 @@ def test_defaults():
 def test_dotted_overrides():
     s = load_settings({"training.epochs": 5, "data.horizon": 3, "model.hidden_size": 16, "training.lr": 0.01})
     assert (s.training.epochs, s.data.horizon, s.model.hidden_size, s.training.lr) == (5, 3, 16, 0.01)
-    assert s.data.input_size == 12 and s.training.batch_size == 1024  # untouched neighbours keep defaults
+    assert s.data.input_size is None and s.training.batch_size == 1024  # untouched neighbours keep defaults
 
 
 def test_none_overrides_are_ignored():

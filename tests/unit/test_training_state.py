@@ -115,7 +115,7 @@ def covariate_frame(n_series: int = 3, n: int = 72, seed: int = 0) -> pd.DataFra
 def tiny_settings(tmp_path, **over):
     return load_settings({"storage.root": str(tmp_path / "storage"), "data.horizon": 1, "data.input_size": 4,
                           "training.epochs": 40, "training.patience": 40, "training.batch_size": 64,
-                          "model.hidden_size": 16, "training.progress": False, **over})
+                          "model.hidden_size": 16, "training.progress": False, "data.n_windows": 1, **over})
 
 
 def test_covariates_widen_the_input_and_are_used(tmp_path):
@@ -177,8 +177,9 @@ def test_scaler_statistics_ignore_an_outlier_in_the_test_part(tmp_path):
     spiked = clean.assign(y=np.where(np.arange(n) >= n - 12, 1e7, y))  # the last horizon: the test part
     s = tiny_settings(tmp_path, **{"data.horizon": 12, "data.input_size": 12, "training.epochs": 1})
     a, b = train_stage(clean, s), train_stage(spiked, s)
-    np.testing.assert_array_equal(a.bundle.stats.loc, b.bundle.stats.loc)
-    np.testing.assert_array_equal(a.bundle.stats.scale, b.bundle.stats.scale)
+    np.testing.assert_array_equal(a.stats.loc, b.stats.loc)  # the scored model never sees the test part
+    np.testing.assert_array_equal(a.stats.scale, b.stats.scale)
+    assert a.bundle.stats.loc[0] != b.bundle.stats.loc[0]  # the served refit sees every point
 
 
 def test_train_stage_resume_uses_the_checkpoint_of_the_same_training(tmp_path):

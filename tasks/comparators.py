@@ -1,0 +1,104 @@
+"""Statistical comparators: statsforecast's AutoETS, AutoTheta, AutoARIMA, SeasonalNaive and Naive.
+
+Each model is fitted on the history of one (series, origin) pair, everything before the origin,
+and forecasts the ``horizon`` steps from it: in the backtest on the same cutoffs as the LSTM, at
+serving time on the whole history of the series it was chosen for. Time is counted in steps (the
+series' own calendar), so one call serves series of any frequency.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from lstm_model import baselines
+from lstm_model.windows import PackedSeries
+
+COMPARATORS = ("auto_ets", "auto_theta", "auto_arima", "seasonal_naive", "naive")
+AUTO = ("auto_ets", "auto_theta", "auto_arima")  # fitted models: statsforecast, per pair
+LABELS = {"lstm": "LSTM", "auto_ets": "AutoETS", "auto_theta": "AutoTheta", "auto_arima": "AutoARIMA",
+          "seasonal_naive": "SeasonalNaive", "naive": "Naive", "selected": "served"}
+MIN_HISTORY = 2  # points a comparator needs before its origin
+
+
+MAX_ARIMA_SEASON = 24  # AutoARIMA's seasonal search costs about 90 s per fit at a 48-step season
+
+
+def parse(setting: str, n_series: int, max_auto_series: int, season: int = 1) -> list[str]:
+    """The comparators to run: the comma-separated names of ``setting``, without the fitted ones
+    when there are more than ``max_auto_series`` series (their cost grows with every series), and
+    without AutoARIMA beyond a season of MAX_ARIMA_SEASON steps (where it is not affordable)."""
+    names = [n.strip() for n in setting.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(COMPARATORS))
+    if unknown:
+        raise ValueError(f"unknown comparators {unknown}: choose from {', '.join(COMPARATORS)}")
+    if n_series > max_auto_series:
+        names = [n for n in names if n not in AUTO]
+    if season > MAX_ARIMA_SEASON:
+        names = [n for n in names if n != "auto_arima"]
+    return names
+
+
+def _models(names: list[str], season: int) -> list:
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
+
+    make = {
+        "auto_ets": lambda: AutoETS(season_length=season, alias="auto_ets"),
+        "auto_theta": lambda: AutoTheta(season_length=season, alias="auto_theta"),
+        "auto_arima": lambda: AutoARIMA(season_length=season, alias="auto_arima"),
+        "seasonal_naive": lambda: SeasonalNaive(season_length=season, alias="seasonal_naive"),
+        "naive": lambda: Naive(alias="naive"),
+    }
+    return [make[n]() for n in names]
+
+
+def histories(packed: PackedSeries, series: np.ndarray, origin: np.ndarray) -> pd.DataFrame:
+    """The history before each of M pairs as one long frame: unique_id = pair index, ds = step,
+    y; missing points carried forward (then back) inside each pair, pairs with no value left out."""
+    origin = origin.astype(np.int64)
+    pair = np.repeat(np.arange(series.size), origin)  # (R,)
+    step = np.arange(pair.size) - np.repeat(np.cumsum(origin) - origin, origin)  # (R,) position in the pair
+    y = packed.values[packed.offsets[series][pair] + step]
+    frame = pd.DataFrame({"unique_id": pair, "ds": step, "y": y})
+    if not np.isfinite(y).all():
+        frame["y"] = frame["y"].where(np.isfinite(frame["y"]))
+        frame["y"] = frame.groupby("unique_id")["y"].ffill()
+        frame["y"] = frame.groupby("unique_id")["y"].bfill()
+        frame = frame[frame["y"].notna()]
+    return frame
+
+
+def forecast_pairs(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizon: int, season: int,
+                   names: list[str], levels: tuple[int, ...] = ()) -> dict[str, dict[str, np.ndarray]]:
+    """Per comparator: ``{"y_hat": (M, H)}`` plus ``lo_<level>`` / ``hi_<level>`` (M, H) when
+    ``levels`` are asked for; NaN for pairs with fewer than MIN_HISTORY points. SeasonalNaive and
+    Naive are computed in one vectorised pass when no interval is asked for (the backtest), and
+    by statsforecast otherwise; the fitted models always by statsforecast, Naive its fallback."""
+    M = series.size
+    out = {n: {"y_hat": np.full((M, horizon), np.nan)} for n in names}
+    ok = origin >= MIN_HISTORY
+    fast = [n for n in names if n in ("seasonal_naive", "naive") and not levels]
+    fitted = [n for n in names if n not in fast]
+    sub = PackedSeries(packed.values, packed.offsets[series[ok]], packed.lengths[series[ok]])
+    for n in fast:
+        fn = baselines.naive if n == "naive" else lambda p, o, h: baselines.seasonal_naive(p, o, h, season)
+        out[n]["y_hat"][ok] = fn(sub, origin[ok], horizon)
+    if not fitted or not ok.any():
+        return out
+    frame = histories(packed, series[ok], origin[ok])
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    sf = StatsForecast(models=_models(fitted, season), freq=1, n_jobs=1, fallback_model=Naive())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fc = sf.forecast(df=frame, h=horizon, level=list(levels) or None)
+    fc = fc.sort_values(["unique_id", "ds"], kind="stable")
+    rows = np.flatnonzero(ok)[fc["unique_id"].to_numpy().reshape(-1, horizon)[:, 0]]  # (M',) pair of each block
+    for n in fitted:
+        cols = {"y_hat": n, **{f"{side}_{lv}": f"{n}-{side}-{lv}" for lv in levels for side in ("lo", "hi")}}
+        for key, col in cols.items():
+            block = out[n].setdefault(key, np.full((M, horizon), np.nan))
+            block[rows] = fc[col].to_numpy(dtype=np.float64).reshape(-1, horizon)
+    return out

@@ -1,0 +1,66 @@
+"""``lstm-forecast train --auto``: a small Optuna search of the LSTM recipe on the validation windows.
+
+Each trial trains the evaluated LSTM (training part only) with one set of choices and scores it by
+its best validation loss in scaled units (the same validation windows for every trial: the test
+part is never read). The chosen settings then train as usual; each trial is logged as a nested
+MLflow run of the training's run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from tasks.settings import Settings, load_settings
+
+
+@dataclass
+class Trial:
+    number: int
+    params: dict[str, Any]  # dotted settings keys
+    val_loss: float  # best validation loss (scaled units); inf when the trial could not train
+
+
+def search_space(trial, season: int, horizon: int) -> dict[str, Any]:
+    """Input window in seasons (at least the horizon), width, depth, learning rate, loss."""
+    base = max(season, horizon)
+    return {
+        "data.input_size": base * trial.suggest_categorical("input_seasons", [1, 2, 3]),
+        "model.hidden_size": trial.suggest_categorical("hidden_size", [32, 64, 128]),
+        "model.num_layers": trial.suggest_int("num_layers", 1, 3),
+        "training.lr": trial.suggest_float("lr", 1e-3, 1e-2, log=True),
+        "training.loss": trial.suggest_categorical("loss", ["mse", "mae", "huber"]),
+    }
+
+
+def tune(df: pd.DataFrame, s: Settings, n_trials: int) -> tuple[Settings, list[Trial]]:
+    """The settings with the lowest validation loss over ``n_trials`` (seeded TPE sampler), and
+    every trial."""
+    import optuna
+
+    from tasks.prepare import prepare, season_length
+    from tasks.train import evaluated_lstm
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    prep = prepare(df)
+    season = season_length(prep.freq, s.data.season_length)
+    trials: list[Trial] = []
+
+    def objective(trial) -> float:
+        params = search_space(trial, season, s.data.horizon)
+        trial_settings = load_settings({**_flat(s), **params, "training.resume": False})
+        fitted = evaluated_lstm(df, trial_settings)
+        loss = fitted.best_val_loss if fitted is not None and math.isfinite(fitted.best_val_loss) else math.inf
+        trials.append(Trial(trial.number, params, loss))
+        return loss
+
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=s.training.seed))
+    study.optimize(objective, n_trials=n_trials)
+    best = min(trials, key=lambda t: t.val_loss)
+    return load_settings({**_flat(s), **best.params}), trials
+
+
+def _flat(s: Settings) -> dict[str, Any]:
+    return {k: v for k, v in s.flat().items() if v is not None}

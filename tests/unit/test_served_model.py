@@ -1,0 +1,125 @@
+"""The served model: refit on every point, honest validation, per-series choice of model and
+per-series transform, comparators equal to statsforecast run directly."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstm_model.windows import PackedSeries
+from tasks import comparators
+from tasks.evaluate import split
+from tasks.predict import forecast_frame
+from tasks.settings import load_settings
+from tasks.train import train_stage, training_windows
+
+H = 6
+
+
+def monthly(n_series: int = 3, n: int = 72, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return pd.concat([pd.DataFrame({
+        "unique_id": f"s{i}", "ds": pd.date_range("2015-01-01", periods=n, freq="MS"),
+        "y": 100 + 5 * i + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, n)})
+        for i in range(n_series)], ignore_index=True)
+
+
+def settings(tmp_path, **over):
+    return load_settings({"storage.root": str(tmp_path / "storage"), "data.horizon": H, "training.epochs": 8,
+                          "training.patience": 8, "model.hidden_size": 8, "training.progress": False,
+                          "data.comparators": "auto_ets,seasonal_naive,naive", **over})
+
+
+def test_the_served_weights_are_refit_on_every_point(tmp_path):
+    df = monthly()
+    out = train_stage(df, settings(tmp_path))
+    b = out.bundle
+    assert b.meta["train_end"] == str(df["ds"].max())  # the served weights saw the last point
+    assert pd.Timestamp(b.meta["evaluated_train_end"]) < pd.Timestamp(b.meta["train_end"])
+    assert b.state_dict.keys() == b.eval_state_dict.keys()
+    assert any(not np.array_equal(b.state_dict[k], b.eval_state_dict[k]) for k in b.state_dict)
+    assert out.served.n_train_windows > out.result.n_train_windows
+    # statistics of the served model from every point, of the scored one from its training part only
+    last = df[df["unique_id"] == "s0"]["y"].to_numpy()
+    assert b.stats.loc[0] == pytest.approx(np.log(last).mean())
+    assert out.stats.loc[0] == pytest.approx(np.log(last[: out.split.val0[0]]).mean())
+
+
+def test_validation_windows_never_contain_a_training_target():
+    lengths = np.array([60, 45])
+    packed = PackedSeries.from_arrays([np.arange(float(n)) for n in lengths])
+    sp = split(packed, H, val_windows=2, n_windows=3)
+    L = 8
+    tr, va = training_windows(packed.values, packed.offsets, sp.val0, (sp.val0 + H - 1, sp.test0), L, H)
+    sid = np.searchsorted(packed.offsets, va, side="right") - 1
+    first_target = va - packed.offsets[sid] + L  # position of each validation window's first target
+    assert va.size and np.all(first_target >= sp.val0[sid]) and np.all(first_target + H <= sp.test0[sid])
+    sid_tr = np.searchsorted(packed.offsets, tr, side="right") - 1
+    assert np.all(tr - packed.offsets[sid_tr] + L + H <= sp.val0[sid_tr])  # training targets end before val0
+    assert np.all(sp.test0 == lengths - 3 * H) and np.all(sp.val0 == sp.test0 - 2 * H)
+
+
+def test_the_log_transform_is_decided_per_series_and_zeros_forecast_finitely(tmp_path):
+    df = monthly()
+    df.loc[(df["unique_id"] == "s1") & (df.index % 7 == 0), "y"] = 0.0  # zeros in one series only
+    out = train_stage(df, settings(tmp_path))
+    assert out.stats.log.tolist() == [True, False, True]
+    assert out.bundle.stats.log.tolist() == [True, False, True]
+    for mode in ("selected", "lstm"):
+        fc, skipped = forecast_frame(out.bundle, df, mode)
+        assert not skipped and fc["unique_id"].nunique() == 3
+        numeric = fc.select_dtypes("number")
+        assert np.isfinite(numeric.to_numpy()).all()
+
+
+def test_the_choice_of_model_never_looks_at_the_test_part(tmp_path):
+    df = monthly(n_series=4)
+    s = settings(tmp_path)
+    base = train_stage(df, s)
+    test_part = df.groupby("unique_id").cumcount(ascending=False) < 3 * H  # the three test windows
+    perturbed = df.assign(y=np.where(test_part, df["y"] * 3 + 500, df["y"]))
+    other = train_stage(perturbed, s)
+    assert other.evaluation.choice == base.evaluation.choice
+    assert other.evaluation.fallback == base.evaluation.fallback
+    assert other.metrics["selected_mase"] != base.metrics["selected_mase"]  # the test part was really changed
+
+
+def test_a_series_too_short_for_the_lstm_gets_a_comparator_forecast(tmp_path):
+    df = monthly(n_series=2)
+    short = pd.DataFrame({"unique_id": "short", "ds": pd.date_range("2019-01-01", periods=10, freq="MS"),
+                          "y": np.linspace(50, 60, 10)})
+    out = train_stage(pd.concat([df, short], ignore_index=True), settings(tmp_path))
+    assert out.evaluation.choice["short"] != "lstm"
+    fc, skipped = forecast_frame(out.bundle, pd.concat([df, short], ignore_index=True), "lstm")
+    assert not skipped
+    mine = fc[fc["unique_id"] == "short"]
+    assert len(mine) == H and (mine["model"] != "lstm").all() and np.isfinite(mine["y_hat"]).all()
+    assert (fc.loc[fc["unique_id"] != "short", "model"] == "lstm").all()  # the others: the LSTM alone
+
+
+def test_when_no_series_can_train_the_lstm_the_comparators_serve(tmp_path):
+    df = monthly(n_series=2, n=20)
+    out = train_stage(df, settings(tmp_path, **{"data.input_size": 12}))
+    assert out.result is None and "lstm" not in out.evaluation.models
+    fc, skipped = forecast_frame(out.bundle, df)
+    assert not skipped and len(fc) == 2 * H and (fc["model"] != "lstm").all()
+
+
+@pytest.mark.parametrize("name", comparators.COMPARATORS)
+def test_comparators_match_statsforecast_run_directly(name):
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
+
+    y = monthly(n_series=1, n=60)["y"].to_numpy()
+    packed = PackedSeries.from_arrays([y, y[:40] * 2])
+    series, origin = np.array([0, 0, 1]), np.array([48, 54, 40])
+    ours = comparators.forecast_pairs(packed, series, origin, H, 12, [name])[name]["y_hat"]  # (3, H)
+    model = {"auto_ets": AutoETS(season_length=12), "auto_theta": AutoTheta(season_length=12),
+             "auto_arima": AutoARIMA(season_length=12), "seasonal_naive": SeasonalNaive(12),
+             "naive": Naive()}[name]
+    for k, (s, o) in enumerate(zip(series, origin)):
+        hist = packed.values[packed.offsets[s] : packed.offsets[s] + o]
+        direct = StatsForecast(models=[model], freq=1).forecast(
+            df=pd.DataFrame({"unique_id": 0, "ds": np.arange(o), "y": hist}), h=H)
+        np.testing.assert_allclose(ours[k], direct.iloc[:, -1].to_numpy(), rtol=1e-9)
