@@ -10,7 +10,8 @@ the forecasts it wrote are scored on the held-out points. ``lstm-forecast foreca
 lstm`` then forecasts the same cutoff with the LSTM alone. statsforecast's models are fitted on the
 same points in the same run. MASE = MAE / in-sample seasonal naive MAE (the set's season), averaged
 over series; the summary is the geometric mean over sets of MASE relative to the best
-statistical model of each set, and the count of sets where the served forecasts beat seasonal naive.
+statistical model of each set (both floored at MASE_FLOOR), and the count of sets where the served
+forecasts beat seasonal naive.
 """
 from __future__ import annotations
 
@@ -77,9 +78,9 @@ def served(train: pd.DataFrame, h: int, seed: int, extra: list[str], work: Path)
     csv, storage = work / "input.csv", work / "storage"
     train.to_csv(csv, index=False)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    common = ["--storage", str(storage), "--no-progress"]
-    run = subprocess.run([*CLI, "run", "--input", str(csv), "--horizon", str(h), "--seed", str(seed), *common,
-                          *extra], cwd=work, env=env, capture_output=True, text=True)
+    common = ["--storage", str(storage)]
+    run = subprocess.run([*CLI, "run", "--input", str(csv), "--horizon", str(h), "--seed", str(seed), "--no-progress",
+                          *common, *extra], cwd=work, env=env, capture_output=True, text=True)
     if run.returncode:
         raise RuntimeError(run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "run failed")
     selected = pd.read_parquet(storage / "forecasts")
@@ -97,6 +98,7 @@ def main() -> None:
     ap.add_argument("--sets", default="", help="comma-separated set names (default: every set in INDEX.csv)")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], help="setting for every run, e.g. data.val_windows=2")
+    ap.add_argument("--out", default="", help="also write every row to this CSV")
     a = ap.parse_args()
     index = pd.read_csv(REAL / "INDEX.csv")
     if a.sets:
@@ -127,20 +129,33 @@ def main() -> None:
                    "seconds": time.perf_counter() - t0}
             rows.append(row)
             print(f"{name:>16} {h:>3} {m:>3} " + " ".join(f"{row[c]:>14.3f}" for c in cols)
-                  + f" {best:>14} {row['served'] / row[best]:>11.3f} {row['lstm'] / row[best]:>9.3f}  "
+                  + f" {best:>14} {ratio(row['served'], row[best]):>11.3f} {ratio(row['lstm'], row[best]):>9.3f}  "
                   f"{models}  {row['seconds']:.0f}", flush=True)
     t = pd.DataFrame(rows)
+    if a.out:
+        t.to_csv(a.out, index=False)
+    summary(t)
+
+
+MASE_FLOOR = 0.01  # a set whose held-out part a model forecasts exactly (all zeros) would make the ratio 0/0
+
+
+def ratio(a: float, b: float) -> float:
+    return max(a, MASE_FLOOR) / max(b, MASE_FLOOR)
+
+
+def summary(t: pd.DataFrame) -> None:
     by_set = t.groupby("set").mean(numeric_only=True)
-    best = by_set[list(STATS)].min(axis=1)
-    gm = lambda x: float(np.exp(np.mean(np.log(x))))  # noqa: E731
+    best = by_set[list(STATS)].min(axis=1).clip(lower=MASE_FLOOR)
+    gm = lambda x: float(np.exp(np.mean(np.log(x.clip(lower=MASE_FLOOR) / best))))  # noqa: E731
     print(f"\nsets: {len(by_set)}, seeds: {a.seeds}")
-    print(f"served: geometric mean of MASE / best statistical model per set {gm(by_set['served'] / best):.3f}; "
+    print(f"served: geometric mean of MASE / best statistical model per set {gm(by_set['served']):.3f}; "
           f"beats seasonal naive on {(by_set['served'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets; "
           f"writes forecasts on {int(np.isfinite(by_set['served']).sum())}/{len(by_set)}")
-    print(f"LSTM alone: geometric mean relative to the best statistical model {gm(by_set['lstm'] / best):.3f}; "
+    print(f"LSTM alone: geometric mean relative to the best statistical model {gm(by_set['lstm']):.3f}; "
           f"beats seasonal naive on {(by_set['lstm'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets")
     for c in STATS:
-        print(f"{c:>14}: geometric mean relative to the best {gm(by_set[c] / best):.3f}")
+        print(f"{c:>14}: geometric mean relative to the best {gm(by_set[c]):.3f}")
     if "air_passengers" in set(t["set"]):
         air = t[t["set"] == "air_passengers"]
         print(f"AirPassengers served MAPE {air['served_mape'].mean():.2f} ± {air['served_mape'].std(ddof=0):.2f} % "

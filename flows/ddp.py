@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 
             print(_train_text(train_flow(overrides=overrides)), flush=True)
         else:
-            from tasks.train import load_curated, train_stage
+            from tasks.train import load_curated, train_networks
 
-            train_stage(load_curated(s), s)  # the same collective calls as rank 0, nothing logged
+            train_networks(load_curated(s), s)  # the same collective calls as rank 0, nothing logged
     finally:
         dist.destroy_process_group()
     return 0

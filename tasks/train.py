@@ -136,6 +136,16 @@ def _plan(df: pd.DataFrame, s: Settings) -> Plan:
                 checkpoint_key(s, data_fp))
 
 
+def train_networks(df: pd.DataFrame, s: Settings) -> None:
+    """The two trainings of :func:`train_stage` alone (evaluated, then refit), nothing evaluated: what
+    the other data-parallel ranks run beside rank 0's train flow, making the same collective calls."""
+    plan = _plan(df, s)
+    sp, H = plan.split, plan.net.horizon
+    evaluated = _fit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, sp.val0, (sp.val0 + H - 1, sp.test0),
+                     plan.key, None)
+    _refit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, evaluated, plan.key, None)
+
+
 def evaluated_lstm(df: pd.DataFrame, s: Settings) -> TrainResult | None:
     """Only the evaluated LSTM (training part, early stopping on validation): the unit of a search."""
     plan = _plan(df, s)

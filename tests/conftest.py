@@ -18,6 +18,9 @@ for _k, _v in {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "GIT_PYTHON_REFRESH": "quiet",
+    # the comparators of multi-series tests: AutoARIMA's fits would dominate the suite's time; it is
+    # tested on its own (tests/unit/test_served_model.py) and by the tests that name every comparator
+    "LSTMF_DATA__COMPARATORS": "auto_ets,auto_theta,seasonal_naive,naive",
 }.items():
     os.environ.setdefault(_k, _v)
 os.environ.pop("MLFLOW_TRACKING_URI", None)

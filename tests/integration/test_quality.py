@@ -13,7 +13,8 @@ from tests.conftest import make_long_csv
 
 def test_intervals_present_ordered_and_calibrated(tmp_path, air_csv):
     df = parse_csv(air_csv.read_bytes(), str(air_csv)).frame
-    outcome = train_stage(df, load_settings({"storage.root": str(tmp_path), "data.n_windows": 1}))
+    outcome = train_stage(df, load_settings({"storage.root": str(tmp_path), "data.n_windows": 1,
+                                             "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive"}))
     m = outcome.metrics
     assert m["lstm_mase"] < 1.0 < m["seasonal_naive_mase"] and m["lstm_mase"] < m["naive_mase"]
     assert m["coverage_95"] >= m["coverage_80"]
@@ -44,7 +45,8 @@ def test_rolling_backtest_over_several_cutoffs(tmp_path):
     make_long_csv(path, n_series=5)
     df = parse_csv(path.read_bytes(), str(path)).frame
     s = load_settings({"storage.root": str(tmp_path), "data.horizon": 6, "data.input_size": 12,
-                       "data.n_windows": 3, "data.step": 3, "training.epochs": 10})
+                       "data.n_windows": 3, "data.step": 3, "training.epochs": 10,
+                       "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive"})
     outcome = train_stage(df, s)
     frame = outcome.test_frame
     assert frame.groupby("unique_id")["cutoff"].nunique().eq(3).all()
