@@ -148,7 +148,7 @@ def summary(t: pd.DataFrame) -> None:
     by_set = t.groupby("set").mean(numeric_only=True)
     best = by_set[list(STATS)].min(axis=1).clip(lower=MASE_FLOOR)
     gm = lambda x: float(np.exp(np.mean(np.log(x.clip(lower=MASE_FLOOR) / best))))  # noqa: E731
-    print(f"\nsets: {len(by_set)}, seeds: {a.seeds}")
+    print(f"\nsets: {len(by_set)}, seeds: {t.groupby('set').size().max()}")
     print(f"served: geometric mean of MASE / best statistical model per set {gm(by_set['served']):.3f}; "
           f"beats seasonal naive on {(by_set['served'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets; "
           f"writes forecasts on {int(np.isfinite(by_set['served']).sum())}/{len(by_set)}")
