@@ -7,6 +7,7 @@ series' own calendar), so one call serves series of any frequency.
 """
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -20,6 +21,9 @@ AUTO = ("auto_ets", "auto_theta", "auto_arima")  # fitted models: statsforecast,
 LABELS = {"lstm": "LSTM", "auto_ets": "AutoETS", "auto_theta": "AutoTheta", "auto_arima": "AutoARIMA",
           "seasonal_naive": "SeasonalNaive", "naive": "Naive", "selected": "served"}
 MIN_HISTORY = 2  # points a comparator needs before its origin
+# statsforecast simulates some intervals (Theta, ETS) after seeding numpy's global generator: two
+# threads fitting at once would interleave its draws, so one fit runs at a time per process
+_GLOBAL_RNG = threading.Lock()
 
 
 MAX_ARIMA_SEASON = 24  # AutoARIMA's seasonal search costs about 90 s per fit at a 48-step season
@@ -91,7 +95,7 @@ def forecast_pairs(packed: PackedSeries, series: np.ndarray, origin: np.ndarray,
     from statsforecast.models import Naive
 
     sf = StatsForecast(models=_models(fitted, season), freq=1, n_jobs=1, fallback_model=Naive())
-    with warnings.catch_warnings():
+    with _GLOBAL_RNG, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fc = sf.forecast(df=frame, h=horizon, level=list(levels) or None)
     fc = fc.sort_values(["unique_id", "ds"], kind="stable")

@@ -23,7 +23,8 @@ def air_frame(air_csv) -> pd.DataFrame:
 
 
 def test_register_alias_load_same_predictions(tmp_path, air_csv):
-    s = small_settings(tmp_path, **{"training.epochs": 300, "training.patience": 50})
+    s = small_settings(tmp_path, **{"training.epochs": 300, "training.patience": 50,
+                                    "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive"})
     df = air_frame(air_csv)
     outcome = train_stage(df, s)
     reg = log_and_register(s, outcome, b"\x89PNG", flow_run_id="test")
