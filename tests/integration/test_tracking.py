@@ -69,3 +69,20 @@ def test_no_champion_is_a_clear_error(tmp_path):
     s = small_settings(tmp_path)
     with pytest.raises(NoChampionError, match="no 'champion' alias"):
         load_champion(s)
+
+
+def test_auto_search_picks_the_lowest_validation_loss_and_logs_each_trial(tmp_path, air_csv):
+    from tasks.tuning import tune
+
+    s = small_settings(tmp_path, **{"training.epochs": 3, "training.patience": 3})
+    df = air_frame(air_csv)
+    best, trials = tune(df, s, n_trials=3)
+    assert len(trials) == 3 and all(np.isfinite(t.val_loss) for t in trials)
+    winner = min(trials, key=lambda t: t.val_loss)
+    assert all(getattr(getattr(best, k.split(".")[0]), k.split(".")[1]) == v for k, v in winner.params.items())
+    reg = log_and_register(best, train_stage(df, best), b"", None, trials)
+    client = connect(s)
+    children = client.search_runs([client.get_run(reg.run_id).info.experiment_id],
+                                  f"tags.mlflow.parentRunId = '{reg.run_id}'")
+    assert len(children) == 3
+    assert {float(c.data.metrics["val_loss"]) for c in children} == {t.val_loss for t in trials}
