@@ -93,7 +93,7 @@ class Evaluation:
 
 
 def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: list[str], ds: np.ndarray,
-             sp: Split, season: int, comparators: list[str]) -> Evaluation:
+             sp: Split, season: int, comparators: list[str], margin: float = 0.0) -> Evaluation:
     """Backtest the LSTM (``lstm`` None: not trained) and the comparators on the validation and
     test origins, choose a model per series on the validation windows, score every model and the
     chosen ones on the test windows, and calibrate the LSTM's intervals on the validation part."""
@@ -103,7 +103,7 @@ def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: l
     models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])
     if lstm is not None and not _finite(test.y_hat[LSTM]).any():
         models.remove(LSTM)  # the LSTM cannot forecast a single test window: compared without it
-    choice, default = _choose(val, models, packed.n_series)
+    choice, default = _choose(val, models, packed.n_series, margin)
     fallback, default_fallback = _choose(val, list(comparators), packed.n_series)
     test.y_hat[SELECTED] = _served(test, models, list(comparators), choice, fallback)
     common = _usable(test) & np.all([_finite(test.y_hat[m]) for m in models + [SELECTED]], axis=0)
@@ -175,11 +175,13 @@ def combine(members: list[np.ndarray]) -> np.ndarray:
         return np.where(n > 0, np.where(ok, stack, 0.0).sum(axis=0) / n, np.nan)
 
 
-def _choose(val: Pairs, models: list[str], n_series: int) -> tuple[np.ndarray, str]:
+def _choose(val: Pairs, models: list[str], n_series: int, margin: float = 0.0) -> tuple[np.ndarray, str]:
     """Per series, the index in ``models`` of the lowest mean validation MAE (-1: no validation
     window), and the model with the lowest mean validation MASE over the series where every model
     forecasts (the default for the others). A model that fails on one of a series' validation
-    windows is not a candidate for it; ties go to the first in ``models``."""
+    windows is not a candidate for it; ties go to the first in ``models``. When the ensemble is a
+    candidate it is kept unless another model's error is lower by at least ``margin`` (a fraction):
+    one validation window is a noisy vote, and the combination is rarely far from the best."""
     if not models:
         raise ValueError("no model to choose from: name at least one comparator")
     use = _usable(val)
@@ -192,8 +194,16 @@ def _choose(val: Pairs, models: list[str], n_series: int) -> tuple[np.ndarray, s
     best = np.where(np.isfinite(mean).any(axis=1), np.argmin(np.where(np.isfinite(mean), mean, np.inf), axis=1), -1)
     mase = np.stack([val.metric(val.y_hat[m])["mase"][use] for m in models], axis=1)  # (M', K)
     whole = np.isfinite(mase).all(axis=1)
-    default = models[int(np.argmin(mase[whole].mean(axis=0)))] if whole.any() else models[-1]
-    return best, default
+    overall = mase[whole].mean(axis=0)  # (K,)
+    default = int(np.argmin(overall)) if whole.any() else len(models) - 1
+    if ENSEMBLE in models:
+        e = models.index(ENSEMBLE)
+        picked = np.take_along_axis(mean, np.maximum(best, 0)[:, None], axis=1)[:, 0]  # (S,)
+        keep = np.isfinite(mean[:, e]) & (best >= 0) & (picked > (1 - margin) * mean[:, e])
+        best = np.where(keep, e, best)
+        if whole.any() and overall[default] > (1 - margin) * overall[e]:
+            default = e
+    return best, models[default]
 
 
 def _served(test: Pairs, models: list[str], comparators: list[str], choice: np.ndarray,

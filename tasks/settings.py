@@ -65,6 +65,9 @@ class DataSettings(BaseModel):
         "auto_ets,auto_theta,auto_arima,seasonal_naive,naive",
         description="Statistical comparators (statsforecast) backtested beside the LSTM, each a candidate for the "
         "series it forecasts best on validation: auto_ets, auto_theta, auto_arima, seasonal_naive, naive.")
+    ensemble_margin: float = Field(
+        0.25, ge=0, lt=1, description="The ensemble serves a series unless another model's validation error is "
+        "lower by at least this fraction (0: the lowest error wins outright).")
     max_auto_series: int = Field(
         2000, ge=0, description="Above this many series only seasonal_naive and naive are compared (the fitted "
         "models cost a fit per series and cutoff).")

@@ -70,7 +70,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     if evaluated is not None:
         model, stats, cov_stats, _ = evaluated
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
-    ev = evaluate(lstm, L, packed, ids, ds, sp, season, names)
+    ev = evaluate(lstm, L, packed, ids, ds, sp, season, names, s.data.ensemble_margin)
     served = _refit(net, tc, packed, covariates, s, evaluated, key, on_epoch)
     meta = {
         "freq": prep.freq,

@@ -123,3 +123,18 @@ def test_comparators_match_statsforecast_run_directly(name):
         direct = StatsForecast(models=[model], freq=1).forecast(
             df=pd.DataFrame({"unique_id": 0, "ds": np.arange(o), "y": hist}), h=H)
         np.testing.assert_allclose(ours[k], direct.iloc[:, -1].to_numpy(), rtol=1e-9)
+
+
+def test_the_ensemble_is_kept_unless_another_model_is_clearly_better_on_validation():
+    from tasks.evaluate import Pairs, _choose
+
+    y = np.zeros((3, 2))  # three series, one validation window each
+    y_hat = {"lstm": np.full((3, 2), 1.0), "naive": np.array([[0.7] * 2, [0.8] * 2, [2.0] * 2]),
+             "ensemble": np.full((3, 2), 1.0)}
+    val = Pairs(np.arange(3), np.full(3, 10), y, np.ones(3), y_hat)
+    models = ["lstm", "naive", "ensemble"]
+    best, _ = _choose(val, models, 3, margin=0.25)
+    # naive's error is 30 % lower on series 0 (chosen), 20 % lower on series 1 (not enough), higher on 2
+    assert [models[b] for b in best] == ["naive", "ensemble", "ensemble"]
+    plain, _ = _choose(val, models, 3, margin=0.0)
+    assert [models[b] for b in plain] == ["naive", "naive", "lstm"]  # ties go to the first
