@@ -166,6 +166,17 @@ def _pairs(lstm: Predict | None, L: int, packed: PackedSeries, origins: np.ndarr
     return Pairs(series, origin, y, scale, out)
 
 
+def served_models(meta: dict, ids, serve_model: str = "selected") -> tuple[np.ndarray, np.ndarray]:
+    """(S,) the model each series is served by (chosen on validation, or ``serve_model`` when it is
+    lstm or ensemble) and (S,) its fallback comparator, from a bundle's metadata; unseen series
+    take the defaults."""
+    chosen, fallback = meta.get("selection", {}), meta.get("fallback", {})
+    want = np.array([serve_model if serve_model in (LSTM, ENSEMBLE) else chosen.get(i, meta.get("default_model", LSTM))
+                     for i in ids], dtype=object)
+    backup = np.array([fallback.get(i, meta.get("default_fallback", "naive")) for i in ids], dtype=object)
+    return want, backup
+
+
 def combine(members: list[np.ndarray]) -> np.ndarray:
     """The mean of the members' forecasts (M, H) that are finite for each pair; NaN where none is."""
     stack = np.stack(members)  # (K, M, H)
@@ -186,13 +197,14 @@ def _choose(val: Pairs, models: list[str], n_series: int, margin: float = 0.0) -
         raise ValueError("no model to choose from: name at least one comparator")
     use = _usable(val)
     sid = val.series[use]
-    err = np.stack([val.metric(val.y_hat[m])["mae"][use] for m in models], axis=1)  # (M', K), NaN: no forecast
+    scores = [val.metric(val.y_hat[m]) for m in models]  # one pass per model
+    err = np.stack([sc["mae"][use] for sc in scores], axis=1)  # (M', K), NaN: no forecast
     total = np.zeros((n_series, len(models)))
     np.add.at(total, sid, err)  # a NaN marks the model out for that series
     count = np.bincount(sid, minlength=n_series)  # (S,)
     mean = np.where(count[:, None] > 0, total / np.maximum(count, 1)[:, None], np.nan)  # (S, K)
     best = np.where(np.isfinite(mean).any(axis=1), np.argmin(np.where(np.isfinite(mean), mean, np.inf), axis=1), -1)
-    mase = np.stack([val.metric(val.y_hat[m])["mase"][use] for m in models], axis=1)  # (M', K)
+    mase = np.stack([sc["mase"][use] for sc in scores], axis=1)  # (M', K)
     whole = np.isfinite(mase).all(axis=1)
     overall = mase[whole].mean(axis=0)  # (K,)
     default = int(np.argmin(overall)) if whole.any() else len(models) - 1
@@ -310,9 +322,7 @@ def rescore(bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list
     network where it chose the LSTM (scaled on this split's training part), the same comparator
     forecasts as ``ev`` elsewhere, ``ev``'s own choice where it has neither."""
     test, meta = ev.test, bundle.meta
-    chosen = meta.get("selection", {})
-    want = np.array([chosen.get(ids[i], meta.get("default_model", LSTM)) for i in range(packed.n_series)],
-                    dtype=object)[test.series]  # (M,)
+    want, backup = (a[test.series] for a in served_models(meta, ids))  # (M,) per pair
     y_hat = np.full_like(test.y, np.nan)
     if bundle.eval_state_dict:
         sid, pos = packed.series_of_point(), packed.position()
@@ -329,9 +339,7 @@ def rescore(bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list
     if ens.any():
         members = [y_hat] + [test.y_hat[m] for m in ENSEMBLE_MEMBERS[1:] if m in test.y_hat]
         y_hat[ens] = combine(members)[ens]
-    fallback = meta.get("fallback", {})
-    names = np.array([w if w not in (LSTM, ENSEMBLE) else fallback.get(ids[s], meta.get("default_fallback", ""))
-                      for w, s in zip(want, test.series)], dtype=object)
+    names = np.where(np.isin(want, [LSTM, ENSEMBLE]), backup, want)
     for name in set(names) & set(test.y_hat):
         take = (names == name) & ~_finite(y_hat)
         y_hat[take] = test.y_hat[name][take]

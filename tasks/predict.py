@@ -8,7 +8,7 @@ from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.windows import PackedSeries, complete
 from tasks import comparators
-from tasks.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine
+from tasks.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine, served_models
 from tasks.prepare import future_dates, prepare, to_frame
 
 BANDS = tuple(f"{side}_{lv}" for lv in LEVELS for side in ("lo", "hi"))
@@ -30,10 +30,7 @@ def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
     p, ids, H = prep.packed, np.asarray(prep.ids, dtype=object), bundle.network.horizon
     meta = bundle.meta
     season = int(meta.get("season_length", 1))
-    chosen, fallback = meta.get("selection", {}), meta.get("fallback", {})
-    want = np.array([serve_model if serve_model in (LSTM, ENSEMBLE) else chosen.get(i, meta.get("default_model", LSTM))
-                     for i in ids], dtype=object)  # (S,)
-    backup = np.array([fallback.get(i, meta.get("default_fallback", "naive")) for i in ids], dtype=object)  # (S,)
+    want, backup = served_models(meta, ids, serve_model)  # (S,), (S,)
     names = list(meta.get("comparators", comparators.COMPARATORS))
     can = _lstm_can_forecast(bundle, p) if bundle.has_lstm else np.zeros(p.n_series, bool)
     scale = seasonal_scale(p, p.lengths, season)  # (S,) the MASE scale of each forecast

@@ -65,7 +65,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     W = sp.origins.shape[0]
     names = comparators.parse(s.data.comparators, packed.n_series, s.data.max_auto_series, season)
     data_fp = plan.fingerprint
-    evaluated = _fit(net, tc, packed, covariates, s, sp.val0, (sp.val0 + H - 1, sp.test0), key, on_epoch)
+    evaluated = _fit_evaluated(plan, s, on_epoch)
     lstm = None
     if evaluated is not None:
         model, stats, cov_stats, _ = evaluated
@@ -140,19 +140,20 @@ def train_networks(df: pd.DataFrame, s: Settings) -> None:
     """The two trainings of :func:`train_stage` alone (evaluated, then refit), nothing evaluated: what
     the other data-parallel ranks run beside rank 0's train flow, making the same collective calls."""
     plan = _plan(df, s)
-    sp, H = plan.split, plan.net.horizon
-    evaluated = _fit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, sp.val0, (sp.val0 + H - 1, sp.test0),
-                     plan.key, None)
-    _refit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, evaluated, plan.key, None)
+    _refit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, _fit_evaluated(plan, s, None), plan.key, None)
 
 
 def evaluated_lstm(df: pd.DataFrame, s: Settings) -> TrainResult | None:
     """Only the evaluated LSTM (training part, early stopping on validation): the unit of a search."""
-    plan = _plan(df, s)
-    sp, H = plan.split, plan.net.horizon
-    fitted = _fit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, sp.val0, (sp.val0 + H - 1, sp.test0),
-                  plan.key, None)
+    fitted = _fit_evaluated(_plan(df, s), s, None)
     return fitted[0] if fitted else None
+
+
+def _fit_evaluated(plan: Plan, s: Settings, on_epoch: Callable[[dict], None] | None) -> "Fitted | None":
+    """The evaluated LSTM: trained on the training part, early-stopped on the validation windows."""
+    sp = plan.split
+    return _fit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, sp.val0,
+                (sp.val0 + plan.net.horizon - 1, sp.test0), plan.key, on_epoch)
 
 
 Fitted = tuple[TrainResult, scaling.ScalerStats, "scaling.ScalerStats | None", int]  # result, stats, cov stats, windows
@@ -175,7 +176,7 @@ def _fit(net: NetworkConfig, tc: TrainConfig, packed: PackedSeries, covariates: 
     tr, va = training_windows(observed, packed.offsets, fit_end, val_span, L, H)
     if tr.size == 0:
         return None
-    members = [fit(net, np.nan_to_num(data), tr, va, replace(tc, seed=tc.seed + 1000 * k,
+    members = [fit(net, data, tr, va, replace(tc, seed=tc.seed + 1000 * k,
                                                              checkpoint=checkpoint_path(s, key + tag, k)),
                    on_epoch=on_epoch)
                for k in range(s.model.ensemble)]  # a few full trainings, not a loop over data
