@@ -16,11 +16,13 @@ def naive(packed: PackedSeries, origin: np.ndarray, horizon: int) -> np.ndarray:
     return np.repeat(last[:, None], horizon, axis=1)  # (S, H)
 
 
-def seasonal_naive(packed: PackedSeries, origin: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    """Repeat the last observed season: ŷ_{T+h} = y_{T+h-m·ceil(h/m)}; naive where history < m."""
-    h = np.arange(horizon)  # (H,)
-    back = season - (h % season)  # (H,) steps back from the origin
-    pos = origin[:, None] - back[None, :]  # (S, H)
+def seasonal_naive(packed: PackedSeries, origin: np.ndarray, horizon: int, season: int | np.ndarray) -> np.ndarray:
+    """Repeat the last observed season: ŷ_{T+h} = y_{T+h-m·ceil(h/m)}; naive where history < m.
+    ``season``: one for all series or (S,) each series' own."""
+    m = np.broadcast_to(np.asarray(season, dtype=np.int64), origin.shape)[:, None]  # (S, 1)
+    h = np.arange(horizon)[None, :]  # (1, H)
+    back = m - (h % m)  # (S, H) steps back from the origin
+    pos = origin[:, None] - back  # (S, H)
     pos = np.where(pos >= 0, pos, origin[:, None] - 1)
     return packed.values[packed.offsets[:, None] + pos]  # (S, H)
 
@@ -33,17 +35,20 @@ def drift(packed: PackedSeries, origin: np.ndarray, horizon: int) -> np.ndarray:
     return last[:, None] + slope[:, None] * np.arange(1, horizon + 1)[None, :]  # (S, H)
 
 
-def seasonal_scale(packed: PackedSeries, origin: np.ndarray, season: int) -> np.ndarray:
+def seasonal_scale(packed: PackedSeries, origin: np.ndarray, season: int | np.ndarray) -> np.ndarray:
     """(S,) in-sample MAE of the seasonal naive forecast over positions < origin (the MASE scale)."""
     return seasonal_scale_at(packed, np.arange(packed.n_series), origin, season)
 
 
-def seasonal_scale_at(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, season: int) -> np.ndarray:
+def seasonal_scale_at(packed: PackedSeries, series: np.ndarray, origin: np.ndarray,
+                      season: int | np.ndarray) -> np.ndarray:
     """The MASE scale for M (series, origin) pairs: mean |y_t - y_{t-m}| over t < origin, missing
-    points skipped; the naive (lag 1) error for histories shorter than one season + 1. -> (M,)"""
+    points skipped; the naive (lag 1) error for histories shorter than one season + 1. -> (M,)
+    ``season``: one for all pairs or (M,) each pair's own."""
     pos = packed.position()
+    m = np.broadcast_to(np.asarray(season, dtype=np.int64), series.shape)  # (M,)
     out = np.full(series.shape[0], np.nan)
-    for lag in (season, 1):  # two fixed lags, not a loop over data
+    for lag in dict.fromkeys([*np.unique(m).tolist(), 1]):  # each distinct season (a few), then lag 1: not a loop over data
         err = np.zeros(packed.values.shape[0])
         ok = pos >= lag
         idx = np.nonzero(ok)[0]
@@ -54,7 +59,7 @@ def seasonal_scale_at(packed: PackedSeries, series: np.ndarray, origin: np.ndarr
         cnt[idx[fin]] = 1.0
         start, stop = packed.offsets[series], packed.offsets[series] + origin  # (M,)
         total, n = _slice_sums(err, start, stop), _slice_sums(cnt, start, stop)
-        fill = np.isnan(out) & (n > 0)
+        fill = np.isnan(out) & (n > 0) & ((m == lag) | (lag == 1))
         out[fill] = total[fill] / n[fill]
     return out
 

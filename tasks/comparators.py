@@ -30,6 +30,7 @@ MAX_ARIMA_SEASON = 24  # AutoARIMA's seasonal search costs about 90 s per fit at
 
 
 def parse(setting: str, n_series: int, max_auto_series: int, season: int = 1) -> list[str]:
+    # season: the longest season among the series
     """The comparators to run: the comma-separated names of ``setting``, without the fitted ones
     when there are more than ``max_auto_series`` series (their cost grows with every series), and
     without AutoARIMA beyond a season of MAX_ARIMA_SEASON steps (where it is not affordable)."""
@@ -73,24 +74,36 @@ def histories(packed: PackedSeries, series: np.ndarray, origin: np.ndarray) -> p
     return frame
 
 
-def forecast_pairs(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizon: int, season: int,
-                   names: list[str], levels: tuple[int, ...] = ()) -> dict[str, dict[str, np.ndarray]]:
+def forecast_pairs(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizon: int,
+                   season: int | np.ndarray, names: list[str],
+                   levels: tuple[int, ...] = ()) -> dict[str, dict[str, np.ndarray]]:
     """Per comparator: ``{"y_hat": (M, H)}`` plus ``lo_<level>`` / ``hi_<level>`` (M, H) when
-    ``levels`` are asked for; NaN for pairs with fewer than MIN_HISTORY points. SeasonalNaive and
-    Naive are computed in one vectorised pass when no interval is asked for (the backtest), and
-    by statsforecast otherwise; the fitted models always by statsforecast, Naive its fallback."""
+    ``levels`` are asked for; NaN for pairs with fewer than MIN_HISTORY points. ``season``: one
+    for all pairs or (M,) each pair's own (the fitted models run once per distinct season).
+    SeasonalNaive and Naive are computed in one vectorised pass when no interval is asked for
+    (the backtest), and by statsforecast otherwise; the fitted models always by statsforecast,
+    Naive its fallback."""
     M = series.size
-    out = {n: {"y_hat": np.full((M, horizon), np.nan)} for n in names}
+    m = np.broadcast_to(np.asarray(season, dtype=np.int64), series.shape)  # (M,)
+    keys = ["y_hat", *(f"{side}_{lv}" for lv in levels for side in ("lo", "hi"))]
+    out = {n: {key: np.full((M, horizon), np.nan) for key in keys} for n in names}
     ok = origin >= MIN_HISTORY
     fast = [n for n in names if n in ("seasonal_naive", "naive") and not levels]
     fitted = [n for n in names if n not in fast]
     sub = PackedSeries(packed.values, packed.offsets[series[ok]], packed.lengths[series[ok]])
     for n in fast:
-        fn = baselines.naive if n == "naive" else lambda p, o, h: baselines.seasonal_naive(p, o, h, season)
+        fn = baselines.naive if n == "naive" else lambda p, o, h: baselines.seasonal_naive(p, o, h, m[ok])
         out[n]["y_hat"][ok] = fn(sub, origin[ok], horizon)
-    if not fitted or not ok.any():
-        return out
-    frame = histories(packed, series[ok], origin[ok])
+    for m_value in np.unique(m[ok]).tolist() if fitted else []:
+        rows = np.flatnonzero(ok & (m == m_value))
+        _fit(packed, series[rows], origin[rows], horizon, int(m_value), fitted, levels, out, rows)
+    return out
+
+
+def _fit(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizon: int, season: int,
+         fitted: list[str], levels: tuple[int, ...], out: dict[str, dict[str, np.ndarray]], rows: np.ndarray) -> None:
+    """statsforecast's models on M' pairs of one season, written into ``out`` at ``rows`` (M',)."""
+    frame = histories(packed, series, origin)
     from statsforecast import StatsForecast
     from statsforecast.models import Naive
 
@@ -99,10 +112,8 @@ def forecast_pairs(packed: PackedSeries, series: np.ndarray, origin: np.ndarray,
         warnings.simplefilter("ignore")
         fc = sf.forecast(df=frame, h=horizon, level=list(levels) or None)
     fc = fc.sort_values(["unique_id", "ds"], kind="stable")
-    rows = np.flatnonzero(ok)[fc["unique_id"].to_numpy().reshape(-1, horizon)[:, 0]]  # (M',) pair of each block
+    at = rows[fc["unique_id"].to_numpy().reshape(-1, horizon)[:, 0]]  # (M'',) pair of each block
     for n in fitted:
         cols = {"y_hat": n, **{f"{side}_{lv}": f"{n}-{side}-{lv}" for lv in levels for side in ("lo", "hi")}}
         for key, col in cols.items():
-            block = out[n].setdefault(key, np.full((M, horizon), np.nan))
-            block[rows] = fc[col].to_numpy(dtype=np.float64).reshape(-1, horizon)
-    return out
+            out[n][key][at] = fc[col].to_numpy(dtype=np.float64).reshape(-1, horizon)

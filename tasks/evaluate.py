@@ -93,11 +93,13 @@ class Evaluation:
 
 
 def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: list[str], ds: np.ndarray,
-             sp: Split, season: int, comparators: list[str], margin: float = 0.0) -> Evaluation:
+             sp: Split, season: np.ndarray, comparators: list[str], margin: float = 0.0) -> Evaluation:
     """Backtest the LSTM (``lstm`` None: not trained) and the comparators on the validation and
     test origins, choose a model per series on the validation windows, score every model and the
-    chosen ones on the test windows, and calibrate the LSTM's intervals on the validation part."""
+    chosen ones on the test windows, and calibrate the LSTM's intervals on the validation part.
+    ``season``: (S,) each series' season length (or one for all)."""
     H, L = packed_horizon(sp), input_size
+    season = per_series(season, packed.n_series)  # (S,)
     val = _pairs(lstm, L, packed, sp.val_origins, H, season, comparators)
     test = _pairs(lstm, L, packed, sp.origins, H, season, comparators)
     models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])
@@ -130,6 +132,11 @@ def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: l
                       default, default_fallback, test, common, conformal, val)
 
 
+def per_series(season: int | np.ndarray, n_series: int) -> np.ndarray:
+    """(S,) season lengths from one for all or one per series."""
+    return np.broadcast_to(np.asarray(season, dtype=np.int64), (n_series,))
+
+
 def packed_horizon(sp: Split) -> int:
     """H: the distance from the last validation origin to the first test origin."""
     return int((sp.test0 - sp.val_origins[-1]).max())
@@ -144,14 +151,15 @@ def _usable(p: Pairs) -> np.ndarray:
     return (p.origin >= comp.MIN_HISTORY) & np.isfinite(p.y).any(axis=1)
 
 
-def _pairs(lstm: Predict | None, L: int, packed: PackedSeries, origins: np.ndarray, H: int, season: int,
+def _pairs(lstm: Predict | None, L: int, packed: PackedSeries, origins: np.ndarray, H: int, season: np.ndarray,
            comparators: list[str]) -> Pairs:
     series, origin = backtest.pairs(origins)
+    season = per_series(season, packed.n_series)
     inside = origin >= 0  # a series shorter than its windows has negative origins: no pair there
     safe = np.maximum(origin, 0)
     y = np.full((series.size, H), np.nan)
     y[inside] = backtest.actuals(packed, series[inside], origin[inside], H)
-    y_hat = comp.forecast_pairs(packed, series, safe, H, season, comparators)
+    y_hat = comp.forecast_pairs(packed, series, safe, H, season[series], comparators)
     out = {k: v["y_hat"] for k, v in y_hat.items()}
     if lstm is not None:
         out[LSTM] = np.full((series.size, H), np.nan)
@@ -162,7 +170,7 @@ def _pairs(lstm: Predict | None, L: int, packed: PackedSeries, origins: np.ndarr
     if len(members) > 1:
         out[ENSEMBLE] = combine(members)
     scale = np.full(series.size, np.nan)
-    scale[inside] = baselines.seasonal_scale_at(packed, series[inside], origin[inside], season)
+    scale[inside] = baselines.seasonal_scale_at(packed, series[inside], origin[inside], season[series[inside]])
     return Pairs(series, origin, y, scale, out)
 
 
@@ -248,7 +256,7 @@ def _frame(test: Pairs, ids: np.ndarray, ds: np.ndarray, packed: PackedSeries, m
     })
 
 
-def _intervals(lstm: Predict, L: int, packed: PackedSeries, sp: Split, H: int, season: int, test: Pairs,
+def _intervals(lstm: Predict, L: int, packed: PackedSeries, sp: Split, H: int, season: np.ndarray, test: Pairs,
                frame: pd.DataFrame, agg: dict[str, float]) -> dict[str, list[float]]:
     """Conformal half-widths (MASE-scaled, per step) of the LSTM: calibrated on every validation
     point at every horizon step, their coverage measured the same way on the test part (into
@@ -300,7 +308,7 @@ def _target_pairs(start: np.ndarray, stop: np.ndarray, H: int, L: int,
 
 
 def _scaled_residuals(lstm: Predict, packed: PackedSeries, start: np.ndarray, stop: np.ndarray,
-                      H: int, L: int, season: int,
+                      H: int, L: int, season: np.ndarray,
                       series_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MASE-scaled residuals (M, H) of the forecasts of every point of [start, stop) at every
     horizon step (see ``_target_pairs``), and the mask (M, H) of those whose actual and inputs
@@ -311,7 +319,7 @@ def _scaled_residuals(lstm: Predict, packed: PackedSeries, start: np.ndarray, st
         return np.zeros((0, H)), np.zeros((0, H), bool)
     pos = np.minimum(origin[:, None] + np.arange(H)[None, :], packed.lengths[series, None] - 1)  # (M, H)
     y = np.where(ok, packed.values[packed.offsets[series, None] + pos], np.nan)  # (M, H)
-    scale = baselines.seasonal_scale_at(packed, series, origin, season)[:, None]  # (M, 1)
+    scale = baselines.seasonal_scale_at(packed, series, origin, per_series(season, packed.n_series)[series])[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         r = (y - lstm(series, origin)) / scale  # NaN where the actual or an input point is missing
     return r, ok & np.isfinite(r)

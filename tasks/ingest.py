@@ -25,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.csv_reader import (HEAD_BYTES, MAX_BAD_DETAILS, ColumnMapping, FileRejected, NeedsCareful, can_be_fast,
                               iter_batches, sniff)
 from tasks.curated import Curated
+from tasks.frequency import grid, infer_freqs
 from tasks.keystream import KeyStream
 from tasks.readahead import ReadAhead
 from tasks.settings import IngestSettings
@@ -113,15 +114,17 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         report.duplicates, report.sorted_input = keys.duplicates, keys.sorted_input
         report.series = keys.series - len(keys.mixed_frequency)
         report.rows = n_good - keys.mixed_rows
-        report.gaps = int(sum(keys.gaps.values()))
+        missing = _missing_steps(cur, tmp, list(keys.gaps)) if keys.gaps else pd.DataFrame({"unique_id": []})
+        gaps = missing["unique_id"].value_counts()  # on each series' own calendar: weekends are no gap of B data
+        report.gaps = int(gaps.sum())
         report.first, report.last = str(keys.ranges["first"].min()), str(keys.ranges["last"].max())
         notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []
-        if keys.gaps and cfg.gaps == "fill":
-            report.rows += _fill_gaps(cur, tmp, list(keys.gaps))
+        if report.gaps and cfg.gaps == "fill":
+            report.rows += _fill_gaps(cur, tmp, missing)
         how = "filled with NaN rows" if cfg.gaps == "fill" else "left as gaps"
-        notes += [f"{report.gaps} missing steps in {len(keys.gaps)} series ({how})"] if keys.gaps else []
+        notes += [f"{report.gaps} missing steps in {len(gaps)} series ({how})"] if report.gaps else []
         notes += ["input was not sorted (sorted)"] if not keys.sorted_input else []
         report.reason = "; ".join(notes)
         report.sha256 = digest = digest_f.result()
@@ -278,23 +281,31 @@ def _drop_series(cur: Curated, tmp: str, series: list[str]) -> None:
     fobj.close()
 
 
-def _fill_gaps(cur: Curated, tmp: str, series: list[str]) -> int:
-    """Add a NaN row for every missing step of ``series`` (steps: the series' smallest spacing, in
-    calendar months for month-aligned series). Returns the number of rows added."""
+def _missing_steps(cur: Curated, tmp: str, series: list[str]) -> pd.DataFrame:
+    """unique_id, ds of every step missing from ``series`` on each one's own calendar (its
+    inferred frequency: a Mon-Fri series misses no weekend, a month-end series misses month ends)."""
+    with cur.storage.fs.open(tmp, "rb") as f:
+        t = pq.read_table(f, columns=["unique_id", "ds"])
+    gappy = t.filter(pc.is_in(t["unique_id"], pa.array(series, pa.string()))).to_pandas()
+    gappy = gappy.drop_duplicates().sort_values(["unique_id", "ds"], ignore_index=True)
+    lengths = gappy.groupby("unique_id", sort=False).size()
+    ds = gappy["ds"].to_numpy(dtype="datetime64[ns]")
+    freqs = infer_freqs(ds, lengths.to_numpy())
+    missing, start = [], 0
+    for uid, n, freq in zip(lengths.index, lengths.to_numpy(), freqs):  # only the series with gaps
+        stamps = pd.DatetimeIndex(ds[start : start + n])
+        start += n
+        steps = grid(stamps, freq)
+        if steps is not None:
+            missing.append(pd.DataFrame({"unique_id": uid, "ds": steps.difference(stamps).astype("datetime64[ns]")}))
+    return pd.concat(missing, ignore_index=True) if missing else pd.DataFrame({"unique_id": [], "ds": []})
+
+
+def _fill_gaps(cur: Curated, tmp: str, add: pd.DataFrame) -> int:
+    """Add a NaN row for every missing step in ``add`` (unique_id, ds). Returns the rows added."""
     with cur.storage.fs.open(tmp, "rb") as f:
         t = pq.read_table(f)
-    gappy = t.filter(pc.is_in(t["unique_id"], pa.array(series, pa.string()))).to_pandas()
-    fills = []
-    for uid, g in gappy.groupby("unique_id", sort=False):  # only the series that have gaps
-        ds = pd.DatetimeIndex(g["ds"].drop_duplicates().sort_values())
-        if (ds == ds.to_period("M").to_timestamp()).all():
-            months = ds.year * 12 + ds.month
-            grid = pd.date_range(ds[0], ds[-1], freq=pd.DateOffset(months=int(np.diff(months).min())))
-        else:
-            grid = pd.date_range(ds[0], ds[-1], freq=pd.Timedelta(np.diff(ds.asi8).min()))
-        missing = grid.difference(ds)
-        fills.append(pd.DataFrame({"unique_id": uid, "ds": missing.astype("datetime64[ns]")}))
-    add = pd.concat(fills, ignore_index=True)
+    add = add.copy()
     for col in t.schema.names[2:]:
         add[col] = np.nan
     filled = pa.concat_tables([t, pa.Table.from_pandas(add, schema=t.schema, preserve_index=False)])

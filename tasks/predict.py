@@ -9,7 +9,8 @@ from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.windows import PackedSeries, complete
 from tasks import comparators
 from tasks.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine, served_models
-from tasks.prepare import future_dates, prepare, to_frame
+from tasks.frequency import future_dates, seasons
+from tasks.prepare import prepare, to_frame
 
 BANDS = tuple(f"{side}_{lv}" for lv in LEVELS for side in ("lo", "hi"))
 COLUMNS = ["unique_id", "ds", "y_hat", *(f"y_hat_{band}" for band in BANDS),
@@ -26,10 +27,10 @@ def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
     input_size, a series it has no weights for) the series' best comparator forecasts it, fitted
     on the series' whole history; the ensemble is the mean of its members that forecast. LSTM
     intervals are conformal, the comparators' their own, the ensemble's the mean of its members'."""
-    prep = prepare(history, bundle.covariates)
-    p, ids, H = prep.packed, np.asarray(prep.ids, dtype=object), bundle.network.horizon
     meta = bundle.meta
-    season = int(meta.get("season_length", 1))
+    prep = prepare(history, bundle.covariates, meta.get("freq"))  # each series' own frequency, or the one given
+    p, ids, H = prep.packed, np.asarray(prep.ids, dtype=object), bundle.network.horizon
+    season = seasons(prep.freqs, meta.get("season_length"))  # (S,)
     want, backup = served_models(meta, ids, serve_model)  # (S,), (S,)
     names = list(meta.get("comparators", comparators.COMPARATORS))
     can = _lstm_can_forecast(bundle, p) if bundle.has_lstm else np.zeros(p.n_series, bool)
@@ -64,7 +65,7 @@ def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
     if not ok.any():
         return pd.DataFrame(columns=COLUMNS), skipped
     last = prep.last_ds[ok]  # (S,)
-    out = to_frame(list(ids[ok]), future_dates(last, meta.get("freq") or prep.freq, H), point[ok])
+    out = to_frame(list(ids[ok]), future_dates(last, prep.freqs[ok], H), point[ok])
     for key, band in bands.items():
         out[f"y_hat_{key}"] = band[ok].reshape(-1)
     out["mase_scale"] = np.repeat(scale[ok], H)  # scores this forecast when actuals arrive
@@ -92,12 +93,12 @@ def _lstm(bundle: ModelBundle, p: PackedSeries, ids: np.ndarray, use: np.ndarray
     return out
 
 
-def _comparator(p: PackedSeries, use: np.ndarray, H: int, season: int, name: str) -> dict[str, np.ndarray]:
+def _comparator(p: PackedSeries, use: np.ndarray, H: int, season: np.ndarray, name: str) -> dict[str, np.ndarray]:
     """A comparator fitted on the whole history of each series in ``use``: forecasts and bands (S, H)."""
     out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *BANDS)}
     idx = np.flatnonzero(use)
     if idx.size:
-        got = comparators.forecast_pairs(p, idx, p.lengths[idx], H, season, [name], LEVELS)[name]
+        got = comparators.forecast_pairs(p, idx, p.lengths[idx], H, season[idx], [name], LEVELS)[name]
         for key in out:
             out[key][idx] = got[key]
     return out

@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 
 from lstm_model.baselines import seasonal_scale_at
 from tasks.curated import Curated, latest_per_key, read_curated
-from tasks.prepare import prepare, season_length
+from tasks.frequency import seasons
+from tasks.prepare import prepare
 from tasks.storage import Storage
 
 SCORES = "scores/scores.parquet"
@@ -83,11 +84,12 @@ def _mase_scales(history: pd.DataFrame, joined: pd.DataFrame, season: int | None
     """unique_id, cutoff, mase_scale: the seasonal naive MAE of each series up to each cutoff,
     from the whole history (for forecasts stored without their scale)."""
     prep = prepare(history)
-    m = season_length(prep.freq, season)
+    m = seasons(prep.freqs, season)  # (S,)
     points = pd.DataFrame({"unique_id": np.repeat(prep.ids, prep.packed.lengths), "cutoff": prep.ds,
                            "series": prep.packed.series_of_point(), "origin": prep.packed.position() + 1})
     pairs = joined[["unique_id", "cutoff"]].drop_duplicates().merge(points, on=["unique_id", "cutoff"])
-    pairs["mase_scale"] = seasonal_scale_at(prep.packed, pairs["series"].to_numpy(), pairs["origin"].to_numpy(), m)
+    pairs["mase_scale"] = seasonal_scale_at(prep.packed, pairs["series"].to_numpy(), pairs["origin"].to_numpy(),
+                                          m[pairs["series"].to_numpy()])
     return pairs[["unique_id", "cutoff", "mase_scale"]]
 
 

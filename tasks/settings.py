@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,9 @@ class DataSettings(BaseModel):
     season_length: int | None = Field(
         None, ge=1, description="Season length for seasonal naive / MASE (default: inferred from the frequency)."
     )
+    freq: str | None = Field(
+        None, description="Frequency of every series, a pandas alias (MS, QS-JAN, W-SUN, B, D, h, 30min, ...); "
+        "default: inferred per series from its own timestamps.")
     transform: Literal["auto", "log", "none"] = Field(
         "auto", description="Value transform before scaling, per series; auto = log for the series whose training "
         "values are all positive."
@@ -71,6 +74,19 @@ class DataSettings(BaseModel):
     max_auto_series: int = Field(
         2000, ge=0, description="Above this many series only seasonal_naive and naive are compared (the fitted "
         "models cost a fit per series and cutoff).")
+
+
+    @field_validator("freq")
+    @classmethod
+    def _known_freq(cls, v: str | None) -> str | None:
+        if v:
+            import pandas as pd
+
+            try:
+                pd.tseries.frequencies.to_offset(v)
+            except ValueError as e:
+                raise ValueError(f"data.freq {v!r} is not a pandas frequency alias (MS, W-SUN, B, h, ...)") from e
+        return v or None
 
 
 class ModelSettings(BaseModel):

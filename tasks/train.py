@@ -24,7 +24,8 @@ from lstm_model.training import TrainConfig, TrainResult, fit
 from lstm_model.windows import PackedSeries, complete, window_starts
 from tasks import comparators
 from tasks.evaluate import Evaluation, Split, choose_windows, evaluate, split
-from tasks.prepare import Prepared, covariate_columns, fingerprint, prepare, season_length
+from tasks.frequency import seasons
+from tasks.prepare import Prepared, covariate_columns, fingerprint, prepare
 from tasks.plots import forecast_plot
 from tasks.progress import epoch_progress
 from tasks.settings import Settings
@@ -63,7 +64,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         plan.net, plan.tc, plan.key
     ids, ds, H, L, season = prep.ids, prep.ds, net.horizon, net.input_size, plan.season
     W = sp.origins.shape[0]
-    names = comparators.parse(s.data.comparators, packed.n_series, s.data.max_auto_series, season)
+    names = comparators.parse(s.data.comparators, packed.n_series, s.data.max_auto_series, int(season.max()))
     data_fp = plan.fingerprint
     evaluated = _fit_evaluated(plan, s, on_epoch)
     lstm = None
@@ -73,8 +74,9 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     ev = evaluate(lstm, L, packed, ids, ds, sp, season, names, s.data.ensemble_margin)
     served = _refit(net, tc, packed, covariates, s, evaluated, key, on_epoch)
     meta = {
-        "freq": prep.freq,
-        "season_length": season,
+        "freq": s.data.freq,  # the frequency given for every series (None: each series' own, inferred)
+        "season_length": s.data.season_length,  # likewise for the season
+        "freqs": _counts(prep.freqs),  # what was inferred: alias -> number of series
         "data_fingerprint": data_fp,
         "train_end": str(pd.Timestamp(prep.last_ds.max())),  # the served weights saw every point
         "evaluated_train_end": str(pd.Timestamp(ds[packed.offsets + np.maximum(sp.val0, 1) - 1].max())),
@@ -104,13 +106,18 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
                         ev.table, ev.frame, prep, packed, ids, ds, sp, ev, evaluated[1] if evaluated else None)
 
 
+def _counts(freqs: np.ndarray) -> dict[str, int]:
+    names, counts = np.unique(np.array([str(f) for f in freqs.tolist()]), return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts)}
+
+
 @dataclass
 class Plan:
     """What a training is made of: the data, its split and the network and loop configurations."""
 
     prep: Prepared
     covariates: list[str]
-    season: int
+    season: np.ndarray  # (S,) each series' season length
     split: Split
     net: NetworkConfig
     tc: TrainConfig
@@ -120,10 +127,10 @@ class Plan:
 
 def _plan(df: pd.DataFrame, s: Settings) -> Plan:
     covariates = covariate_columns(df, s.data.covariates)
-    prep = prepare(df, covariates)
+    prep = prepare(df, covariates, s.data.freq)
     H, step = s.data.horizon, s.data.step or s.data.horizon
-    season = season_length(prep.freq, s.data.season_length)
-    L = s.data.input_size or auto_input_size(H, season)
+    season = seasons(prep.freqs, s.data.season_length)
+    L = s.data.input_size or auto_input_size(H, int(season.max()))
     W = choose_windows(int(prep.packed.lengths.max()), H, L, s.data.n_windows, s.data.val_windows, step)
     net = NetworkConfig(input_size=L, horizon=H, n_features=1 + len(covariates), hidden_size=s.model.hidden_size,
                         num_layers=s.model.num_layers, dropout=s.model.dropout, level_norm=s.model.level_norm)

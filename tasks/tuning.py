@@ -40,12 +40,13 @@ def tune(df: pd.DataFrame, s: Settings, n_trials: int) -> tuple[Settings, list[T
     every trial."""
     import optuna
 
-    from tasks.prepare import prepare, season_length
+    from tasks.frequency import seasons
+    from tasks.prepare import prepare
     from tasks.train import evaluated_lstm
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    prep = prepare(df)
-    season = season_length(prep.freq, s.data.season_length)
+    prep = prepare(df, freq=s.data.freq)
+    season = int(seasons(prep.freqs, s.data.season_length).max())
     trials: list[Trial] = []
 
     def objective(trial) -> float:

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from tasks.checks import check_keys
-from tasks.prepare import future_dates, prepare, season_length
+from tasks.frequency import future_dates, season_length
+from tasks.prepare import prepare
 from tasks.settings import Settings, load_settings
 
 
