@@ -252,7 +252,7 @@ MESSAGES = {
     "bad_timestamp": "cannot parse the timestamp",
     "missing_id": "the series id is empty",
     "missing_value": "the value is empty",
-    "non_finite": "the value is NaN or infinite",
+    "non_finite": "the value is NaN or infinite, or too large for float64",
     "bad_value": "the value is not a number",
 }
 
@@ -285,12 +285,13 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
     if decimal_comma:
         t = pc.replace_substring(pc.replace_substring(t, ".", ""), ",", ".")
     t = pc.replace_substring_regex(t, r'^"|"$', "")
-    ok = pc.match_substring_regex(t, NUMBER)
-    values = pc.cast(pc.if_else(ok, t, pa.scalar("0")), pa.float64())
+    number = pc.match_substring_regex(t, NUMBER)
+    values = pc.cast(pc.if_else(number, t, pa.scalar("0")), pa.float64())
+    ok = pc.and_(number, pc.is_finite(values))  # a digit string too long for float64 overflows to inf
     values = pc.if_else(ok, values, pa.scalar(None, pa.float64()))
     code = pc.if_else(ok, pa.scalar(None, pa.string()),
                       pc.if_else(pc.equal(pc.binary_length(t), 0), pa.scalar("missing_value"),
-                                 pc.if_else(pc.match_substring_regex(t, NON_FINITE, ignore_case=True),
+                                 pc.if_else(pc.or_(number, pc.match_substring_regex(t, NON_FINITE, ignore_case=True)),
                                             pa.scalar("non_finite"), pa.scalar("bad_value"))))
     return values, code
 

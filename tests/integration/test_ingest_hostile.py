@@ -159,6 +159,8 @@ def test_day_first_dates(run):
     ("2020-06-01,", "missing_value"),
     ("2020-06-01,NaN", "non_finite"),
     ("2020-06-01,-inf", "non_finite"),
+    ("2020-06-01,1" + "0" * 400, "non_finite"),  # overflows float64: never stored as inf
+    ("2020-06-01,-2e999", "non_finite"),
 ])
 def test_bad_row_quarantined_rest_kept(run, bad_line, code):
     good = [f"2020-01-{d:02d},{d}" for d in range(1, 21)]
