@@ -134,18 +134,33 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
             quarantine(storage, url, digest, "bad_rows", report.reason, bad)
         ranges = keys.ranges[~keys.ranges["unique_id"].isin(keys.mixed_frequency)]
         return FileResult(report, tmp, cols, ranges)
-    except (_Unchanged, FileRejected, pa.ArrowException, ValueError, UnicodeError, pd.errors.ParserError) as exc:
+    except (_Unchanged, FileRejected, pa.ArrowException, ValueError, UnicodeError, pd.errors.ParserError,
+            OSError) as exc:
         if tmp is not None and storage.fs.exists(tmp):
             storage.fs.rm(tmp)
-        digest = digest_f.result()
+        try:
+            digest = digest_f.result()
+        except OSError:  # the file cannot be read at all: no content to name it by
+            digest = hashlib.sha256(url.encode()).hexdigest()
         if digest in known:  # known content: nothing else about the file matters
             return FileResult(FileReport(url, digest, "unchanged", reason="same content already ingested"))
+        if isinstance(exc, OSError) and not isinstance(exc, FileRejected):
+            exc = FileRejected(_os_code(exc), f"cannot read the file: {exc}")
         if not isinstance(exc, FileRejected):
             exc = FileRejected("unreadable", f"cannot read the file as CSV: {exc}")
         report.sha256 = digest
         report.status, report.reason = "rejected", f"{exc.code}: {exc}"
         quarantine(storage, url, digest, exc.code, str(exc), bad)
         return FileResult(report)
+
+
+def _os_code(exc: OSError) -> str:
+    """The reason code of a file that could not be read (vanished, not allowed, I/O error)."""
+    if isinstance(exc, FileNotFoundError):
+        return "file_missing"
+    if isinstance(exc, PermissionError):
+        return "permission_denied"
+    return "io_error"
 
 
 class _Unchanged(Exception):

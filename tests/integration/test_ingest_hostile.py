@@ -285,3 +285,27 @@ def test_gaps_filled_with_nan_rows_when_asked(run):
     df = run.curated()
     assert report["gaps"] == 3 and len(df) == 12 and df["y"].isna().sum() == 3
     assert list(df.loc[df["y"].isna(), "ds"].dt.strftime("%Y-%m")) == ["2020-05", "2020-06", "2020-07"]
+
+
+# -- files that cannot be read: that file rejected, the others committed --------------------------
+
+def test_io_error_on_one_file_rejects_only_that_file(run):
+    (run.raw / "a.csv").write_text(single(12))
+    (run.raw / "c.csv").write_text("month,other\n" + "".join(f"{m},{i}\n" for i, m in enumerate(monthly(12))))
+    (run.raw / "b.csv").symlink_to("/proc/self/mem")  # reading it fails with a real EIO from the kernel
+    summary = ingest_files(str(run.raw), run.storage, IngestSettings())
+    status = {Path(r["file"]).name: (r["status"], r["reason"].split(":")[0]) for r in summary["files"]}
+    assert status == {"a.csv": ("ingested", ""), "b.csv": ("rejected", "io_error"), "c.csv": ("ingested", "")}
+    assert len(run.curated()) == 24 and summary["files_rejected"] == 1
+    assert [q["code"] for q in run.quarantine()] == ["io_error"]
+
+
+def test_a_file_that_vanished_after_discovery_is_rejected_with_its_reason(run):
+    from tasks.ingest import commit_files, ingest_file
+
+    gone, kept = run.raw / "gone.csv", run.raw / "kept.csv"
+    kept.write_text(single(12))
+    results = [ingest_file(str(p), run.storage.url, IngestSettings(), set(), None) for p in (gone, kept)]
+    reports = commit_files(run.storage.url, results, IngestSettings())
+    assert [(r.status, r.reason.split(":")[0]) for r in reports] == [("rejected", "file_missing"), ("ingested", "")]
+    assert len(run.curated()) == 12
