@@ -48,7 +48,7 @@ def read_actuals(storage: Storage, since: pd.Timestamp) -> pd.DataFrame:
     t = Curated(storage).read_table(columns=["unique_id", "ds", "y"])
     if t is None:
         return pd.DataFrame(columns=["unique_id", "ds", "y"])
-    t = t.filter(pc.greater_equal(t["ds"], pa.scalar(since.to_datetime64(), t.schema.field("ds").type)))
+    t = t.filter(pc.greater_equal(t["ds"], pa.scalar(since.to_datetime64()).cast(t.schema.field("ds").type)))
     df = latest_per_key(t).to_pandas()
     df["unique_id"] = df["unique_id"].astype(str)
     return df
@@ -70,7 +70,9 @@ def score_forecasts(storage: Storage, season: int | None = None) -> pd.DataFrame
         legacy = legacy.merge(_mase_scales(read_curated(storage.url), legacy, season), on=["unique_id", "cutoff"])
         joined = pd.concat([joined[~joined["_legacy"]], legacy], ignore_index=True)
     joined["abs_err"] = (joined["y"] - joined["y_hat"]).abs()
-    joined["scaled_err"] = joined["abs_err"] / joined["mase_scale"]
+    # a constant history has no seasonal naive error: its MASE is undefined (NaN, as in the
+    # backtest), never inf, and leaves the mean over the other series
+    joined["scaled_err"] = joined["abs_err"] / joined["mase_scale"].where(joined["mase_scale"] > 0)
     new = joined.groupby(KEY, as_index=False).agg(points=("abs_err", "size"), series=("unique_id", "nunique"),
                                                   mae=("abs_err", "mean"), mase=("scaled_err", "mean"))
     new["scored_at"] = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)

@@ -58,3 +58,35 @@ def test_degradation_needs_consecutive_bad_cutoffs():
     assert not degraded(scores, "3", threshold=1.0, patience=3)
     assert degraded(scores, "3", threshold=1.0, patience=2)
     assert not degraded(scores, "4", threshold=1.0, patience=1)
+
+
+def test_a_constant_series_has_no_realised_mase_and_raises_no_degradation(tmp_path):
+    from tasks.ingest import ingest_files
+    from tasks.settings import IngestSettings
+
+    months = pd.date_range("2020-01-01", periods=30, freq="MS")
+    rng = np.random.default_rng(0)
+    rows = [("flat", d, 5.0) for d in months] + [("live", d, 100 + rng.normal()) for d in months]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pd.DataFrame(rows, columns=["series", "month", "value"]).to_csv(raw / "history.csv", index=False)
+    storage = Storage(str(tmp_path / "storage"))
+    ingest_files(str(raw), storage, IngestSettings())
+    cutoff, ahead = months[-1], pd.date_range(months[-1], periods=4, freq="MS")[1:]
+    fc = pd.DataFrame({"unique_id": ["flat"] * 3 + ["live"] * 3, "ds": list(ahead) * 2, "y_hat": 5.0,
+                       "cutoff": cutoff, "model_version": "1", "mase_scale": [0.0] * 3 + [2.0] * 3})
+    fc.loc[3:, "y_hat"] = 100.0
+    storage.write_parquet(f"forecasts/cutoff_date={cutoff.date()}/forecasts.parquet", fc)
+    actual = [("flat", d, 6.0) for d in ahead] + [("live", d, 101.0) for d in ahead]  # the flat one moved
+    pd.DataFrame(actual, columns=["series", "month", "value"]).to_csv(raw / "actuals.csv", index=False)
+    ingest_files(str(raw / "actuals.csv"), storage, IngestSettings())
+
+    scores = score_forecasts(storage)
+    (row,) = scores.to_dict("records")
+    assert row["points"] == 6 and row["mase"] == pytest.approx(0.5)  # the live series alone: |1| / 2
+    only_flat = scores.assign(mase=np.nan)  # a dataset of constant series only: NaN, never inf
+    assert not degraded(only_flat, "1", threshold=1.0, patience=1)
+    fc.loc[3:, "mase_scale"] = 0.0
+    storage.write_parquet(f"forecasts/cutoff_date={cutoff.date()}/forecasts.parquet", fc)
+    (row,) = score_forecasts(storage).to_dict("records")
+    assert np.isnan(row["mase"]) and not degraded(score_forecasts(storage), "1", threshold=1.0, patience=1)
