@@ -214,7 +214,7 @@ def _choose(val: Pairs, models: list[str], n_series: int, margin: float = 0.0) -
     best = np.where(np.isfinite(mean).any(axis=1), np.argmin(np.where(np.isfinite(mean), mean, np.inf), axis=1), -1)
     mase = np.stack([sc["mase"][use] for sc in scores], axis=1)  # (M', K)
     whole = np.isfinite(mase).all(axis=1)
-    overall = mase[whole].mean(axis=0)  # (K,)
+    overall = mase[whole].mean(axis=0) if whole.any() else np.full(len(models), np.nan)  # (K,)
     default = int(np.argmin(overall)) if whole.any() else len(models) - 1
     if ENSEMBLE in models:
         e = models.index(ENSEMBLE)
