@@ -8,7 +8,7 @@ import types
 import typing
 from typing import Any
 
-from tasks.settings import Settings, load_settings
+from tasks.settings import Settings, load_settings, redact, secrets_to_env
 
 QUIET_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.pop("command")
     overrides = {k: v for k, v in args.items() if v is not None}
     s = load_settings(overrides)  # validate options before anything starts
+    overrides = secrets_to_env(overrides)  # credentials reach the flows by the environment only
     if s.training.nproc > 1 and command != "train":
         print(f"lstm-forecast {command}: error: --nproc applies to the train command", file=sys.stderr)
         return 2
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear message, not a traceback, for the expected failures
-        print(f"lstm-forecast {command}: error: {exc}", file=sys.stderr)
+        print(redact(f"lstm-forecast {command}: error: {exc}"), file=sys.stderr)
         return 1
 
 

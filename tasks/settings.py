@@ -2,10 +2,36 @@
 (nested with ``__``, e.g. ``LSTMF_TRAINING__EPOCHS=50``) and a CLI flag (``--epochs``)."""
 from __future__ import annotations
 
+import os
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/@\s]*):(?P<secret>[^@/\s]+)@")
+_QUERY = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|token|secret|access_key|secret_key|sig|signature)=)"
+                    r"(?P<secret>[^&;\s]+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of any URI in it masked: ``https://user:***@host``, ``?token=***``."""
+    return _QUERY.sub(r"\g<head>***", _USERINFO.sub(r"\g<head>:***@", text))
+
+
+def secrets_to_env(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` without the values that carry credentials (a tracking URI or runner address
+    with a password or token): those move to their ``LSTMF_`` environment variables, which the
+    flows, the deployments served and the torchrun ranks all read, so they never become Prefect
+    flow parameters or a command line. The settings are unchanged."""
+    kept = {}
+    for key, value in overrides.items():
+        if isinstance(value, str) and redact(value) != value:
+            os.environ["LSTMF_" + key.upper().replace(".", "__")] = value
+        else:
+            kept[key] = value
+    return kept
 
 
 def flag(name: str) -> dict:
@@ -186,6 +212,10 @@ class Settings(BaseSettings):
     def flat(self) -> dict[str, Any]:
         """``{"training.epochs": 300, ...}``: the whole config, flattened (logged as MLflow params)."""
         return {f"{g}.{k}": v for g, sub in self.model_dump().items() for k, v in sub.items()}
+
+    def public(self) -> dict[str, Any]:
+        """:meth:`flat` with credentials masked: what may be shown (MLflow params, the UIs, logs)."""
+        return {k: redact(v) if isinstance(v, str) else v for k, v in self.flat().items()}
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
 from tasks.comparators import COMPARATORS, LABELS
 from tasks.evaluate import LEVELS
-from tasks.settings import Settings
+from tasks.settings import Settings, redact
 from tasks.storage import Storage
 
 CHAMPION = "champion"
@@ -102,7 +102,7 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(experiment_id=exp) as run:
         rid = run.info.run_id
         artifact_uri = run.info.artifact_uri
-        mlflow.log_params({k: str(v) for k, v in s.flat().items()})
+        mlflow.log_params({k: str(v) for k, v in s.public().items()})
         now = int(time.time() * 1000)
         hist = [Metric(k, float(r[k]), now, r["epoch"]) for r in (outcome.result.history if outcome.result else [])
                 for k in EPOCH_METRICS if r.get(k) is not None]
@@ -206,7 +206,7 @@ def _alias(client: MlflowClient, name: str, alias: str = CHAMPION) -> str | None
     except MlflowException as exc:
         if exc.error_code in MISSING:
             return None
-        raise TrackingUnavailable(f"MLflow at {client.tracking_uri} failed: {exc}") from exc
+        raise TrackingUnavailable(redact(f"MLflow at {client.tracking_uri} failed: {exc}")) from exc
 
 
 def load_bundle(client: MlflowClient, name: str, version: str) -> ModelBundle:
@@ -230,7 +230,7 @@ def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
     version = _alias(client, name, alias)
     if version is None:
         hint = "run train first" if alias == CHAMPION else f"no version carries '{alias}'"
-        raise NoChampionError(f"no model to serve: {name!r} has no '{alias}' alias in {client.tracking_uri} ({hint})")
+        raise NoChampionError(f"no model to serve: {name!r} has no '{alias}' alias in {redact(client.tracking_uri)} ({hint})")
     run_id = client.get_model_version(name, version).run_id
     return load_bundle(client, name, version), version, run_id or ""
 
@@ -252,7 +252,7 @@ def model_page(s: Settings, version: str) -> str | None:
     uri = resolve_uri(s)
     if not uri.startswith(("http://", "https://")):
         return None
-    return f"{uri.rstrip('/')}/#/models/{s.tracking.model_name}/versions/{version}"
+    return redact(f"{uri.rstrip('/')}/#/models/{s.tracking.model_name}/versions/{version}")
 
 
 def champion_version(s: Settings) -> str | None:
