@@ -278,6 +278,26 @@ def test_rejected_file_keeps_dataset_intact(run):
     pd.testing.assert_frame_equal(run.curated(), before)
 
 
+def test_gaps_are_read_on_each_series_calendar(run):
+    days = pd.bdate_range("2022-01-03", periods=60)
+    full = run.ingest("weekdays.csv", "date,value\n" + "".join(f"{d.date()},{i}\n" for i, d in enumerate(days)))
+    assert full["gaps"] == 0 and "missing" not in full["reason"]  # Mon-Fri data miss no weekend
+    holidays = days.delete([7, 30])
+    report = run.ingest("stock.csv", "date,close\n" + "".join(f"{d.date()},{i}\n" for i, d in enumerate(holidays)),
+                        gaps="fill")
+    assert report["gaps"] == 2
+    ends = pd.date_range("2020-01-31", periods=24, freq="ME").delete(9)
+    report = run.ingest("ends.csv", "date,value\n" + "".join(f"{d.date()},{i}\n" for i, d in enumerate(ends)),
+                        gaps="fill")
+    assert report["gaps"] == 1
+    df = run.curated()
+    assert df.loc[df["unique_id"] == "weekdays", "y"].notna().all()
+    nan_rows = df.loc[df["y"].isna()].sort_values("ds")
+    assert list(nan_rows["ds"]) == [pd.Timestamp("2020-10-31"), *days[[7, 30]]]
+    assert list(nan_rows["unique_id"]) == ["ends", "stock", "stock"]
+    assert len(df) == 60 + 60 + 24  # every real row kept, one NaN row per missing step, no bogus one
+
+
 def test_gaps_filled_with_nan_rows_when_asked(run):
     months = monthly(12)
     del months[4:7]
