@@ -156,8 +156,9 @@ def _forecast_text(r: dict) -> str:
     from tasks.comparators import LABELS
 
     per_model = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in r.get("series_per_model", {}).items())
-    skipped = f"\n  skipped {len(r['skipped_series'])} series: {', '.join(r['skipped_series'][:5])}" \
-        if r.get("skipped_series") else ""
+    why = r.get("skipped_reasons", {})
+    skipped = f"\n  skipped {len(r['skipped_series'])} series: " + ", ".join(
+        f"{i} ({why.get(i, '?')})" for i in r["skipped_series"][:5]) if r.get("skipped_series") else ""
     return (f"forecast: {r['rows']} rows for {r['series']} series ({per_model}), cutoff {r['cutoff']}, "
             f"model v{r['model_version']} ({r.get('shards', 1)} shard(s) under "
             f"{r.get('task_runner', 'ThreadPoolTaskRunner')})\n  written to {r['path']}{skipped}")

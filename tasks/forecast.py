@@ -72,15 +72,16 @@ def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None =
     return write_forecasts(s, plan, [forecast_frame(plan.bundle, history, s.tracking.serve_model)], flow_run_id)
 
 
-def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, list[str]]],
+def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, dict[str, str]]],
                     flow_run_id: str | None = None) -> dict:
     """The shards' forecasts + lineage -> one atomic write of the cutoff's partition."""
     storage = Storage(s.storage.root)
     frames = [f for f, _ in parts if not f.empty]
-    skipped = sorted(i for _, sk in parts for i in sk)
+    reasons = dict(sorted((i, why) for _, sk in parts for i, why in sk.items()))
+    skipped = list(reasons)
     if not frames:
-        raise ValueError(f"no series could be forecast ({len(skipped)} skipped: fewer than two points or no "
-                         "finite forecast)")
+        why = "; ".join(f"{n} {r}" for r, n in pd.Series(reasons, dtype=object).value_counts().items())
+        raise ValueError(f"no series could be forecast ({len(skipped)} skipped: {why})")
     fc = pd.concat(frames, ignore_index=True).sort_values(["unique_id", "ds"], kind="stable", ignore_index=True)
     cutoff = pd.Timestamp(fc["cutoff"].max())
     version, run_id = plan.version, plan.run_id
@@ -99,6 +100,7 @@ def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFr
         "model_version": version,
         "mlflow_run_id": run_id,
         "skipped_series": skipped,
+        "skipped_reasons": reasons,
         "series_per_model": {str(k): int(v) for k, v in
                              fc.drop_duplicates("unique_id")["model"].value_counts().items()},
         "model_uri_ui": model_page(s, version),

@@ -18,9 +18,10 @@ COLUMNS = ["unique_id", "ds", "y_hat", *(f"y_hat_{band}" for band in BANDS),
 
 
 def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
-                   serve_model: str = "selected") -> tuple[pd.DataFrame, list[str]]:
+                   serve_model: str = "selected") -> tuple[pd.DataFrame, dict[str, str]]:
     """History (unique_id, ds, y) -> forecasts of the ``horizon`` steps after each series' last
-    point (``COLUMNS``), and the ids skipped (fewer than two points, or no finite forecast).
+    point (``COLUMNS``), and the series skipped, each with its reason (fewer than two observed
+    points, no finite forecast from any model, no frequency to date the forecasts by).
 
     Each series gets the model chosen for it on validation (``serve_model="lstm"``: the LSTM
     wherever it can forecast); where the LSTM cannot (too short, a missing point among its last
@@ -60,8 +61,13 @@ def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
         if rest.any():
             fc[name] = _comparator(p, rest, H, season, name)
     assign(backup)
-    ok = used != ""
-    skipped = [str(i) for i in ids[~ok]]
+    observed = np.bincount(p.series_of_point(), weights=np.isfinite(p.values), minlength=p.n_series)  # (S,)
+    undated = np.array([f is None for f in prep.freqs.tolist()], dtype=bool)
+    ok = (used != "") & ~undated
+    skipped = {str(i): ("fewer than two observed points" if n < comparators.MIN_HISTORY else
+                        "no frequency to date its forecasts (irregular timestamps; set --freq)" if u else
+                        "no model gave a finite forecast")
+               for i, n, u in zip(ids[~ok], observed[~ok], undated[~ok])}
     if not ok.any():
         return pd.DataFrame(columns=COLUMNS), skipped
     last = prep.last_ds[ok]  # (S,)

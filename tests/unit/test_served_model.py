@@ -138,3 +138,16 @@ def test_the_ensemble_is_kept_unless_another_model_is_clearly_better_on_validati
     assert [models[b] for b in best] == ["naive", "ensemble", "ensemble"]
     plain, _ = _choose(val, models, 3, margin=0.0)
     assert [models[b] for b in plain] == ["naive", "naive", "lstm"]  # ties go to the first
+
+
+def test_series_that_cannot_be_forecast_are_listed_with_their_reason(tmp_path):
+    df = monthly()
+    out = train_stage(df, settings(tmp_path))
+    rng = np.random.default_rng(1)
+    odd = pd.DataFrame({"unique_id": "irregular", "y": rng.normal(50, 1, 30),
+                        "ds": pd.Timestamp("2020-01-01") + pd.to_timedelta(np.cumsum(rng.integers(1, 90, 30)), "D")})
+    one = pd.DataFrame({"unique_id": "single", "ds": [pd.Timestamp("2020-01-01")], "y": [3.0]})
+    fc, skipped = forecast_frame(out.bundle, pd.concat([df, odd, one], ignore_index=True))
+    assert skipped == {"irregular": "no frequency to date its forecasts (irregular timestamps; set --freq)",
+                       "single": "fewer than two observed points"}
+    assert set(fc["unique_id"]) == {"s0", "s1", "s2"} and np.isfinite(fc["y_hat"]).all()
