@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from deltalake import DeltaTable
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "real"
@@ -83,10 +84,10 @@ def served(train: pd.DataFrame, h: int, seed: int, extra: list[str], work: Path)
                           *common, *extra], cwd=work, env=env, capture_output=True, text=True)
     if run.returncode:
         raise RuntimeError(run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "run failed")
-    selected = pd.read_parquet(storage / "forecasts")
+    selected = DeltaTable(str(storage / "forecasts")).to_pandas()
     alone = subprocess.run([*CLI, "forecast", "--serve-model", "lstm", *common], cwd=work, env=env,
                            capture_output=True, text=True)
-    lstm = pd.read_parquet(storage / "forecasts") if not alone.returncode else pd.DataFrame()
+    lstm = DeltaTable(str(storage / "forecasts")).to_pandas() if not alone.returncode else pd.DataFrame()
     if alone.returncode:
         print(f"  LSTM alone: {alone.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
     order = lambda f: f.sort_values(["unique_id", "ds"], ignore_index=True) if not f.empty else f  # noqa: E731

@@ -13,16 +13,15 @@ from tasks.predict import forecast_frame
 from tasks.settings import Settings
 from tasks.curated import Curated, read_curated
 from tasks.storage import Storage
-from tasks.scores import FORECAST_FILES, degraded, score_forecasts
+from tasks import tables
+from tasks.scores import FORECASTS, degraded, score_forecasts
 from tasks.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
 
 
-def partition_name(cutoff: pd.Timestamp) -> str:
-    """``cutoff_date=YYYY-MM-DD``: a key distinct from the ``cutoff`` column inside the file, so that
-    ``pd.read_parquet("<storage>/forecasts")`` reads every partition (pyarrow refuses a hive key
-    that collides with a file column)."""
-    fmt = "%Y-%m-%d" if cutoff == cutoff.normalize() else "%Y-%m-%dT%H%M%S"
-    return f"cutoff_date={cutoff.strftime(fmt)}"
+def partition_value(cutoff: pd.Timestamp) -> str:
+    """The ``cutoff_date`` partition of a cutoff: ``YYYY-MM-DD`` (with the time for intraday
+    cutoffs), a key distinct from the ``cutoff`` column of the rows."""
+    return cutoff.strftime("%Y-%m-%d" if cutoff == cutoff.normalize() else "%Y-%m-%dT%H%M%S")
 
 
 def load_history(s: Settings) -> pd.DataFrame:
@@ -90,10 +89,11 @@ def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFr
     fc["mlflow_run_id"] = run_id
     fc["flow_run_id"] = flow_run_id or ""
     fc["created_at"] = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)
-    rel = f"forecasts/{partition_name(cutoff)}/forecasts.parquet"
-    storage.write_parquet(rel, fc)
+    partition = partition_value(cutoff)
+    table_version = tables.replace_partition(storage, FORECASTS, fc, partition)  # one commit, whole or nothing
     return {
-        "path": storage.uri(rel),
+        "path": storage.uri(f"{FORECASTS}/{tables.PARTITION}={partition}"),
+        "table_version": table_version,
         "rows": len(fc),
         "series": int(fc["unique_id"].nunique()),
         "cutoff": str(cutoff.date()) if cutoff == cutoff.normalize() else str(cutoff),
@@ -113,7 +113,7 @@ def load_and_score(s: Settings) -> dict:
     storage = Storage(s.storage.root)
     if not Curated(storage).manifest()["parts"]:
         raise FileNotFoundError(f"no curated data under {storage.uri('curated')}: run ingest first")
-    if not storage.glob(FORECAST_FILES):
+    if not tables.exists(storage, FORECASTS):
         return {"scores": [], "degraded": False, "champion_version": None}
     return score_stage(s)
 

@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from lstm_model.baselines import seasonal_scale_at
 from tasks.curated import Curated, latest_per_key, read_curated
 from tasks.frequency import seasons
 from tasks.prepare import prepare
+from tasks import tables
 from tasks.storage import Storage
 
 SCORES = "scores/scores.parquet"
-FORECAST_FILES = "forecasts/cutoff_date=*/forecasts.parquet"
+FORECASTS = "forecasts"  # the Delta table of forecasts, partitioned by cutoff date
 KEY = ["cutoff", "model_version"]
 
 
@@ -29,16 +29,19 @@ FORECAST_COLUMNS = ["unique_id", "ds", "y_hat", "cutoff", "model_version", "mase
 
 
 def read_forecasts(storage: Storage) -> pd.DataFrame:
-    """Every stored forecast: unique_id, ds, y_hat, cutoff, model_version and, when the file has it,
-    mase_scale (the series' in-sample seasonal naive MAE up to the cutoff, written with the forecast)."""
-    frames = []
-    for path in storage.glob(FORECAST_FILES):
-        with storage.fs.open(path, "rb") as f:
-            table = pq.read_table(f)
-        frame = table.select([c for c in FORECAST_COLUMNS if c in table.column_names]).to_pandas()
-        frame["_legacy"] = "mase_scale" not in table.column_names  # written before forecasts carried it
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    """Every stored forecast: unique_id, ds, y_hat, cutoff, model_version and mase_scale (the
+    series' in-sample seasonal naive MAE up to the cutoff, written with the forecast; missing on
+    rows written before forecasts carried it: ``_legacy``)."""
+    frame = tables.read(storage, FORECASTS, FORECAST_COLUMNS)
+    if frame.empty:
+        return frame
+    if "mase_scale" not in frame:
+        frame["mase_scale"] = np.nan
+    frame["_legacy"] = frame["mase_scale"].isna()
+    frame["unique_id"] = frame["unique_id"].astype(str)
+    frame["ds"] = frame["ds"].astype("datetime64[ns]")
+    frame["cutoff"] = frame["cutoff"].astype("datetime64[ns]")
+    return frame
 
 
 def read_actuals(storage: Storage, since: pd.Timestamp) -> pd.DataFrame:

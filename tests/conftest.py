@@ -74,3 +74,12 @@ def prefect_api():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+def forecasts_table(storage: Path | str, cutoff: str | None = None) -> pd.DataFrame:
+    """The current rows of a local storage's forecasts Delta table (one cutoff_date when given),
+    read by deltalake itself, as another engine would."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(Path(storage) / "forecasts"))
+    return table.to_pandas(filters=[("cutoff_date", "=", cutoff)] if cutoff else None)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import forecasts_table
 from tests.e2e.test_cli import cli
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +46,7 @@ def test_each_series_forecast_on_its_own_calendar(tmp_path, calendars_csv):
     # gaps are read on each calendar: the holidays and the missing month end, never a weekend
     assert filled == {"stock": list(pd.bdate_range("2022-01-03", periods=260)[[12, 80, 150]]),
                       "month_end": [pd.Timestamp("2014-07-31")]}
-    fc = pd.read_parquet(storage / "forecasts")
+    fc = forecasts_table(storage)
     assert np.isfinite(fc["y_hat"]).all() and set(fc["unique_id"]) == set(CALENDARS)
     for name, (freq, ds) in CALENDARS.items():
         got = fc.loc[fc["unique_id"] == name, "ds"].sort_values().to_list()

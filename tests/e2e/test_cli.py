@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, forecasts_table
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ def test_run_on_a_long_multi_series_csv(tmp_path, long_csv):
               "--input-size", "12", "--epochs", "60")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "registered model version 1" in out.stdout
-    fc = pd.read_parquet(storage / "forecasts")
+    fc = forecasts_table(storage)
     assert len(fc) == 20 * horizon
     assert fc.groupby("unique_id").size().eq(horizon).all()
     src = pd.read_csv(long_csv, parse_dates=["timestamp"])

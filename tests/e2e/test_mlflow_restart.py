@@ -16,6 +16,7 @@ from tasks.settings import load_settings
 from tasks.storage import Storage
 from tasks.tracking import log_and_register
 from tasks.train import train_stage
+from tests.conftest import forecasts_table
 from tests.e2e.test_servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +56,7 @@ def test_forecast_retries_while_the_mlflow_server_restarts(tmp_path, air_csv, mo
         state = forecast_flow(storage=s.storage.root, return_state=True)
         helper.join()
         assert state.is_completed(), state.message
-        fc = pd.read_parquet(tmp_path / "storage" / "forecasts")
+        fc = forecasts_table(tmp_path / "storage")
         assert len(fc) == 12 and set(fc["model_version"]) == {reg.version}
 
         async def run_counts() -> dict[str, int]:

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, forecasts_table
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -151,11 +151,11 @@ def test_ui_servers_and_pipeline_against_them(tmp_path, air_csv):
         assert alias["model_version"]["version"] == "1"
         import pandas as pd
 
-        fc = pd.read_parquet(storage / "forecasts")
+        fc = forecasts_table(storage)
         assert set(fc["mlflow_run_id"]) == {alias["model_version"]["run_id"]}
 
         served_run = serve_and_trigger_forecast(pp, storage, run_env, tmp_path)
-        fc = pd.read_parquet(storage / "forecasts")
+        fc = forecasts_table(storage)
         assert set(fc["flow_run_id"]) == {served_run}  # the partition was rewritten by the scheduled run
         assert set(fc["model_version"]) == {alias["model_version"]["version"]}
         assert {"cutoff", "model_name", "mlflow_run_id", "created_at", "y_hat_lo_80"} <= set(fc.columns)

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tasks import tables
 from tasks.scores import degraded, score_forecasts
 from tasks.storage import Storage
+from tests.conftest import forecasts_table
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -33,7 +35,7 @@ def test_forecasts_are_scored_when_actuals_arrive(tmp_path, air_csv):
     second = forecast_flow(storage=storage)
     assert second["cutoff"] == "1960-12-01"
     (row,) = [r for r in second["scores"] if r["cutoff"].startswith("1959-12-01")]
-    fc = pd.read_parquet(tmp_path / "storage" / "forecasts" / "cutoff_date=1959-12-01")
+    fc = forecasts_table(tmp_path / "storage", "1959-12-01")
     actual = pd.read_csv(tmp_path / "new" / "AirPassengers.csv")["#Passengers"].to_numpy(float)
     assert row["points"] == 12 and row["model_version"] == train["model_version"]
     assert row["mae"] == pytest.approx(np.mean(np.abs(actual - fc.sort_values("ds")["y_hat"].to_numpy())))
@@ -43,10 +45,10 @@ def test_forecasts_are_scored_when_actuals_arrive(tmp_path, air_csv):
         train["mlflow_run_id"], "realised_mae")
     assert [m.value for m in history] == pytest.approx([row["mae"]])
 
-    # the MASE denominator stored with the forecast is the one computed from the whole history: a
-    # forecast file written without it (an older one) scores the same
-    path = tmp_path / "storage" / "forecasts" / "cutoff_date=1959-12-01" / "forecasts.parquet"
-    fc.drop(columns=["mase_scale", "cutoff_date"], errors="ignore").to_parquet(path, index=False)
+    # the MASE denominator stored with the forecast is the one computed from the whole history:
+    # forecasts written without it (older ones) score the same
+    tables.replace_partition(Storage(storage), "forecasts", fc.drop(columns="cutoff_date").assign(mase_scale=np.nan),
+                             "1959-12-01")
     rescored = score_forecasts(Storage(storage))
     again = rescored[rescored["cutoff"] == pd.Timestamp("1959-12-01")].iloc[0]
     assert again["mase"] == pytest.approx(row["mase"], rel=1e-12) and again["mae"] == pytest.approx(row["mae"])
@@ -76,7 +78,7 @@ def test_a_constant_series_has_no_realised_mase_and_raises_no_degradation(tmp_pa
     fc = pd.DataFrame({"unique_id": ["flat"] * 3 + ["live"] * 3, "ds": list(ahead) * 2, "y_hat": 5.0,
                        "cutoff": cutoff, "model_version": "1", "mase_scale": [0.0] * 3 + [2.0] * 3})
     fc.loc[3:, "y_hat"] = 100.0
-    storage.write_parquet(f"forecasts/cutoff_date={cutoff.date()}/forecasts.parquet", fc)
+    tables.replace_partition(storage, "forecasts", fc, str(cutoff.date()))
     actual = [("flat", d, 6.0) for d in ahead] + [("live", d, 101.0) for d in ahead]  # the flat one moved
     pd.DataFrame(actual, columns=["series", "month", "value"]).to_csv(raw / "actuals.csv", index=False)
     ingest_files(str(raw / "actuals.csv"), storage, IngestSettings())
@@ -87,6 +89,6 @@ def test_a_constant_series_has_no_realised_mase_and_raises_no_degradation(tmp_pa
     only_flat = scores.assign(mase=np.nan)  # a dataset of constant series only: NaN, never inf
     assert not degraded(only_flat, "1", threshold=1.0, patience=1)
     fc.loc[3:, "mase_scale"] = 0.0
-    storage.write_parquet(f"forecasts/cutoff_date={cutoff.date()}/forecasts.parquet", fc)
+    tables.replace_partition(storage, "forecasts", fc, str(cutoff.date()))
     (row,) = score_forecasts(storage).to_dict("records")
     assert np.isnan(row["mase"]) and not degraded(score_forecasts(storage), "1", threshold=1.0, patience=1)

@@ -18,7 +18,7 @@ from tasks.settings import load_settings
 from tasks.storage import Storage
 from tasks.tracking import log_and_register
 from tasks.train import train_stage
-from tests.conftest import ROOT
+from tests.conftest import ROOT, forecasts_table
 
 
 @pytest.fixture
@@ -57,9 +57,11 @@ def test_concurrent_forecasts_for_one_cutoff_leave_one_complete_partition(served
     for t in threads:
         t.join()
     assert not errors
-    part = tmp_path / "storage" / "forecasts" / "cutoff_date=1960-12-01"
-    assert [p.name for p in part.iterdir()] == ["forecasts.parquet"]  # no temporary file left visible
-    fc = pd.read_parquet(part)
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(tmp_path / "storage" / "forecasts"))
+    assert len(table.file_uris()) == 1 and table.version() == 3  # four commits, each replacing the partition whole
+    fc = forecasts_table(tmp_path / "storage", "1960-12-01")
     assert len(fc) == 12 and fc["flow_run_id"].nunique() == 1  # one run's rows, whole
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.conftest import forecasts_table
+
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
@@ -19,7 +21,7 @@ def test_pipeline_on_air_passengers(tmp_path, air_csv):
     assert result["train"]["metrics"]["lstm_mase"] < 1.0
     assert result["train"]["promoted"]
     assert result["train"]["train_end"] == "1960-12-01 00:00:00"  # the served weights saw every month
-    fc = pd.read_parquet(storage / "forecasts")
+    fc = forecasts_table(storage)
     assert len(fc) == 12
     assert fc["model"].nunique() == 1 and fc["model"].iloc[0] in result["train"]["models"]
     assert list(fc["ds"].dt.strftime("%Y-%m-%d")) == [f"1961-{m:02d}-01" for m in range(1, 13)]
@@ -41,8 +43,12 @@ def test_pipeline_on_air_passengers(tmp_path, air_csv):
     # re-running: same file adds nothing, the partition is replaced (still 12 rows)
     again = pipeline_flow(input=str(air_csv), storage=str(storage))
     assert again["ingest"]["files_ingested"] == 0 and again["ingest"]["curated_rows"] == 144
-    assert len(pd.read_parquet(storage / "forecasts")) == 12
-    assert len(list((storage / "forecasts").rglob("*.parquet"))) == 1
+    assert len(forecasts_table(storage)) == 12
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(storage / "forecasts"))
+    assert len(table.file_uris()) == 1 and table.version() == 1  # one commit per run, the partition replaced whole
+    assert len(DeltaTable(str(storage / "forecasts"), version=0).to_pandas()) == 12  # the first run, kept
 
 
 def test_bad_file_does_not_stop_good_ones(tmp_path, air_csv):
@@ -85,7 +91,7 @@ def test_a_first_training_whose_lstm_loses_still_serves_every_series(tmp_path, l
     train = result["train"]
     assert train["promoted"] and train["champion_version"] == train["model_version"]
     assert "lstm" not in train["series_per_model"]
-    fc = pd.read_parquet(storage / "forecasts")
+    fc = forecasts_table(storage)
     assert fc["unique_id"].nunique() == 20 and (fc["model"] != "lstm").all()
     assert set(fc["model"]) <= {"auto_ets", "seasonal_naive", "naive", "ensemble"}
     again = forecast_flow(storage=str(storage), overrides=over)

@@ -5,12 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import forecasts_table
+
 pytestmark = pytest.mark.usefixtures("prefect_api")
 FAST = {"training.epochs": 15, "model.hidden_size": 16, "data.comparators": "auto_ets,seasonal_naive,naive"}
 
 
 def _forecasts(storage: str, cutoff: str) -> pd.DataFrame:
-    return pd.read_parquet(f"{storage}/forecasts/cutoff_date={cutoff}")
+    return forecasts_table(storage, cutoff)
 
 
 def test_a_logged_champion_meets_zeros_negatives_and_new_series(tmp_path, air_csv):

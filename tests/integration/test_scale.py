@@ -12,11 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tasks import tables
 from tasks.curated import Curated, bucket_of, read_part, shard_range
 from tasks.ingest import ingest_files
 from tasks.settings import ScaleSettings, load_settings
 from tasks.storage import Storage
-from tests.conftest import make_long_csv
+from tests.conftest import forecasts_table, make_long_csv
 
 LINEAGE_PER_RUN = ["created_at", "flow_run_id"]
 SMALL = ["--horizon", "6", "--epochs", "20"]  # 20 series, a few seconds of training, promoted
@@ -99,7 +100,7 @@ def test_task_runner_choice():
 
 
 def _forecasts(storage: Path) -> pd.DataFrame:
-    return pd.read_parquet(storage / "forecasts").drop(columns=LINEAGE_PER_RUN)
+    return forecasts_table(storage).sort_values(["unique_id", "ds"], ignore_index=True).drop(columns=LINEAGE_PER_RUN)
 
 
 @pytest.fixture(scope="module")
@@ -204,9 +205,8 @@ def test_pipeline_on_s3_storage(tmp_path, s3_endpoint, prefect_api, capsys):
     assert "lstmf/prefix/curated/_manifest.json" in keys
     assert any(k.startswith("lstmf/prefix/curated/parts/") for k in keys)
     assert not [k for k in keys if "/.tmp-" in k]  # every atomic write was completed (copy + delete)
-    (fc_key,) = [k for k in keys if k.startswith("lstmf/prefix/forecasts/")]
-    with fs.open(fc_key, "rb") as f:
-        fc = pd.read_parquet(f)
+    assert "lstmf/prefix/forecasts/_delta_log/00000000000000000000.json" in keys  # a Delta table, committed
+    fc = tables.read(Storage(root), "forecasts")  # delta-rs's own S3 store, the same environment
     assert len(fc) == 20 * 6 and fc["model_version"].eq("1").all()
     assert db.exists() and (db.parent / "mlartifacts").is_dir()  # tracking stays local, artifacts beside it
     full = read_curated(root)
