@@ -1,6 +1,6 @@
 """Closed loop: score earlier forecasts once their actuals have been ingested.
 
-``storage/scores/scores.parquet`` keeps one row per (cutoff, model_version): how many forecast
+``storage/scores`` (a Delta table) keeps one row per (cutoff, model_version): how many forecast
 points have actuals so far, MAE and MASE (scaled by each series' in-sample seasonal naive error
 before the cutoff). Rows are replaced as more actuals arrive; the file is rewritten atomically.
 """
@@ -20,7 +20,7 @@ from tasks.prepare import prepare
 from tasks import tables
 from tasks.storage import Storage
 
-SCORES = "scores/scores.parquet"
+SCORES = "scores"  # the Delta table of realised accuracy, replaced whole (one commit) at each scoring
 FORECASTS = "forecasts"  # the Delta table of forecasts, partitioned by cutoff date
 KEY = ["cutoff", "model_version"]
 
@@ -61,7 +61,8 @@ def score_forecasts(storage: Storage, season: int | None = None) -> pd.DataFrame
     """Score every stored forecast against the actuals ingested since; returns (and stores) the
     table of scores, one row per (cutoff, model_version) with at least one actual."""
     fc = read_forecasts(storage)
-    old = storage.read_parquet(SCORES)
+    old = tables.read(storage, SCORES)
+    old = None if old.empty else old.astype({"cutoff": "datetime64[ns]", "scored_at": "datetime64[ns]"})
     if fc.empty:
         return old if old is not None else pd.DataFrame()
     joined = fc.merge(read_actuals(storage, pd.Timestamp(fc["ds"].min())), on=["unique_id", "ds"], how="inner")
@@ -81,7 +82,7 @@ def score_forecasts(storage: Storage, season: int | None = None) -> pd.DataFrame
     new["scored_at"] = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)
     table = new if old is None else pd.concat([old, new]).drop_duplicates(KEY, keep="last")
     table = table.sort_values(KEY).reset_index(drop=True)
-    storage.write_parquet(SCORES, table)
+    tables.overwrite(storage, SCORES, table)
     return table
 
 

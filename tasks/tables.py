@@ -1,6 +1,6 @@
 """Delta Lake tables under the storage root, through ``deltalake`` (delta-rs).
 
-The forecasts are a Delta table partitioned by cutoff date: a run replaces its cutoff's partition
+The scores are a Delta table replaced whole at each scoring; the forecasts one partitioned by cutoff date: a run replaces its cutoff's partition
 in one commit (``overwrite`` with a predicate), so readers see the previous partition or the new
 one, never a mix or a partial file, and DuckDB, polars or Spark read the table as it is. Older
 storages (plain Parquet partitions) are converted in place at the first write or read.
@@ -20,7 +20,6 @@ import pyarrow as pa
 from tasks.storage import Storage
 
 PARTITION = "cutoff_date"
-LEGACY_FILE = "forecasts.parquet"  # the one file per partition of storages older than the table
 COMMIT_ATTEMPTS = 20  # optimistic concurrency: a commit that lost the race is retried
 
 
@@ -89,13 +88,33 @@ def read(storage: Storage, name: str, columns: list[str] | None = None,
     return table.to_pandas(columns=cols, filters=filters)
 
 
+def overwrite(storage: Storage, name: str, frame: pd.DataFrame) -> int:
+    """Replace the whole of table ``name`` by ``frame`` in one commit; returns the new version."""
+    from deltalake import DeltaTable, write_deltalake
+    from deltalake.exceptions import CommitFailedError
+
+    data = pa.Table.from_pandas(frame, preserve_index=False)
+    where, opts = uri(storage, name), options(storage)
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            write_deltalake(where, data, mode="overwrite", schema_mode="overwrite", storage_options=opts)
+            return DeltaTable(where, storage_options=opts).version()
+        except CommitFailedError:  # another writer committed first: the whole table is written again
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _convert_legacy(storage: Storage, name: str) -> None:
-    """Plain hive-partitioned Parquet written before the table existed -> a Delta table, in place."""
+    """Plain Parquet written before the table existed (one file per cutoff partition, or one file
+    for the whole table) -> a Delta table, in place. delta-rs names its own files part-*."""
     if not storage.exists(name) or storage.exists(f"{name}/_delta_log"):
-        return
-    if not storage.glob(f"{name}/{PARTITION}=*/{LEGACY_FILE}"):  # (delta-rs names its files part-*)
         return
     from deltalake import Field, Schema, convert_to_deltalake
 
-    convert_to_deltalake(uri(storage, name), partition_by=Schema([Field(PARTITION, "string")]),
-                         partition_strategy="hive", storage_options=options(storage))
+    if storage.glob(f"{name}/{PARTITION}=*/{name}.parquet"):
+        convert_to_deltalake(uri(storage, name), partition_by=Schema([Field(PARTITION, "string")]),
+                             partition_strategy="hive", storage_options=options(storage))
+    elif storage.exists(f"{name}/{name}.parquet"):
+        convert_to_deltalake(uri(storage, name), storage_options=options(storage))

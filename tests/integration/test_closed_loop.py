@@ -39,7 +39,9 @@ def test_forecasts_are_scored_when_actuals_arrive(tmp_path, air_csv):
     actual = pd.read_csv(tmp_path / "new" / "AirPassengers.csv")["#Passengers"].to_numpy(float)
     assert row["points"] == 12 and row["model_version"] == train["model_version"]
     assert row["mae"] == pytest.approx(np.mean(np.abs(actual - fc.sort_values("ds")["y_hat"].to_numpy())))
-    stored = pd.read_parquet(tmp_path / "storage" / "scores" / "scores.parquet")
+    from deltalake import DeltaTable
+
+    stored = DeltaTable(str(tmp_path / "storage" / "scores")).to_pandas()
     assert len(stored) == 1 and stored["mase"].iloc[0] == pytest.approx(row["mase"])
     history = mlflow.MlflowClient(f"sqlite:///{tmp_path}/storage/mlflow.db").get_metric_history(
         train["mlflow_run_id"], "realised_mae")

@@ -60,3 +60,13 @@ def test_plain_parquet_partitions_of_an_older_storage_are_converted_in_place(tmp
     tables.replace_partition(storage, "forecasts", frame(5.0, "2020-02-01"), "2020-02-01")
     now = tables.read(storage, "forecasts")
     assert sorted(now["y_hat"].unique()) == [1.0, 5.0] and len(now) == 6
+
+
+def test_scores_replaced_whole_and_an_older_scores_file_converted(tmp_path):
+    storage = Storage(str(tmp_path))
+    old = pd.DataFrame({"cutoff": pd.to_datetime(["2020-01-01"]).as_unit("ns"), "model_version": ["1"], "mase": [0.5]})
+    storage.write_parquet("scores/scores.parquet", old)  # the file of storages older than the table
+    pd.testing.assert_frame_equal(tables.read(storage, "scores").astype({"cutoff": "datetime64[ns]"}), old)
+    new = pd.concat([old, old.assign(model_version="2", mase=0.7)], ignore_index=True)
+    assert tables.overwrite(storage, "scores", new) == 1
+    assert sorted(DeltaTable(str(tmp_path / "scores")).to_pandas()["mase"]) == [0.5, 0.7]
