@@ -30,10 +30,10 @@ MAX_ARIMA_SEASON = 24  # AutoARIMA's seasonal search costs about 90 s per fit at
 
 
 def parse(setting: str, n_series: int, max_auto_series: int, season: int = 1) -> list[str]:
-    # season: the longest season among the series
     """The comparators to run: the comma-separated names of ``setting``, without the fitted ones
     when there are more than ``max_auto_series`` series (their cost grows with every series), and
-    without AutoARIMA beyond a season of MAX_ARIMA_SEASON steps (where it is not affordable)."""
+    without AutoARIMA when the longest ``season`` of the series exceeds MAX_ARIMA_SEASON steps
+    (where it is not affordable)."""
     names = [n.strip() for n in setting.split(",") if n.strip()]
     unknown = sorted(set(names) - set(COMPARATORS))
     if unknown:

@@ -99,7 +99,6 @@ def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: l
     chosen ones on the test windows, and calibrate the LSTM's intervals on the validation part.
     ``season``: (S,) each series' season length (or one for all)."""
     H, L = packed_horizon(sp), input_size
-    season = per_series(season, packed.n_series)  # (S,)
     val = _pairs(lstm, L, packed, sp.val_origins, H, season, comparators)
     test = _pairs(lstm, L, packed, sp.origins, H, season, comparators)
     models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])

@@ -44,20 +44,15 @@ def infer_freqs(ds: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     monthly = (start | end) & (mshare >= MIN_SHARE) & (mstep > 0) & (lengths >= 2)
     fixed = ~monthly & (share >= MIN_SHARE) & (step > 0) & (lengths >= 2)
     # one alias per distinct (kind, step, anchor): a few, whatever the number of series
-    anchor = np.where(monthly & (mstep == 3), (month - 1) % 3, np.where(monthly & (mstep == 12), month, 0))
+    anchor = np.where(monthly & (mstep == 3), (month - 1) % 3 + 1, np.where(monthly & (mstep == 12), month, 0))
     anchor = np.where(fixed & (step == 7 * DAY_NS), dow, anchor)
     daily_weekdays = fixed & (step == DAY_NS) & weekday
     key = np.stack([monthly, fixed, np.where(monthly, mstep, step), start, anchor, daily_weekdays], axis=1)
     kinds, inverse = np.unique(key.astype(np.int64), axis=0, return_inverse=True)
-    names = np.array([_monthly(int(k[2]), bool(k[3]), int(k[4]) if k[2] == 12 else int(k[4]) + 1) if k[0]
+    names = np.array([_monthly(int(k[2]), bool(k[3]), int(k[4])) if k[0]
                       else _fixed(int(k[2]), bool(k[5]), int(k[4])) if k[1] else None for k in kinds], dtype=object)
     out[:] = names[inverse.reshape(-1)]
     return out
-
-
-def infer_series_freq(stamps: pd.DatetimeIndex) -> str | None:
-    """The frequency alias of one series' sorted timestamps (see :func:`infer_freqs`)."""
-    return infer_freqs(stamps.to_numpy(dtype="datetime64[ns]"), np.array([len(stamps)]))[0]
 
 
 def _per_series(flag_u: np.ndarray, which: np.ndarray, sid: np.ndarray, S: int) -> np.ndarray:

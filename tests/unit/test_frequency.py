@@ -5,7 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.frequency import future_dates, grid, infer_freqs, infer_series_freq, season_length, seasons
+from tasks.frequency import future_dates, grid, infer_freqs, season_length, seasons
+
+
+def infer_series_freq(stamps: pd.DatetimeIndex) -> str | None:
+    return infer_freqs(stamps.to_numpy(dtype="datetime64[ns]"), np.array([len(stamps)]))[0]
 
 CASES = [  # (timestamps, expected alias, season)
     (pd.date_range("2000-01-01", periods=30, freq="MS"), "MS", 12),
