@@ -19,7 +19,7 @@ QUIET_ENV = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a bar per model load buries the summary
 }
 COMMANDS = {
-    "ingest": ("CSV files -> curated Parquet", ("storage", "ingest", "scale")),
+    "ingest": ("CSV files -> the curated Delta table", ("storage", "ingest", "scale")),
     "train": ("train, evaluate, log and register a model", ("storage", "data", "model", "training", "tracking")),
     "forecast": ("forecast every series with the champion model", ("storage", "tracking", "scale")),
     "run": ("the main job: ingest -> train -> forecast",
@@ -128,7 +128,8 @@ def _dispatch(command: str, s: Settings, overrides: dict[str, Any]) -> int:
 def _ingest_text(r: dict) -> str:
     lines = [f"ingest: {r['files_ingested']} file(s) ingested, {r['files_rejected']} rejected; "
              f"{r['rows_accepted']} rows accepted, {r['rows_rejected']} rows quarantined; "
-             f"curated {r['curated_rows']} rows in {r['curated_parts']} part(s) at {r['curated_path']}"]
+             f"curated {r['curated_rows']} rows in {r['curated_parts']} file(s), version {r['curated_version']}, "
+             f"at {r['curated_path']}"]
     lines += [f"  rejected {f['file']}: {f['reason']}" for f in r["files"] if f["status"] == "rejected"]
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""Ingest flow: CSV files -> curated Parquet."""
+"""Ingest flow: CSV files -> the curated Delta table."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +12,7 @@ from tasks.ingest import commit_task, discover_task, ingest_file_task
 
 @flow(name="ingest", log_prints=True, task_runner=default_runner())
 def ingest_flow(input: str | None = None, storage: str | None = None, overrides: dict[str, Any] | None = None) -> dict:
-    """1. discover files  2. parse each file into a part (one task per file)  3. commit  4. per-file table."""
+    """1. discover files  2. stage each file's rows (one task per file)  3. commit each, maintain  4. per-file table."""
     s = settings_from(overrides, **{"ingest.input": input, "storage.root": storage})
     files, known, columns = discover_task(s.ingest.input, s.storage.root)
     results = ingest_file_task.map(files, unmapped(s.storage.root), unmapped(s.ingest), unmapped(known),
@@ -23,6 +23,7 @@ def ingest_flow(input: str | None = None, storage: str | None = None, overrides:
     for f in summary["files"]:
         if f["status"] == "rejected":
             log.error("rejected %s: %s", f["file"], f["reason"])
-    log.info("%d rows accepted, %d rejected; curated: %d rows in %d parts",
-             summary["rows_accepted"], summary["rows_rejected"], summary["curated_rows"], summary["curated_parts"])
+    log.info("%d rows accepted, %d rejected; curated: %d rows in %d files, version %s",
+             summary["rows_accepted"], summary["rows_rejected"], summary["curated_rows"], summary["curated_parts"],
+             summary["curated_version"])
     return summary

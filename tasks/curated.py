@@ -1,33 +1,40 @@
-"""The curated dataset: immutable Parquet parts listed by a manifest, which is the commit point.
+"""The curated dataset: a Delta Lake table (``deltalake``, delta-rs) of long rows, one per
+(unique_id, ds) at every version.
 
-``curated/parts/*.parquet`` hold long rows (unique_id, ds, y[, covariates]); ``curated/_manifest.json``
-lists the committed parts in order, the ingested source files by content hash and the column
-schema. A part is written under a hidden temporary name, renamed, and only then listed by an
-atomically replaced manifest: a crash at any moment leaves the previous dataset readable and
-unchanged, and anything not listed is removed by the next ingest. Readers see one row per
-(unique_id, ds): for a key present in several parts, the latest part wins.
+``storage/curated`` holds ``unique_id, ds, y``, the covariates and ``bucket`` (a stable hash of the
+series id), partitioned by ``bucket_group`` (16 buckets each): shard ``(k, n)`` of the series reads
+only its partitions. DuckDB, polars or Spark read the table as it is. How rows get in (appends,
+MERGEs, the ingested-file record, concurrent writers) is :mod:`tasks.curated_commit`.
+
+An ingest streams a file's rows straight into Parquet data files inside the table, one per bucket
+group (:class:`StagingWriter`); no reader sees them until a commit adds them, and those of a killed
+writer are removed by ``vacuum`` once older than the retention, never while another writer may
+still commit them.
 """
 from __future__ import annotations
 
 import posixpath
 import uuid
 import zlib
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from tasks import tables
 from tasks.storage import Storage
 
-PARTS = "curated/parts"
-MANIFEST = "curated/_manifest.json"
-BUCKET = "bucket"  # stable hash bucket of unique_id, stored in the parts, never returned to users
+TABLE = "curated"
+BUCKET = "bucket"  # stable hash bucket of unique_id, stored in the table, never returned to users
+GROUP = "bucket_group"  # the partition column: bucket // GROUP_BUCKETS
 NBUCKETS = 256
-ROW_GROUP_BUCKETS = 16  # buckets spanned by one row group: a part's rows are grouped by bucket range
+GROUP_BUCKETS = 16
+KEYS = ["unique_id", "ds"]
+INTERNAL = (BUCKET, GROUP)
 
 
 def bucket_of(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -43,131 +50,222 @@ def bucket_of(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def shard_range(shard: tuple[int, int]) -> tuple[int, int]:
     """Shard ``(k, n)`` of the data = the buckets ``[lo, hi)``: ``bucket * n // NBUCKETS == k``.
-    Contiguous bucket ranges (rather than ``bucket % n``) so that row-group min/max statistics
-    can exclude whole row groups."""
+    Contiguous bucket ranges (rather than ``bucket % n``), so that a shard reads few partitions."""
     k, n = shard
     if not (1 <= n <= NBUCKETS and 0 <= k < n):
         raise ValueError(f"shard {shard}: need 0 <= k < n <= {NBUCKETS}")
     return -(-k * NBUCKETS // n), -(-(k + 1) * NBUCKETS // n)
 
 
-class BucketedWriter(pq.ParquetWriter):
-    """A ParquetWriter that adds the ``bucket`` column to every table written and groups rows by
-    bucket range (stable sort: rows of one series keep their order), one row group per range of
-    :data:`ROW_GROUP_BUCKETS` buckets, so that a shard read skips the row groups of other shards."""
-
-    def __init__(self, where: Any, schema: pa.Schema, **kwargs: Any) -> None:
-        if BUCKET in schema.names:
-            schema = schema.remove(schema.get_field_index(BUCKET))
-        super().__init__(where, schema.append(pa.field(BUCKET, pa.int16())), **kwargs)
-
-    def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None:
-        if BUCKET in table.column_names:
-            table = table.drop_columns([BUCKET])
-        b = bucket_of(table["unique_id"])
-        order = pc.sort_indices(b)  # stable
-        table = table.append_column(BUCKET, b).take(order)
-        groups = b.to_numpy().astype(np.int64)[order.to_numpy()] // ROW_GROUP_BUCKETS
-        cuts = np.flatnonzero(np.diff(groups)) + 1
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(table)]):
-            if hi > lo or len(table) == 0:
-                super().write_table(table.slice(lo, hi - lo), row_group_size)
+def _as_stored(table: pa.Table) -> pa.Table:
+    """Rows as the table stores them: microsecond timestamps (Delta's precision; finer ones fail
+    loudly rather than collide), the bucket column last."""
+    table = table.drop_columns([c for c in INTERNAL if c in table.column_names])
+    i = table.column_names.index("ds")
+    table = table.set_column(i, "ds", pc.cast(table["ds"], pa.timestamp("us")))
+    return table.append_column(BUCKET, bucket_of(table["unique_id"]))
 
 
-def read_part(f: Any, columns: list[str] | None = None, shard: tuple[int, int] | None = None) -> pa.Table:
-    """One part file (an open binary file) -> its rows, without the bucket column. With ``shard``,
-    only the shard's rows: the bucket-range filter is pushed down to the Parquet scan, which skips
-    row groups by their statistics; parts written before the bucket column are filtered after
-    reading, with buckets computed on the fly."""
-    frag = pads.ParquetFileFormat().make_fragment(f)
-    names = [n for n in frag.physical_schema.names if n != BUCKET] if columns is None else list(columns)
-    if shard is None:
-        return frag.to_table(columns=names)
-    lo, hi = shard_range(shard)
-    if BUCKET in frag.physical_schema.names:
-        return frag.to_table(columns=names, filter=(pc.field(BUCKET) >= lo) & (pc.field(BUCKET) < hi))
-    t = frag.to_table(columns=list(dict.fromkeys([*names, "unique_id"])))
-    b = bucket_of(t["unique_id"])
-    return t.filter(pc.and_(pc.greater_equal(b, lo), pc.less(b, hi))).select(names)
+@dataclass
+class Staged:
+    """A file's rows written as data files of the table (one per bucket group), not committed."""
+
+    storage: Storage
+    files: dict[int, str] = field(default_factory=dict)  # bucket group -> path relative to the table
+
+    def path(self, rel: str) -> str:
+        return self.storage.path(posixpath.join(TABLE, rel))
+
+    def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The staged rows, a group and a row group at a time (every row of a series in one group)."""
+        for rel in self.files.values():
+            with self.storage.fs.open(self.path(rel), "rb") as f:
+                yield from pq.ParquetFile(f).iter_batches(batch_size=1 << 20, columns=columns)
+
+    def read(self, columns: list[str] | None = None) -> pa.Table:
+        tables_ = []
+        for rel in self.files.values():
+            with self.storage.fs.open(self.path(rel), "rb") as f:
+                tables_.append(pq.read_table(f, columns=columns))
+        return pa.concat_tables(tables_)
+
+    def rewrite(self, table: pa.Table) -> None:
+        """Replace the staged rows by ``table`` (rows dropped, gaps filled, duplicates resolved)."""
+        old = list(self.files.values())
+        with StagingWriter(self.storage) as w:
+            w.write_table(table)
+        self.discard(old)
+        self.files = w.staged.files
+
+    def discard(self, rels: list[str] | None = None) -> None:
+        for rel in self.files.values() if rels is None else rels:
+            if self.storage.fs.exists(self.path(rel)):
+                self.storage.fs.rm(self.path(rel))
+
+    def add_actions(self) -> list[Any]:
+        """One Delta ``add`` per staged file, with the statistics of every column (row count, nulls,
+        min and max) that let readers and MERGEs skip it. A column without them would make delta-rs's
+        pyarrow dataset skip the file under any filter on that column."""
+        import json
+
+        from deltalake.transaction import AddAction
+
+        actions = []
+        for group, rel in self.files.items():
+            info = self.storage.fs.info(self.path(rel))
+            with self.storage.fs.open(self.path(rel), "rb") as f:
+                t = pq.read_table(f)
+            stats: dict[str, Any] = {"numRecords": t.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
+            for name in t.column_names:
+                stats["nullCount"][name] = t[name].null_count
+                lo, hi = (v.as_py() for v in pc.min_max(t[name]).values())
+                if lo is not None:
+                    if name == "ds":
+                        lo, hi = _stat_time(pc.min_max(t[name])["min"].value), _stat_time(pc.min_max(t[name])["max"].value)
+                    stats["minValues"][name], stats["maxValues"][name] = lo, hi
+            actions.append(AddAction(rel, int(info["size"]), {GROUP: str(group)},
+                                     int(pd.Timestamp.now("UTC").value // 10**6), True, json.dumps(stats)))
+        return actions
 
 
-def empty_manifest() -> dict[str, Any]:
-    return {"format": 1, "columns": None, "files": {}, "parts": [], "seq": 0}
+def _stat_time(us: int) -> str:
+    """A Delta statistics timestamp: milliseconds, truncated (readers widen the max by 1 ms)."""
+    return pd.Timestamp(us // 1000 * 1000, unit="us").strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+class StagingWriter:
+    """Writes rows into one new Parquet data file per bucket group under ``curated/bucket_group=G/``
+    (rows keep their order within a group); :attr:`staged` lists them once closed."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.staged = Staged(storage)
+        self._writers: dict[int, tuple[Any, pq.ParquetWriter]] = {}
+
+    def write_table(self, table: pa.Table) -> None:
+        table = _as_stored(table)
+        groups = pc.divide(table[BUCKET], pa.scalar(GROUP_BUCKETS, pa.int16())).to_numpy()
+        order = np.argsort(groups, kind="stable")
+        cuts = np.flatnonzero(np.diff(groups[order])) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
+            if hi > lo:
+                self._writer(int(groups[order[lo]]), table.schema).write_table(table.take(order[lo:hi]))
+
+    def _writer(self, group: int, schema: pa.Schema) -> pq.ParquetWriter:
+        if group not in self._writers:
+            rel = f"{GROUP}={group}/part-{uuid.uuid4()}-c000.zstd.parquet"
+            self.storage.fs.makedirs(posixpath.dirname(self.staged.path(rel)), exist_ok=True)
+            f = self.storage.fs.open(self.staged.path(rel), "wb")
+            self._writers[group] = (f, pq.ParquetWriter(f, schema, compression="zstd"))
+            self.staged.files[group] = rel
+        return self._writers[group][1]
+
+    def close(self) -> Staged:
+        for f, w in self._writers.values():
+            w.close()
+            f.close()
+        self._writers.clear()
+        return self.staged
+
+    def __enter__(self) -> StagingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Curated:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        self.uri = tables.uri(storage, TABLE)
+        self.options = tables.options(storage)
 
-    def manifest(self) -> dict[str, Any]:
-        return self.storage.read_json(MANIFEST, default=None) or empty_manifest()
+    def exists(self) -> bool:
+        from tasks.curated_commit import convert_legacy
 
-    def part_path(self, name: str) -> str:
-        return self.storage.path(posixpath.join(PARTS, name))
+        convert_legacy(self)
+        return self.storage.exists(f"{TABLE}/_delta_log")
 
-    def new_tmp_part(self) -> str:
-        self.storage.fs.makedirs(self.storage.path(PARTS), exist_ok=True)
-        return self.part_path(f".tmp-{uuid.uuid4().hex}.parquet")
+    def table(self, version: int | str | None = None) -> Any:
+        """The table (at ``version``: a number or an ISO timestamp) or None when there is none."""
+        from deltalake import DeltaTable
 
-    def writer(self, path: str, schema: pa.Schema) -> tuple[Any, pq.ParquetWriter]:
-        f = self.storage.fs.open(path, "wb")
-        return f, BucketedWriter(f, schema)
-
-    def clean_orphans(self, manifest: dict[str, Any] | None = None) -> list[str]:
-        """Delete part files no manifest lists (left by an interrupted ingest)."""
-        manifest = manifest or self.manifest()
-        listed = {p["name"] for p in manifest["parts"]}
-        folder = self.storage.path(PARTS)
-        if not self.storage.fs.exists(folder):
-            return []
-        removed = []
-        for path in self.storage.fs.ls(folder, detail=False):
-            if posixpath.basename(path) not in listed:
-                self.storage.fs.rm(path)
-                removed.append(path)
-        return removed
-
-    def commit(self, manifest: dict[str, Any], new_parts: list[tuple[str, dict[str, Any]]]) -> None:
-        """Rename each (tmp path, entry) part to its final name, then publish the manifest."""
-        for tmp, entry in new_parts:
-            self.storage.fs.mv(tmp, self.part_path(entry["name"]))
-            manifest["parts"].append(entry)
-        self.storage.write_json(MANIFEST, manifest)
-
-    def read_table(self, columns: list[str] | None = None, manifest: dict[str, Any] | None = None,
-                   shard: tuple[int, int] | None = None) -> pa.Table | None:
-        """Every committed part, in commit order, not deduplicated (only shard ``(k, n)``'s series
-        when given, see :func:`shard_range`)."""
-        manifest = manifest or self.manifest()
-        tables = []
-        for p in manifest["parts"]:
-            with self.storage.fs.open(self.part_path(p["name"]), "rb") as f:
-                tables.append(read_part(f, columns, shard))
-        if not tables:
+        if not self.exists():
             return None
-        return pa.concat_tables(tables, promote_options="permissive")
+        dt = DeltaTable(self.uri, storage_options=self.options)
+        if version is not None:
+            dt.load_as_version(int(version) if str(version).isdigit() else pd.Timestamp(version).to_pydatetime())
+        return dt
 
-    def read(self, columns: list[str] | None = None, shard: tuple[int, int] | None = None) -> pd.DataFrame:
-        """The dataset: one row per (unique_id, ds), the latest part winning, sorted; with
-        ``shard=(k, n)`` only the series of shard k of n (the shards partition the series)."""
-        t = self.read_table(columns, shard=shard)
+    def version(self) -> int | None:
+        dt = self.table()
+        return None if dt is None else dt.version()
+
+    def value_columns(self) -> list[str] | None:
+        dt = self.table()
+        if dt is None:
+            return None
+        return [f.name for f in dt.schema().fields if f.name not in (*KEYS, *INTERNAL)]
+
+    def size(self, dt: Any = None) -> tuple[int, int]:
+        """(rows, data files) of the current version, from the log (no data read)."""
+        dt = dt if dt is not None else self.table()
+        if dt is None:
+            return 0, 0
+        adds = pa.table(dt.get_add_actions(flatten=True))
+        return int(pc.sum(adds["num_records"]).as_py() or 0), adds.num_rows
+
+    def read_table(self, columns: list[str] | None = None, shard: tuple[int, int] | None = None,
+                   version: int | str | None = None, where: pc.Expression | None = None) -> pa.Table | None:
+        """The rows (only shard ``(k, n)``'s series when given: its partitions, then its buckets),
+        unsorted, without the internal columns; None when there is no table."""
+        dt = self.table(version)
+        if dt is None:
+            return None
+        dataset = dt.to_pyarrow_dataset()
+        names = [n for n in dataset.schema.names if n not in INTERNAL] if columns is None else list(columns)
+        filters = [where] if where is not None else []
+        if shard is not None:
+            lo, hi = shard_range(shard)
+            groups = pa.array(range(lo // GROUP_BUCKETS, (hi - 1) // GROUP_BUCKETS + 1), pa.int16())
+            filters += [pc.field(GROUP).isin(groups), pc.field(BUCKET) >= lo, pc.field(BUCKET) < hi]
+        flt = None
+        for f in filters:
+            flt = f if flt is None else flt & f
+        return dataset.to_table(columns=names, filter=flt)
+
+    def read(self, columns: list[str] | None = None, shard: tuple[int, int] | None = None,
+             version: int | str | None = None) -> pd.DataFrame:
+        """The dataset sorted by (unique_id, ds); with ``shard=(k, n)`` only the series of shard k of n
+        (the shards partition the series); ``version`` reads an earlier one (time travel)."""
+        t = self.read_table(columns, shard=shard, version=version)
         if t is None:
             return pd.DataFrame({"unique_id": pd.Series(dtype=str), "ds": pd.Series(dtype="datetime64[ns]"),
                                  "y": pd.Series(dtype="float64")})
-        df = latest_per_key(t).to_pandas()
+        df = sort_rows(t).to_pandas()
         df["unique_id"] = df["unique_id"].astype(str)
+        if "ds" in df:
+            df["ds"] = df["ds"].astype("datetime64[ns]")
         return df
 
 
-def latest_per_key(t: pa.Table) -> pa.Table:
-    """Rows sorted by (unique_id, ds), one per key: the last in ``t``'s order (the latest part wins).
-    One multi-key sort in Arrow on integer keys (the rank of each id, the timestamp, the position:
-    latest first), then a comparison of neighbours."""
-    enc = pc.dictionary_encode(t["unique_id"]).combine_chunks()  # (N,) codes into the distinct ids
+def _id_ranks(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """(N,) the rank of each row's id among the distinct ids: sorting integers, not strings."""
+    enc = pc.dictionary_encode(ids).combine_chunks() if isinstance(ids, pa.ChunkedArray) else pc.dictionary_encode(ids)
     rank = np.empty(len(enc.dictionary), dtype=np.int32)
     rank[pc.sort_indices(enc.dictionary).to_numpy()] = np.arange(len(enc.dictionary), dtype=np.int32)
-    keys = pa.table({"id": rank[enc.indices.to_numpy(zero_copy_only=False)], "ds": t["ds"],
-                     "pos": np.arange(t.num_rows, dtype=np.int64)})  # ids sorted as integers, not strings
+    return rank[enc.indices.to_numpy(zero_copy_only=False)]
+
+
+def sort_rows(t: pa.Table) -> pa.Table:
+    """Rows sorted by (unique_id, ds) in one Arrow sort."""
+    keys = pa.table({"id": _id_ranks(t["unique_id"]), "ds": t["ds"]})
+    return t.take(pc.sort_indices(keys, sort_keys=[("id", "ascending"), ("ds", "ascending")]))
+
+
+def latest_per_key(t: pa.Table) -> pa.Table:
+    """Rows sorted by (unique_id, ds), one per key: the last in ``t``'s order (a file's duplicates)."""
+    keys = pa.table({"id": _id_ranks(t["unique_id"]), "ds": t["ds"], "pos": np.arange(t.num_rows, dtype=np.int64)})
     t = t.take(pc.sort_indices(keys, sort_keys=[("id", "ascending"), ("ds", "ascending"), ("pos", "descending")]))
     if t.num_rows < 2:
         return t
@@ -177,5 +275,6 @@ def latest_per_key(t: pa.Table) -> pa.Table:
     return t.filter(pa.concat_arrays([pa.array([True]), pc.invert(repeat.fill_null(False))]))
 
 
-def read_curated(storage_root: str, shard: tuple[int, int] | None = None) -> pd.DataFrame:
-    return Curated(Storage(storage_root)).read(shard=shard)
+def read_curated(storage_root: str, shard: tuple[int, int] | None = None,
+                 version: int | str | None = None) -> pd.DataFrame:
+    return Curated(Storage(storage_root)).read(shard=shard, version=version)

@@ -1,8 +1,9 @@
-"""Ingest stage: CSV files -> curated Parquet parts + manifest; every rejection quarantined.
+"""Ingest stage: CSV files -> the curated Delta table; every rejection quarantined.
 
-Per file (:func:`ingest_file`, one task each): hash, sniff, stream blocks into a hidden part file,
-check the keys. Then once (:func:`commit_files`): compare with the dataset (history rewrites,
-schema), rename the accepted parts and publish the manifest. Input files are only ever read.
+Per file (:func:`ingest_file`, one task each): hash, sniff, stream blocks into staged data files of
+the table, check the keys. Then (:func:`commit_files`) one commit per accepted file, against the
+newest version (:mod:`tasks.curated_commit`), and the maintenance the table is due. Input files are
+only ever read.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import posixpath
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Callable, Container
 
 import fsspec
 import numpy as np
@@ -24,7 +25,8 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.csv_reader import (HEAD_BYTES, MAX_BAD_DETAILS, ColumnMapping, FileRejected, NeedsCareful, can_be_fast,
                               iter_batches, sniff)
-from tasks.curated import Curated
+from tasks.curated import KEYS, Curated, Staged, StagingWriter, latest_per_key
+from tasks.curated_commit import KnownSources, commit_file, maintain
 from tasks.frequency import grid, infer_freqs
 from tasks.keystream import KeyStream
 from tasks.readahead import ReadAhead
@@ -53,7 +55,7 @@ class FileReport:
 @dataclass
 class FileResult:
     report: FileReport
-    tmp_part: str | None = None
+    staged: Staged | None = None
     columns: list[str] = field(default_factory=list)
     ranges: pd.DataFrame | None = None  # unique_id, first, last
 
@@ -66,11 +68,10 @@ def sha256_of(url: str, chunk: int = 1 << 23) -> str:
     return h.hexdigest()
 
 
-def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str],
+def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: Container[str],
                 columns: list[str] | None) -> FileResult:
-    """Parse one file into an uncommitted part; reject it (quarantined) on any file-level problem."""
+    """Parse one file into staged (uncommitted) data files; reject it (quarantined) on any file-level problem."""
     storage = Storage(storage_root)
-    cur = Curated(storage)
     hashing = ThreadPoolExecutor(1, thread_name_prefix="ingest-hash")
     digest_f = hashing.submit(sha256_of, url)  # alongside the parse; resolved before any outcome
     hashing.shutdown(wait=False)
@@ -79,7 +80,7 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         return digest_f.done() and digest_f.result() in known
 
     report = FileReport(url, "", "ingested")
-    tmp = None
+    staged: Staged | None = None
     bad: list[dict] = []
     try:
         with fsspec.open(url, "rb") as f:
@@ -91,11 +92,15 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
             raise FileRejected("schema_mismatch", f"value columns {cols} differ from the dataset's {columns} "
                                                   "(set allow_schema_change to accept)")
         report.shape = layout.shape
-        tmp = cur.new_tmp_part()
+        writer = StagingWriter(storage)
         try:  # clean files take the fast path; the first unclean block sends the file to the careful one
-            stream, n_bad = _stream_to_part(url, layout, cur, tmp, cfg, bad, unchanged, fast=can_be_fast(layout))
+            stream, n_bad = _stream_to_part(url, layout, writer, cfg, bad, unchanged, fast=can_be_fast(layout))
         except NeedsCareful:
-            stream, n_bad = _stream_to_part(url, layout, cur, tmp, cfg, bad, unchanged, fast=False)
+            writer.staged.discard()
+            writer = StagingWriter(storage)
+            stream, n_bad = _stream_to_part(url, layout, writer, cfg, bad, unchanged, fast=False)
+        finally:
+            staged = writer.close()
         n_good = stream.rows
         report.rows, report.rows_bad = n_good, n_bad
         if n_good == 0:
@@ -103,18 +108,20 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         if n_bad > cfg.max_bad_fraction * (n_good + n_bad):
             raise FileRejected("too_many_bad_rows", f"{n_bad} of {n_good + n_bad} rows are bad "
                                                     f"(limit {cfg.max_bad_fraction:.0%})")
-        keys = stream.finish(lambda: _part_keys(cur, tmp))
+        keys = stream.finish(lambda: staged.batches(KEYS))
         if keys.duplicates and cfg.duplicates == "reject":
             raise FileRejected("duplicate_rows", f"{keys.duplicates} rows repeat a (series, timestamp) pair")
+        if keys.duplicates:  # the last row of each key is kept: one row per key in the table
+            staged.rewrite(latest_per_key(staged.read()))
         if keys.mixed_frequency:
-            _drop_series(cur, tmp, keys.mixed_frequency)
+            _drop_series(staged, keys.mixed_frequency)
             bad += [{"line": None, "column": layout.time_col, "code": "mixed_frequency", "series": s,
                      "message": "irregular time steps within the series; its rows were not ingested"}
                     for s in keys.mixed_frequency]
         report.duplicates, report.sorted_input = keys.duplicates, keys.sorted_input
         report.series = keys.series - len(keys.mixed_frequency)
         report.rows = n_good - keys.mixed_rows
-        missing = _missing_steps(cur, tmp, list(keys.gaps)) if keys.gaps else pd.DataFrame({"unique_id": []})
+        missing = _missing_steps(staged, list(keys.gaps)) if keys.gaps else pd.DataFrame({"unique_id": []})
         gaps = missing["unique_id"].value_counts()  # on each series' own calendar: weekends are no gap of B data
         report.gaps = int(gaps.sum())
         report.first, report.last = str(keys.ranges["first"].min()), str(keys.ranges["last"].max())
@@ -122,7 +129,7 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []
         if report.gaps and cfg.gaps == "fill":
-            report.rows += _fill_gaps(cur, tmp, missing)
+            report.rows += _fill_gaps(staged, missing)
         how = "filled with NaN rows" if cfg.gaps == "fill" else "left as gaps"
         notes += [f"{report.gaps} missing steps in {len(gaps)} series ({how})"] if report.gaps else []
         notes += ["input was not sorted (sorted)"] if not keys.sorted_input else []
@@ -133,11 +140,11 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: set[str
         if bad:
             quarantine(storage, url, digest, "bad_rows", report.reason, bad)
         ranges = keys.ranges[~keys.ranges["unique_id"].isin(keys.mixed_frequency)]
-        return FileResult(report, tmp, cols, ranges)
+        return FileResult(report, staged, cols, ranges)
     except (_Unchanged, FileRejected, pa.ArrowException, ValueError, UnicodeError, pd.errors.ParserError,
             OSError) as exc:
-        if tmp is not None and storage.fs.exists(tmp):
-            storage.fs.rm(tmp)
+        if staged is not None:
+            staged.discard()
         try:
             digest = digest_f.result()
         except OSError:  # the file cannot be read at all: no content to name it by
@@ -167,114 +174,88 @@ class _Unchanged(Exception):
     """The file's content is already ingested (found while parsing): stop."""
 
 
-def _stream_to_part(url: str, layout, cur: Curated, tmp: str, cfg: IngestSettings, bad: list[dict],
+def _stream_to_part(url: str, layout, writer: StagingWriter, cfg: IngestSettings, bad: list[dict],
                     unchanged: Callable[[], bool], fast: bool) -> tuple[KeyStream, int]:
-    """Stream the file's good rows into the part at ``tmp``; returns the key checks and the bad-row count.
+    """Stream the file's good rows into ``writer``; returns the key checks and the bad-row count.
 
     Parsing (main thread) overlaps with writing and checking the previous block (one worker
     thread, blocks in file order); at most one block waits, so memory is bounded by the block size.
     Stops (raises :class:`_Unchanged`) as soon as ``unchanged()`` says the content is known."""
     keys = KeyStream(bucket_rows=cfg.block_size_mb << 16)
     n_bad = 0
-    fobj = writer = None
 
     def sink(good: pa.Table) -> None:
-        nonlocal fobj, writer
-        if writer is None:
-            fobj, writer = cur.writer(tmp, good.schema)
         writer.write_table(good)
         keys.add(good["unique_id"], good["ds"])
 
     block = cfg.block_size_mb << 20
-    try:
-        with fsspec.open(url, "rb") as raw, ThreadPoolExecutor(1, thread_name_prefix="ingest-sink") as pool:
-            f = ReadAhead(raw, 4 * block)
-            batches = iter_batches(f, layout, block, fast=fast)
-            pending: Future | None = None
-            try:
-                for good, details, nb in batches:
-                    f.taken(block)
-                    if pending is not None:
-                        pending.result()
-                    if unchanged():
-                        raise _Unchanged
-                    pending = pool.submit(sink, good)
-                    bad += details[: max(0, MAX_BAD_DETAILS - len(bad))]
-                    n_bad += nb
+    with fsspec.open(url, "rb") as raw, ThreadPoolExecutor(1, thread_name_prefix="ingest-sink") as pool:
+        f = ReadAhead(raw, 4 * block)
+        batches = iter_batches(f, layout, block, fast=fast)
+        pending: Future | None = None
+        try:
+            for good, details, nb in batches:
+                f.taken(block)
                 if pending is not None:
                     pending.result()
-            finally:
-                f.taken(None)  # never leave the reader's background read waiting
-                batches.close()
-    finally:
-        if writer is not None:
-            writer.close()
-            fobj.close()
+                if unchanged():
+                    raise _Unchanged
+                pending = pool.submit(sink, good)
+                bad += details[: max(0, MAX_BAD_DETAILS - len(bad))]
+                n_bad += nb
+            if pending is not None:
+                pending.result()
+        finally:
+            f.taken(None)  # never leave the reader's background read waiting
+            batches.close()
     return keys, n_bad
 
 
-def _part_keys(cur: Curated, tmp: str) -> Iterator[pa.RecordBatch]:
-    """The (unique_id, ds) of the part at ``tmp``, a row group at a time."""
-    with cur.storage.fs.open(tmp, "rb") as f:
-        yield from pq.ParquetFile(f).iter_batches(batch_size=1 << 20, columns=["unique_id", "ds"])
-
-
 def commit_files(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> list[FileReport]:
-    """Check accepted parts against the dataset, then publish them in one manifest update."""
+    """Commit each accepted file in order, one commit each against the newest version (history
+    rewrites checked or merged, the same content twice added once), then the due maintenance."""
     cur = Curated(Storage(storage_root))
-    manifest = cur.manifest()
-    ranges = _dataset_ranges(cur, manifest)
-    new_parts, accepted = [], []
     for r in results:
-        if r.tmp_part is None:
+        if r.staged is None:
             continue
         rep = r.report
-        if rep.sha256 in manifest["files"]:  # the same content twice in one run
-            cur.storage.fs.rm(r.tmp_part)
-            rep.status, rep.reason = "unchanged", "same content as another file of this run"
-            continue
-        changed = _changed_values(cur, manifest, r, ranges, accepted)
-        if changed and cfg.on_overlap == "reject":
-            cur.storage.fs.rm(r.tmp_part)
-            rep.status, rep.reason = "rejected", f"rewrites_history: changes {changed} already ingested values"
+        info = {"file": rep.file, "sha256": rep.sha256, "rows": rep.rows, "ingested_at": _now()}
+        out = commit_file(cur, r.staged, rep.sha256, r.ranges, cfg.on_overlap, info)
+        if out.status == "unchanged":
+            rep.status, rep.reason = "unchanged", "same content already ingested (by another file or run)"
+        elif out.status == "rejected":
+            rep.status, rep.reason = "rejected", f"rewrites_history: changes {out.changed} already ingested values"
             quarantine(cur.storage, rep.file, rep.sha256, "rewrites_history", rep.reason, [])
-            continue
-        rep.replaced = changed
-        if changed:
-            rep.reason = "; ".join(filter(None, [rep.reason, f"replaced {changed} already ingested values"]))
-        manifest["columns"] = manifest["columns"] or r.columns
-        manifest["seq"] += 1
-        name = f"{manifest['seq']:08d}-{rep.sha256[:16]}.parquet"
-        new_parts.append((r.tmp_part, {"name": name, "sha256": rep.sha256, "file": rep.file, "rows": rep.rows}))
-        manifest["files"][rep.sha256] = {"file": rep.file, "rows": rep.rows, "part": name, "ingested_at": _now()}
-        accepted.append(r)
-        ranges = pd.concat([ranges, r.ranges], ignore_index=True) if ranges is not None else r.ranges
-    if new_parts:
-        cur.commit(manifest, new_parts)
+        elif out.changed:
+            rep.replaced = out.changed
+            rep.reason = "; ".join(filter(None, [rep.reason, f"replaced {out.changed} already ingested values"]))
     return [r.report for r in results]
 
 
 def ingest_files(input_path: str, storage: Storage, cfg: IngestSettings) -> dict:
     """Ingest every CSV under ``input_path`` (sequentially); one bad file never stops the others."""
     cur = Curated(storage)
-    manifest = cur.manifest()
-    cur.clean_orphans(manifest)
-    results = [ingest_file(u, storage.url, cfg, set(manifest["files"]), manifest["columns"])
-               for u in discover(input_path)]
-    return summarize(storage, commit_files(storage.url, results, cfg))
+    known, columns = KnownSources(cur), cur.value_columns()
+    results = [ingest_file(u, storage.url, cfg, known, columns) for u in discover(input_path)]
+    reports = commit_files(storage.url, results, cfg)
+    return summarize(storage, reports, maintain(cur, cfg.vacuum_retention_hours, cfg.compact_min_files))
 
 
-def summarize(storage: Storage, reports: list[FileReport]) -> dict:
-    manifest = Curated(storage).manifest()
+def summarize(storage: Storage, reports: list[FileReport], maintenance: dict | None = None) -> dict:
+    cur = Curated(storage)
+    dt = cur.table()
+    rows, files = cur.size(dt)
     return {
         "files": [asdict(r) for r in reports],
         "files_ingested": sum(r.status == "ingested" for r in reports),
         "files_rejected": sum(r.status == "rejected" for r in reports),
         "rows_accepted": sum(r.rows for r in reports if r.status == "ingested"),
         "rows_rejected": sum(r.rows_bad for r in reports),
-        "curated_rows": sum(p["rows"] for p in manifest["parts"]),
-        "curated_parts": len(manifest["parts"]),
+        "curated_rows": rows,
+        "curated_parts": files,
+        "curated_version": None if dt is None else dt.version(),
         "curated_path": storage.uri("curated"),
+        "maintenance": maintenance or {},
     }
 
 
@@ -286,21 +267,15 @@ def quarantine(storage: Storage, url: str, digest: str, code: str, message: str,
     storage.write_json(f"quarantine/{digest[:16]}-{stem}.json", record)
 
 
-def _drop_series(cur: Curated, tmp: str, series: list[str]) -> None:
-    with cur.storage.fs.open(tmp, "rb") as f:
-        t = pq.read_table(f)
-    t = t.filter(pc.invert(pc.is_in(t["unique_id"], pa.array(series, pa.string()))))
-    fobj, writer = cur.writer(tmp, t.schema)
-    writer.write_table(t)
-    writer.close()
-    fobj.close()
+def _drop_series(staged: Staged, series: list[str]) -> None:
+    t = staged.read()
+    staged.rewrite(t.filter(pc.invert(pc.is_in(t["unique_id"], pa.array(series, pa.string())))))
 
 
-def _missing_steps(cur: Curated, tmp: str, series: list[str]) -> pd.DataFrame:
+def _missing_steps(staged: Staged, series: list[str]) -> pd.DataFrame:
     """unique_id, ds of every step missing from ``series`` on each one's own calendar (its
     inferred frequency: a Mon-Fri series misses no weekend, a month-end series misses month ends)."""
-    with cur.storage.fs.open(tmp, "rb") as f:
-        t = pq.read_table(f, columns=["unique_id", "ds"])
+    t = staged.read(KEYS)
     gappy = t.filter(pc.is_in(t["unique_id"], pa.array(series, pa.string()))).to_pandas()
     gappy = gappy.drop_duplicates().sort_values(["unique_id", "ds"], ignore_index=True)
     lengths = gappy.groupby("unique_id", sort=False).size()
@@ -316,62 +291,15 @@ def _missing_steps(cur: Curated, tmp: str, series: list[str]) -> pd.DataFrame:
     return pd.concat(missing, ignore_index=True) if missing else pd.DataFrame({"unique_id": [], "ds": []})
 
 
-def _fill_gaps(cur: Curated, tmp: str, add: pd.DataFrame) -> int:
+def _fill_gaps(staged: Staged, add: pd.DataFrame) -> int:
     """Add a NaN row for every missing step in ``add`` (unique_id, ds). Returns the rows added."""
-    with cur.storage.fs.open(tmp, "rb") as f:
-        t = pq.read_table(f)
+    t = staged.read()
+    t = t.drop_columns([c for c in ("bucket",) if c in t.column_names])
     add = add.copy()
     for col in t.schema.names[2:]:
         add[col] = np.nan
-    filled = pa.concat_tables([t, pa.Table.from_pandas(add, schema=t.schema, preserve_index=False)])
-    fobj, writer = cur.writer(tmp, filled.schema)
-    writer.write_table(filled)
-    writer.close()
-    fobj.close()
+    staged.rewrite(pa.concat_tables([t, pa.Table.from_pandas(add, schema=t.schema, preserve_index=False)]))
     return len(add)
-
-
-def _ranges(ids: pa.ChunkedArray, ds: np.ndarray, drop: list[str]) -> pd.DataFrame:
-    t = pa.table({"unique_id": ids, "ds": pa.array(ds)})
-    g = t.group_by("unique_id").aggregate([("ds", "min"), ("ds", "max")]).to_pandas()
-    g.columns = ["unique_id", "first", "last"] if g.columns[0] == "unique_id" else g.columns
-    g = g.rename(columns={"ds_min": "first", "ds_max": "last"})
-    return g[~g["unique_id"].isin(drop)]
-
-
-def _dataset_ranges(cur: Curated, manifest: dict) -> pd.DataFrame | None:
-    t = cur.read_table(["unique_id", "ds"], manifest)
-    if t is None:
-        return None
-    return _ranges(t["unique_id"], t["ds"].to_numpy(), [])
-
-
-def _changed_values(cur: Curated, manifest: dict, r: FileResult, ranges: pd.DataFrame | None,
-                    accepted: list[FileResult]) -> int:
-    """How many (unique_id, ds) of the new part already exist with a different value."""
-    if ranges is None or r.ranges is None:
-        return 0
-    m = r.ranges.merge(ranges, on="unique_id", suffixes=("", "_old"))
-    cand = m.loc[(m["first"] <= m["last_old"]) & (m["last"] >= m["first_old"]), "unique_id"].unique()
-    if len(cand) == 0:
-        return 0
-    keep = pa.array(list(cand), pa.string())
-
-    def rows(t: pa.Table | None) -> pd.DataFrame:
-        if t is None:
-            return pd.DataFrame(columns=["unique_id", "ds", "y"])
-        return t.filter(pc.is_in(t["unique_id"], keep)).to_pandas()
-
-    old = [rows(cur.read_table(["unique_id", "ds", "y"], manifest))]
-    for a in accepted:
-        with cur.storage.fs.open(a.tmp_part, "rb") as f:
-            old.append(rows(pq.read_table(f, columns=["unique_id", "ds", "y"])))
-    with cur.storage.fs.open(r.tmp_part, "rb") as f:
-        new = rows(pq.read_table(f, columns=["unique_id", "ds", "y"]))
-    prev = pd.concat(old, ignore_index=True).drop_duplicates(["unique_id", "ds"], keep="last")
-    j = new.drop_duplicates(["unique_id", "ds"], keep="last").merge(prev, on=["unique_id", "ds"], suffixes=("", "_old"))
-    differ = ~((j["y"] == j["y_old"]) | (j["y"].isna() & j["y_old"].isna()))
-    return int(differ.sum())
 
 
 def _now() -> str:
@@ -379,7 +307,7 @@ def _now() -> str:
 
 
 @task(name="ingest-file", cache_policy=NO_CACHE)
-def ingest_file_task(url: str, storage_root: str, cfg: IngestSettings, known: set[str],
+def ingest_file_task(url: str, storage_root: str, cfg: IngestSettings, known: Container[str],
                      columns: list[str] | None) -> FileResult:
     return ingest_file(url, storage_root, cfg, known, columns)
 
@@ -387,13 +315,13 @@ def ingest_file_task(url: str, storage_root: str, cfg: IngestSettings, known: se
 @task(name="commit-curated", cache_policy=NO_CACHE)
 def commit_task(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> dict:
     storage = Storage(storage_root)
-    return summarize(storage, commit_files(storage_root, results, cfg))
+    reports = commit_files(storage_root, results, cfg)
+    return summarize(storage, reports, maintain(Curated(storage), cfg.vacuum_retention_hours, cfg.compact_min_files))
 
 
 @task(name="discover-files", cache_policy=NO_CACHE)
-def discover_task(input_path: str, storage_root: str) -> tuple[list[str], set[str], list[str] | None]:
-    """The files to ingest, plus what the dataset already holds; removes uncommitted leftovers."""
+def discover_task(input_path: str, storage_root: str) -> tuple[list[str], KnownSources, list[str] | None]:
+    """The files to ingest, plus what the dataset already holds (its ingested files, its columns)."""
     cur = Curated(Storage(storage_root))
-    manifest = cur.manifest()
-    cur.clean_orphans(manifest)
-    return discover(input_path), set(manifest["files"]), manifest["columns"]
+    return discover(input_path), KnownSources(cur), cur.value_columns()
+

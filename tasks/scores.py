@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lstm_model.baselines import seasonal_scale_at
-from tasks.curated import Curated, latest_per_key, read_curated
+from tasks.curated import Curated, read_curated, sort_rows
 from tasks.frequency import seasons
 from tasks.prepare import prepare
 from tasks import tables
@@ -45,15 +45,15 @@ def read_forecasts(storage: Storage) -> pd.DataFrame:
 
 
 def read_actuals(storage: Storage, since: pd.Timestamp) -> pd.DataFrame:
-    """unique_id, ds, y of the curated rows at or after ``since`` (one per key, the latest part
-    winning): the filter runs in Arrow before any sort, so a scoring run reads the whole dataset
-    once but sorts and converts only the recent rows."""
-    t = Curated(storage).read_table(columns=["unique_id", "ds", "y"])
+    """unique_id, ds, y of the curated rows at or after ``since``: the time filter is pushed down to
+    the table's files, so a scoring run reads only the recent ones."""
+    t = Curated(storage).read_table(columns=["unique_id", "ds", "y"],
+                                    where=pc.field("ds") >= pa.scalar(since.as_unit("us"), pa.timestamp("us")))
     if t is None:
         return pd.DataFrame(columns=["unique_id", "ds", "y"])
-    t = t.filter(pc.greater_equal(t["ds"], pa.scalar(since.to_datetime64()).cast(t.schema.field("ds").type)))
-    df = latest_per_key(t).to_pandas()
+    df = sort_rows(t).to_pandas()
     df["unique_id"] = df["unique_id"].astype(str)
+    df["ds"] = df["ds"].astype("datetime64[ns]")
     return df
 
 

@@ -65,9 +65,17 @@ class IngestSettings(BaseModel):
     )
     allow_schema_change: bool = Field(False, description="Accept files whose covariate columns differ from the dataset's.")
     block_size_mb: int = Field(16, ge=1, description="CSV block size read at a time (bounds memory per file).")
+    compact_min_files: int = Field(8, ge=2, description="Compact the curated table once a partition holds this "
+                                   "many small data files (each ingest adds about one per partition it touches).")
+    vacuum_retention_hours: int = Field(
+        168, ge=1, description="After a compaction, curated files that no version younger than this needs are "
+        "deleted (time travel reaches back this far; an ingest must commit within it).")
 
 
 class DataSettings(BaseModel):
+    as_of_version: str | None = Field(
+        None, description="Train on the curated table as it was at this version (a number) or time (ISO "
+        "timestamp): time travel, back as far as the vacuum retention.", json_schema_extra=flag("--as-of-version"))
     horizon: int = Field(12, ge=1, description="Steps to forecast (and the size of the held-out test part).")
     input_size: int | None = Field(
         None, ge=1, description="Past steps the network sees (default: the larger of the season and the horizon).")

@@ -59,7 +59,7 @@ def replace_partition(storage: Storage, name: str, frame: pd.DataFrame, value: s
         try:
             if exists(storage, name):
                 write_deltalake(where, data, mode="overwrite", partition_by=[PARTITION], storage_options=opts,
-                                predicate=f"{PARTITION} = '{value}'")
+                                predicate=f"{PARTITION} = '{value}'", schema_mode="merge")  # new columns join
             else:
                 write_deltalake(where, data, mode="error", partition_by=[PARTITION], storage_options=opts)  # create only
             return DeltaTable(where, storage_options=opts).version()

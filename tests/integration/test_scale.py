@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks import tables
-from tasks.curated import Curated, bucket_of, read_part, shard_range
+from tasks.curated import Curated, bucket_of, shard_range
 from tasks.ingest import ingest_files
 from tasks.settings import ScaleSettings, load_settings
 from tasks.storage import Storage
@@ -23,34 +23,13 @@ LINEAGE_PER_RUN = ["created_at", "flow_run_id"]
 SMALL = ["--horizon", "6", "--epochs", "20"]  # 20 series, a few seconds of training, promoted
 
 
-class CountingFile:
-    """A real file whose reads are counted (bytes the Parquet reader actually fetched)."""
-
-    def __init__(self, f: Any) -> None:
-        self.f, self.bytes = f, 0
-
-    def read(self, *args: Any) -> bytes:
-        b = self.f.read(*args)
-        self.bytes += len(b)
-        return b
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.f, name)
-
-
-def _bytes_read(path: Path, shard: tuple[int, int] | None) -> tuple[int, int]:
-    with open(path, "rb") as f:
-        c = CountingFile(f)
-        return read_part(c, None, shard).num_rows, c.bytes
-
-
-def test_shard_reads_partition_the_series_and_skip_other_row_groups(tmp_path):
+def test_shard_reads_partition_the_series_and_touch_only_their_partitions(tmp_path):
     make_long_csv(tmp_path / "many.csv", n_series=200)
     storage = Storage(str(tmp_path / "st"))
     ingest_files(str(tmp_path / "many.csv"), storage, load_settings().ingest)
     cur = Curated(storage)
     full = cur.read()
-    assert list(full.columns) == ["unique_id", "ds", "y"]  # the bucket column stays inside the parts
+    assert list(full.columns) == ["unique_id", "ds", "y"]  # the bucket columns stay inside the table
 
     n = 4
     shards = [cur.read(shard=(k, n)) for k in range(n)]
@@ -61,24 +40,23 @@ def test_shard_reads_partition_the_series_and_skip_other_row_groups(tmp_path):
         lo, hi = shard_range((k, n))
         assert len(part) > 0
         assert all(lo <= zlib.crc32(i.encode()) % 256 < hi for i in part["unique_id"].unique())
-
     assert bucket_of(pa.array(["s00", "s01", "s00"])).to_pylist() == [zlib.crc32(b"s00") % 256,
                                                                       zlib.crc32(b"s01") % 256,
                                                                       zlib.crc32(b"s00") % 256]
-    (name,) = [p["name"] for p in cur.manifest()["parts"]]
-    path = Path(cur.part_path(name))
-    meta = pq.ParquetFile(path).metadata
-    assert meta.num_row_groups > n and "bucket" in meta.schema.names
-    rows_all, bytes_all = _bytes_read(path, None)
-    rows_k, bytes_k = _bytes_read(path, (1, n))
-    assert rows_all == len(full) and rows_k == len(shards[1])
-    assert bytes_k < 0.6 * bytes_all  # the other shards' row groups were never read
-
-    # a part written before the bucket column existed still reads, whole and by shard
-    pq.write_table(pq.read_table(path).drop_columns(["bucket"]), path)
-    pd.testing.assert_frame_equal(cur.read(), full)
-    for k in range(n):
-        pd.testing.assert_frame_equal(cur.read(shard=(k, n)), shards[k])
+    # 16 buckets per partition: shard 1 of 4 (buckets 64-127) lives in partitions 4-7 only. With every
+    # other partition's files gone, it still reads whole: it never opens them.
+    table = tmp_path / "st" / "curated"
+    assert sorted(p.name for p in table.glob("bucket_group=*")) == sorted(f"bucket_group={g}" for g in range(16))
+    for g in [*range(4), *range(8, 16)]:
+        for f in (table / f"bucket_group={g}").glob("*.parquet"):
+            f.unlink()
+    pd.testing.assert_frame_equal(cur.read(shard=(1, n)), shards[1])
+    with pytest.raises(Exception):  # the full read does need them: the check above can fail
+        cur.read()
+    # shards that split a partition (n = 32: two per partition) read their own buckets only
+    halves = [cur.read(shard=(k, 32)) for k in (8, 9)]  # partition 4
+    assert set().union(*(h["unique_id"] for h in halves)) <= set(shards[1]["unique_id"])
+    assert not set(halves[0]["unique_id"]) & set(halves[1]["unique_id"])
 
 
 def test_task_runner_choice():
@@ -202,8 +180,8 @@ def test_pipeline_on_s3_storage(tmp_path, s3_endpoint, prefect_api, capsys):
     assert "promoted" in printed and f"{root}/forecasts/cutoff_date=" in printed
 
     keys = fs.find("lstmf/prefix")
-    assert "lstmf/prefix/curated/_manifest.json" in keys
-    assert any(k.startswith("lstmf/prefix/curated/parts/") for k in keys)
+    assert "lstmf/prefix/curated/_delta_log/00000000000000000000.json" in keys  # curated: a Delta table
+    assert any(k.startswith("lstmf/prefix/curated/bucket_group=") for k in keys)
     assert not [k for k in keys if "/.tmp-" in k]  # every atomic write was completed (copy + delete)
     assert "lstmf/prefix/forecasts/_delta_log/00000000000000000000.json" in keys  # a Delta table, committed
     fc = tables.read(Storage(root), "forecasts")  # delta-rs's own S3 store, the same environment
