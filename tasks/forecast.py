@@ -25,7 +25,11 @@ def partition_value(cutoff: pd.Timestamp) -> str:
 
 
 def load_history(s: Settings) -> pd.DataFrame:
-    history = read_curated(s.storage.root)
+    """The whole curated dataset, its table version in ``attrs["curated_version"]``."""
+    cur = Curated(Storage(s.storage.root))
+    version = cur.version()
+    history = cur.read(version=version)
+    history.attrs["curated_version"] = version
     if history.empty:
         raise FileNotFoundError(f"no curated data under {Storage(s.storage.root).uri('curated')}: run ingest first")
     return history
@@ -42,24 +46,29 @@ class ForecastPlan:
     tasks, and the model holds every series id (100 k ids walked for each of 20 shard tasks cost
     15 s); an opaque object is passed as it is, to threads and to Dask or Ray workers alike."""
 
-    def __init__(self, bundle: ModelBundle, version: str, run_id: str, shards: list[tuple[int, int]]) -> None:
+    def __init__(self, bundle: ModelBundle, version: str, run_id: str, shards: list[tuple[int, int]],
+                 curated_version: int | None = None) -> None:
         self.bundle, self.version, self.run_id, self.shards = bundle, version, run_id, shards
+        self.curated_version = curated_version  # every shard reads this version of the curated table
 
 
 def plan_forecast(s: Settings) -> ForecastPlan:
     """Load the champion (fails before anything is written) and choose the shards: the setting, else
-    one per :data:`ROWS_PER_SHARD` curated rows (from the manifest), between 1 and :data:`MAX_AUTO_SHARDS`."""
+    one per :data:`ROWS_PER_SHARD` curated rows (from the table's log), between 1 and
+    :data:`MAX_AUTO_SHARDS`; the curated table's version, pinned for every shard."""
     bundle, version, run_id = load_champion(s)
+    cur = Curated(Storage(s.storage.root))
+    table = cur.table()
     n = s.scale.forecast_shards
     if n is None:
-        rows = sum(p["rows"] for p in Curated(Storage(s.storage.root)).manifest()["parts"])
-        n = max(1, min(MAX_AUTO_SHARDS, -(-rows // ROWS_PER_SHARD)))
-    return ForecastPlan(bundle, version, run_id, [(k, n) for k in range(n)])
+        n = max(1, min(MAX_AUTO_SHARDS, -(-cur.size(table)[0] // ROWS_PER_SHARD)))
+    return ForecastPlan(bundle, version, run_id, [(k, n) for k in range(n)],
+                        None if table is None else table.version())
 
 
 def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> tuple[pd.DataFrame, list[str]]:
     """Forecasts of one shard's series, reading only that shard of the curated data."""
-    history = read_curated(s.storage.root, shard=shard if shard[1] > 1 else None)
+    history = read_curated(s.storage.root, shard=shard if shard[1] > 1 else None, version=plan.curated_version)
     if history.empty:
         return pd.DataFrame(), []
     return forecast_frame(plan.bundle, history, s.tracking.serve_model)
@@ -67,7 +76,8 @@ def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> t
 
 def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> dict:
     """Champion + a history frame -> the cutoff's partition, in one go (no shards)."""
-    plan = ForecastPlan(*load_champion(s), shards=[(0, 1)])  # fails before anything is written
+    plan = ForecastPlan(*load_champion(s), shards=[(0, 1)],  # fails before anything is written
+                        curated_version=history.attrs.get("curated_version"))
     return write_forecasts(s, plan, [forecast_frame(plan.bundle, history, s.tracking.serve_model)], flow_run_id)
 
 
@@ -88,6 +98,7 @@ def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFr
     fc["model_version"] = version
     fc["mlflow_run_id"] = run_id
     fc["flow_run_id"] = flow_run_id or ""
+    fc["curated_version"] = pd.array([plan.curated_version] * len(fc), dtype="Int64")  # null: not read from the table
     fc["created_at"] = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)
     partition = partition_value(cutoff)
     table_version = tables.replace_partition(storage, FORECASTS, fc, partition)  # one commit, whole or nothing
@@ -99,6 +110,7 @@ def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFr
         "cutoff": str(cutoff.date()) if cutoff == cutoff.normalize() else str(cutoff),
         "model_version": version,
         "mlflow_run_id": run_id,
+        "curated_version": plan.curated_version,
         "skipped_series": skipped,
         "skipped_reasons": reasons,
         "series_per_model": {str(k): int(v) for k, v in
@@ -111,7 +123,7 @@ def load_and_score(s: Settings) -> dict:
     """Score earlier forecasts (the first forecast of a storage reads nothing); fails when there is
     no curated data at all."""
     storage = Storage(s.storage.root)
-    if not Curated(storage).manifest()["parts"]:
+    if not Curated(storage).size()[0]:
         raise FileNotFoundError(f"no curated data under {storage.uri('curated')}: run ingest first")
     if not tables.exists(storage, FORECASTS):
         return {"scores": [], "degraded": False, "champion_version": None}

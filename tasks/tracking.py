@@ -17,11 +17,13 @@ from mlflow.tracking import MlflowClient
 from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
 from tasks.comparators import COMPARATORS, LABELS
 from tasks.evaluate import LEVELS
+from tasks.locks import hold
 from tasks.settings import Settings, redact
 from tasks.storage import Storage
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+GATE_LOCK = "champion-gate"
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
 CODE_PATHS = [str(Path(__file__).parent), str(Path(__file__).parent.parent / "lstm_model")]
 
@@ -91,9 +93,11 @@ class Registration:
 
 
 def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | None,
-                     trials: list | None = None) -> Registration:
-    """One MLflow run with params, per-epoch metrics, test metrics, plot, table and the model;
-    a registered version; the champion alias moved only when the gate passes."""
+                     trials: list | None = None, lineage: dict | None = None) -> Registration:
+    """One MLflow run with params, per-epoch metrics, test metrics, plot, table, the model and the
+    curated table version it trained on (``lineage``: curated_uri, curated_version); a registered
+    version; the champion alias moved only when the gate passes, one gate at a time across processes
+    and machines (:func:`tasks.locks.hold` on the storage)."""
     client = connect(s)
     # the schema is given explicitly: no input example is needed to infer it
     warnings.filterwarnings("ignore", message=r".*input example was not provided.*", category=UserWarning)
@@ -121,6 +125,8 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         mlflow.set_tags({"device": outcome.bundle.meta.get("device", "cpu"), "prefect.flow_run_id": flow_run_id or "",
                          "data_fingerprint": outcome.bundle.meta.get("data_fingerprint", ""),
                          "train_end": outcome.bundle.meta.get("train_end", "")})
+        if lineage and lineage.get("curated_version") is not None:
+            _log_lineage(lineage["curated_uri"], int(lineage["curated_version"]))
         t = Path(tmp)
         (t / "forecast_vs_actual.png").write_bytes(plot_png)
         outcome.table.to_csv(t / "backtest.csv", index=False)
@@ -140,13 +146,34 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
             client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
     client.set_model_version_tag(name, mv.version, "train_end", outcome.bundle.meta.get("train_end", ""))
     client.set_model_version_tag(name, mv.version, "run_id", rid)
-    promoted, reason, champ = gate(client, name, outcome)
-    client.set_registered_model_alias(name, CHALLENGER, mv.version)  # the latest, whatever the gate says
-    if promoted:
-        client.set_registered_model_alias(name, CHAMPION, mv.version)
-    client.set_model_version_tag(name, mv.version, "gate", reason)
+    if lineage and lineage.get("curated_version") is not None:
+        client.set_model_version_tag(name, mv.version, "curated_version", str(lineage["curated_version"]))
+    with hold(Storage(s.storage.root), GATE_LOCK, note=f"{name} v{mv.version}"):  # two gates never interleave
+        promoted, reason, champ = gate(client, name, outcome)
+        client.set_registered_model_alias(name, CHALLENGER, mv.version)  # the latest, whatever the gate says
+        if promoted:
+            client.set_registered_model_alias(name, CHAMPION, mv.version)
+        client.set_model_version_tag(name, mv.version, "gate", reason)
     client.set_tag(rid, "gate", reason)
     return Registration(rid, str(mv.version), promoted, reason, str(mv.version) if promoted else champ, artifact_uri)
+
+
+def _log_lineage(uri: str, version: int) -> None:
+    """The curated table and version this run trained on: an MLflow dataset input with a Delta source
+    (shown in the run's Datasets), and tags to search by."""
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    dataset = MetaDataset(DeltaDatasetSource(path=uri, delta_table_version=version), name="curated", digest=f"v{version}")
+    for attempt in range(3):
+        try:  # two runs logging one new dataset at once: the store's get-or-create can lose a race
+            mlflow.log_input(dataset, context="training")
+            break
+        except MlflowException:
+            if attempt == 2:
+                raise
+            time.sleep(0.1)
+    mlflow.set_tags({"curated.uri": uri, "curated.version": str(version)})
 
 
 def _log_model(t: Path):

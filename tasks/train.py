@@ -29,7 +29,8 @@ from tasks.prepare import Prepared, covariate_columns, fingerprint, prepare
 from tasks.plots import forecast_plot
 from tasks.progress import epoch_progress
 from tasks.settings import Settings
-from tasks.curated import read_curated
+from tasks.curated import Curated
+from tasks.storage import Storage
 from tasks.storage import Storage
 from tasks.tracking import Registration, log_and_register
 
@@ -264,9 +265,16 @@ def train_task(df: pd.DataFrame, s: Settings) -> TrainOutcome:
 
 
 def load_curated(s: Settings) -> pd.DataFrame:
-    df = read_curated(s.storage.root)
+    """The curated rows at the newest version, or at ``data.as_of_version``; the table's URI and
+    version in ``attrs`` (the lineage the MLflow run records)."""
+    cur = Curated(Storage(s.storage.root))
+    table = cur.table(s.data.as_of_version)
+    if table is None:
+        raise FileNotFoundError(f"no curated data under {s.storage.root!r}: run ingest first")
+    df = cur.read(version=table.version())
     if df.empty:
         raise FileNotFoundError(f"no curated data under {s.storage.root!r}: run ingest first")
+    df.attrs.update(curated_uri=cur.uri, curated_version=table.version())
     return df
 
 
@@ -278,4 +286,5 @@ def load_curated_task(s: Settings) -> pd.DataFrame:
 @task(name="log-and-register", cache_policy=NO_CACHE)
 def register_task(s: Settings, outcome: TrainOutcome, history: pd.DataFrame, run_id: str | None,
                   trials: list | None = None) -> Registration:
-    return log_and_register(s, outcome, forecast_plot(history, outcome.test_frame, outcome.table), run_id, trials)
+    return log_and_register(s, outcome, forecast_plot(history, outcome.test_frame, outcome.table), run_id, trials,
+                            lineage=history.attrs)
