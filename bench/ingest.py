@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py                   # 2 M and 10 M rows (100 steps per series)
     .venv/bin/python bench/ingest.py --rows 1000000    # one size
+    .venv/bin/python bench/ingest.py --growth 10 100 1000   # cost of one more daily file after N ingests
 
 Each contender runs in its own process (so peak RSS is its own) on the same file, one after the
 other in this run, and the table prints rows/s, the ratio to bare pyarrow and peak RSS.
@@ -76,17 +77,79 @@ def measure(mode: str, csv: Path, work: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def growth(marks: list[int], work: Path, series: int = 1_000, probes: int = 8) -> list[str]:
+    """One daily file of ``series`` rows ingested after each other (compaction on, as the ingest flow
+    runs it); at each mark: the median time of ``probes`` more ingests, of reading the whole table,
+    of reading the last day (time-filtered, as scoring reads) and the table's data files; the mean
+    of the probes includes the compactions that fell due (one ingest in about four)."""
+    import statistics
+
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from tasks.curated import Curated
+    from tasks.ingest import ingest_files
+    from tasks.settings import IngestSettings
+    from tasks.storage import Storage
+
+    st, cfg = Storage(str(work / "growth")), IngestSettings()
+    ids = [f"s{i:05d}" for i in range(series)]
+    day = 0
+
+    def ingest_one() -> float:
+        nonlocal day
+        f = work / "day.csv"
+        ds = str((pd.Timestamp("2000-01-01") + pd.Timedelta(days=day)).date())
+        f.write_text("unique_id,ds,y\n" + "".join(f"{u},{ds},{v:.3f}\n" for u, v in
+                                                   zip(ids, np.random.default_rng(day).normal(100, 10, series))))
+        day += 1
+        t0 = time.perf_counter()
+        ingest_files(str(f), st, cfg)
+        return time.perf_counter() - t0
+
+    def timed(fn) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    lines = [f"{'after':>6} {'ingest ms':>9} {'mean ms':>8} {'read all ms':>11} {'rows':>10} {'read last day ms':>16} "
+             f"{'files':>6}"]
+    cur = Curated(st)
+    for mark in marks:
+        while day < mark:
+            ingest_one()
+        times = [ingest_one() for _ in range(probes)]
+        ing, mean = statistics.median(times), statistics.fmean(times)  # the mean includes the compactions due
+        read = statistics.median(timed(cur.read) for _ in range(probes))
+        since = pa.scalar(pd.Timestamp("2000-01-01") + pd.Timedelta(days=day - 1), pa.timestamp("us"))
+        last = statistics.median(timed(lambda: cur.read_table(where=pc.field("ds") >= since)) for _ in range(probes))
+        rows, files = cur.size()
+        lines.append(f"{mark:>6} {ing * 1000:>9.0f} {mean * 1000:>8.0f} {read * 1000:>11.0f} {rows:>10,} {last * 1000:>16.0f} {files:>6}")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, nargs="*", default=[2_000_000, 10_000_000])
     ap.add_argument("--child", nargs=3, metavar=("MODE", "CSV", "OUT"))
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--growth", type=int, nargs="*", default=None, metavar="N")
     a = ap.parse_args()
     if a.child:
         print(json.dumps(child(*a.child)))
         return
     work = Path(a.workdir or tempfile.mkdtemp(prefix="ingest-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    if a.growth:
+        try:
+            print(f"cpu cores: {os.cpu_count()}")
+            print("\n".join(growth(a.growth, work)))
+        finally:
+            if a.workdir is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return
     lines = [f"{'rows':>11} {'file MB':>8} {'contender':>9} {'seconds':>8} {'rows/s':>12} {'vs pyarrow':>10} "
              f"{'peak RSS MB':>11}"]
     try:

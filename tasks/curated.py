@@ -2,7 +2,7 @@
 (unique_id, ds) at every version.
 
 ``storage/curated`` holds ``unique_id, ds, y``, the covariates and ``bucket`` (a stable hash of the
-series id), partitioned by ``bucket_group`` (16 buckets each): shard ``(k, n)`` of the series reads
+series id), partitioned by ``bucket_group`` (32 buckets each): shard ``(k, n)`` of the series reads
 only its partitions. DuckDB, polars or Spark read the table as it is. How rows get in (appends,
 MERGEs, the ingested-file record, concurrent writers) is :mod:`tasks.curated_commit`.
 
@@ -32,7 +32,7 @@ TABLE = "curated"
 BUCKET = "bucket"  # stable hash bucket of unique_id, stored in the table, never returned to users
 GROUP = "bucket_group"  # the partition column: bucket // GROUP_BUCKETS
 NBUCKETS = 256
-GROUP_BUCKETS = 16
+GROUP_BUCKETS = 32  # 8 partitions: few files per small ingest, shards of up to 8 read only theirs
 KEYS = ["unique_id", "ds"]
 INTERNAL = (BUCKET, GROUP)
 

@@ -11,9 +11,9 @@
 - Each ingested source file is the app transaction ``lstmf.source.<sha256>`` of the commit that
   added its rows: "the same content twice adds nothing" is table state, atomic with the rows, and
   holds for concurrent ingests of one file. The file's name and counts go in the commit's metadata.
-- Maintenance: compaction (``optimize.compact``) once small files pile up, then ``vacuum`` with the
-  retention setting (which also removes a killed writer's uncommitted files), a checkpoint and the
-  expired log entries.
+- Maintenance: compaction (``optimize.compact``, one at a time) once small files pile up, then
+  ``vacuum`` with the retention setting (which also removes a killed writer's uncommitted files), a
+  checkpoint and the expired log entries.
 """
 from __future__ import annotations
 
@@ -28,12 +28,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.curated import GROUP, INTERNAL, KEYS, TABLE, Curated, Staged, StagingWriter, latest_per_key
+from tasks.locks import LockTimeout, hold
 
 WRITER = "lstmf.curated"
 SOURCE = "lstmf.source."
 LEGACY = "lstmf.legacy-manifest"
 COMMIT_ATTEMPTS = 30
 TARGET_FILE_BYTES = 64 << 20  # compacted files; smaller ones count as small
+COMPACTION_LOCK = "curated-compaction"
 
 
 @dataclass
@@ -92,7 +94,7 @@ def commit_file(cur: Curated, staged: Staged, sha: str, ranges: pd.DataFrame, on
             else:
                 _merge(dt, staged, ranges, on_overlap == "replace", bool(new_cols), props)
                 staged.discard()
-            return Outcome("ingested", changed, cur.version())  # the newest version, this commit included
+            return Outcome("ingested", changed, dt.version())  # the version this commit made
         except CommitFailedError:  # another writer committed after the version read: decide again
             if attempt == COMMIT_ATTEMPTS - 1:
                 raise
@@ -127,9 +129,18 @@ def _compare(dt: Any, staged: Staged, ranges: pd.DataFrame) -> tuple[int, int]:
     """(keys of the file already in the table, of which with a different value), reading only the
     table's files that the file's partitions and time range can touch."""
     groups = pa.array(list(staged.files), pa.int16())
+    first, last = _time(ranges["first"].min()), _time(ranges["last"].max())
+    adds = pa.table(dt.get_add_actions(flatten=True))  # the log's file statistics: no data read
+    if adds.num_rows:
+        ms = pa.scalar(1000, pa.duration("us"))  # statistics are truncated to milliseconds
+        reach = pc.and_(pc.or_(pc.is_null(adds["max.ds"]), pc.greater_equal(pc.add(adds["max.ds"], ms), first)),
+                        pc.or_(pc.is_null(adds["min.ds"]), pc.less_equal(adds["min.ds"], last)))
+        reach = pc.and_(pc.is_in(adds[f"partition.{GROUP}"], groups), reach)
+    if adds.num_rows == 0 or not pc.any(reach).as_py():
+        return 0, 0  # no file of the table reaches the file's partitions and time range: all its keys are new
     ids = pa.array(ranges["unique_id"].astype(str).tolist(), pa.string())
-    where = (pc.field(GROUP).isin(groups) & (pc.field("ds") >= _time(ranges["first"].min()))
-             & (pc.field("ds") <= _time(ranges["last"].max())) & pc.field("unique_id").isin(ids))
+    where = (pc.field(GROUP).isin(groups) & (pc.field("ds") >= first) & (pc.field("ds") <= last)
+             & pc.field("unique_id").isin(ids))
     dataset = dt.to_pyarrow_dataset()
     values = [n for n in dataset.schema.names if n not in (*KEYS, *INTERNAL)]
     old = dataset.to_table(columns=KEYS + values, filter=where)
@@ -169,35 +180,52 @@ def _merge(dt: Any, staged: Staged, ranges: pd.DataFrame, replace: bool, new_col
     m.when_not_matched_insert_all().execute()
 
 
-def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = False) -> dict[str, Any]:
+def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = False,
+             lease_s: float = 3600) -> dict[str, Any]:
     """Compact once a partition holds ``min_files`` small data files (or when ``force``d), then vacuum what no version
-    younger than the retention needs, checkpoint the log and drop its expired entries. A compaction
-    that meets a concurrent commit is left to the next run."""
+    younger than the retention needs, checkpoint the log and drop its expired entries. One compaction
+    at a time (the lease lock :data:`COMPACTION_LOCK`; a busy one is left to the next run): delta-rs
+    lets two compactions that read one version both land, each re-adding the rows of the files both
+    removed. A compaction that meets a concurrent commit is also left to the next run."""
     from deltalake.exceptions import CommitFailedError
 
     dt = cur.table()
     if dt is None:
         return {"compacted": False}
+    most, n_small = _most_small(dt)
+    out: dict[str, Any] = {"compacted": False, "small_files": n_small}
+    if most < min_files and not force:
+        return out
+    try:
+        with hold(cur.storage, COMPACTION_LOCK, note="curated compaction", ttl=lease_s, wait=0):
+            dt = cur.table()  # under the lock: what a compaction that just finished left
+            if _most_small(dt)[0] < min_files and not force:
+                return out
+            try:
+                metrics = dt.optimize.compact(target_size=TARGET_FILE_BYTES)
+            except CommitFailedError:
+                out["skipped"] = "a concurrent commit"
+                return out
+            out.update(compacted=True, files_removed=metrics.get("numFilesRemoved"),
+                       files_added=metrics.get("numFilesAdded"))
+            dt = cur.table()
+            out["vacuumed"] = len(dt.vacuum(retention_hours=retention_hours, dry_run=False, full=True,
+                                          enforce_retention_duration=False))  # full: killed writers' files too
+            dt.create_checkpoint()
+            dt.cleanup_metadata()
+            out["version"] = dt.version()
+    except LockTimeout:
+        out["skipped"] = "another compaction"
+    return out
+
+
+def _most_small(dt: Any) -> tuple[int, int]:
+    """(small data files in the partition that has most, small data files in all)."""
     adds = pa.table(dt.get_add_actions(flatten=True))
     small = adds.filter(pc.less(adds["size_bytes"], TARGET_FILE_BYTES // 2))
     per_partition = small.group_by(f"partition.{GROUP}").aggregate([("path", "count")])
     most = int(pc.max(per_partition["path_count"]).as_py() or 0) if per_partition.num_rows else 0
-    out: dict[str, Any] = {"compacted": False, "small_files": small.num_rows}
-    if most < min_files and not force:
-        return out
-    try:
-        metrics = dt.optimize.compact(target_size=TARGET_FILE_BYTES)
-        out.update(compacted=True, files_removed=metrics.get("numFilesRemoved"), files_added=metrics.get("numFilesAdded"))
-    except CommitFailedError:
-        out["skipped"] = "a concurrent commit"
-        return out
-    dt = cur.table()
-    out["vacuumed"] = len(dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False,
-                                  full=True))  # full: also the files of writers killed before committing
-    dt.create_checkpoint()
-    dt.cleanup_metadata()
-    out["version"] = dt.version()
-    return out
+    return most, small.num_rows
 
 
 def convert_legacy(cur: Curated) -> None:

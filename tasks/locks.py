@@ -24,6 +24,7 @@ from tasks import tables
 from tasks.storage import Storage
 
 LOCKS = "locks"
+TIDY_EVERY = 64  # lock commits between two compactions of the locks table
 SCHEMA = pa.schema([("name", pa.string()), ("seq", pa.int64()), ("holder", pa.string()), ("state", pa.string()),
                     ("expires_at", pa.timestamp("us", "UTC")), ("at", pa.timestamp("us", "UTC")), ("note", pa.string())])
 
@@ -50,6 +51,17 @@ def _append(storage: Storage, dt, row: dict) -> None:
     write_deltalake(dt, pa.Table.from_pylist([row], SCHEMA), mode="append",
                     commit_properties=CommitProperties(app_transactions=[Transaction(f"lstmf.lock.{row['name']}",
                                                                                      dt.version() + 1)]))
+    if row["seq"] % TIDY_EVERY == 0:
+        _tidy(dt)
+
+
+def _tidy(dt) -> None:
+    """One row per commit piles up small files: compact them, checkpoint the log, vacuum. Safe beside
+    other lock commits (appends); two at once may store a row twice, which reads the same (by seq)."""
+    dt.optimize.compact()
+    dt.create_checkpoint()
+    dt.vacuum(retention_hours=1, dry_run=False, enforce_retention_duration=False)
+    dt.cleanup_metadata()
 
 
 def _table(storage: Storage):
@@ -107,4 +119,7 @@ def hold(storage: Storage, name: str, note: str = "", ttl: float = 1800, wait: f
 def history(storage: Storage, name: str) -> pd.DataFrame:
     """Every take and release of lock ``name``, in order."""
     rows = tables.read(storage, LOCKS)
-    return rows[rows["name"] == name].sort_values("seq", kind="stable", ignore_index=True) if not rows.empty else rows
+    if rows.empty:
+        return rows
+    rows = rows[rows["name"] == name].drop_duplicates("seq")  # a row twice after two tidies at once
+    return rows.sort_values("seq", kind="stable", ignore_index=True)

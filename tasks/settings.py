@@ -65,7 +65,7 @@ class IngestSettings(BaseModel):
     )
     allow_schema_change: bool = Field(False, description="Accept files whose covariate columns differ from the dataset's.")
     block_size_mb: int = Field(16, ge=1, description="CSV block size read at a time (bounds memory per file).")
-    compact_min_files: int = Field(8, ge=2, description="Compact the curated table once a partition holds this "
+    compact_min_files: int = Field(4, ge=2, description="Compact the curated table once a partition holds this "
                                    "many small data files (each ingest adds about one per partition it touches).")
     vacuum_retention_hours: int = Field(
         168, ge=1, description="After a compaction, curated files that no version younger than this needs are "

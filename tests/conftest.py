@@ -83,3 +83,12 @@ def forecasts_table(storage: Path | str, cutoff: str | None = None) -> pd.DataFr
 
     table = DeltaTable(str(Path(storage) / "forecasts"))
     return table.to_pandas(filters=[("cutoff_date", "=", cutoff)] if cutoff else None)
+
+
+def mlflow_client(storage: Path | str):
+    """A client of a local storage's MLflow database, for tracking *and* the registry: a bare
+    ``MlflowClient(uri)`` takes the registry URI that any earlier in-process registration set."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{storage}/mlflow.db"
+    return MlflowClient(uri, uri)

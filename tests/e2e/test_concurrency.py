@@ -29,7 +29,7 @@ INGEST = ("import sys, json; from tasks.ingest import ingest_files; from tasks.s
 FORECAST = ("import sys, json; from tasks.forecast import forecast_stage, load_history;"
             "from tasks.settings import load_settings;"
             "s = load_settings({'storage.root': sys.argv[1], 'data.horizon': 6});"
-            "r = forecast_stage(s, load_history(s)); print(json.dumps([r['curated_version'], r['rows']]))")
+            "r = forecast_stage(s, load_history(s)); print(json.dumps([r['curated_version'], r['rows'], r['skipped_reasons']]))")
 
 
 def monthly(uid: str, start: str, n: int, level: float) -> pd.DataFrame:
@@ -63,8 +63,8 @@ def test_four_ingests_and_a_forecast_at_once_lose_nothing(tmp_path):
         assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
         statuses = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs[:-1]]
         assert sorted(st for (st,) in (statuses[0], statuses[-1])) == ["ingested", "unchanged"]  # the shared file
-        version, rows = json.loads(outs[-1][0].strip().splitlines()[-1])
-        assert rows == 8 * 6 and version is not None
+        version, rows, skipped = json.loads(outs[-1][0].strip().splitlines()[-1])
+        assert rows == 8 * 6 and version is not None, (version, rows, skipped)
 
         expected = pd.concat([expected, *(n.assign(ds=pd.to_datetime(n["ds"])) for n in new)])
         got = read_curated(str(root))

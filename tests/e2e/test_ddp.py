@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mlflow.tracking import MlflowClient
 
 from tasks.ingest import ingest_files
 from tasks.settings import IngestSettings
 from tasks.storage import Storage
+from tests.conftest import mlflow_client
 from tests.e2e.test_cli import cli
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,7 @@ def test_ddp_on_two_processes_registers_one_model_with_the_single_process_loss_c
     ddp = cli("train", "--nproc", "2", *common)
     assert ddp.returncode == 0, ddp.stdout[-3000:] + ddp.stderr[-3000:]
     assert "registered model version 1" in ddp.stdout
-    client = MlflowClient(f"sqlite:///{storage}/mlflow.db")
+    client = mlflow_client(storage)
     versions = client.search_model_versions("name='lstm-forecaster'")
     assert len(versions) == 1  # only rank 0 logged and registered
     ddp_run = client.get_run(versions[0].run_id)

@@ -104,9 +104,12 @@ def test_sigkill_mid_compaction_leaves_curated_readable_and_whole(tmp_path):
     files_before = data_files(table)
     proc = python("import sys; from tasks.curated import Curated; from tasks.curated_commit import maintain;"
                   "from tasks.storage import Storage;"
-                  "maintain(Curated(Storage(sys.argv[1])), 1, 2, force=True)", str(tmp_path / "storage"))
+                  "maintain(Curated(Storage(sys.argv[1])), 1, 2, force=True, lease_s=3)", str(tmp_path / "storage"))
     kill_when(proc, lambda: bool(data_files(table) - files_before))
     pd.testing.assert_frame_equal(Curated(storage).read(), before)  # before or after the commit: the same rows
+    # the killed compaction's lease still holds the next one off, then lapses
+    assert maintain(Curated(storage), 1, 2, force=True)["skipped"] == "another compaction"
+    time.sleep(3)
     assert maintain(Curated(storage), 1, 2, force=True)["compacted"]
     pd.testing.assert_frame_equal(Curated(storage).read(), before)
 

@@ -1,7 +1,6 @@
 """Closed loop under a real Prefect API: forecast, ingest the actuals, forecast again -> scores."""
 from __future__ import annotations
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from tasks import tables
 from tasks.scores import degraded, score_forecasts
 from tasks.storage import Storage
-from tests.conftest import forecasts_table
+from tests.conftest import forecasts_table, mlflow_client
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -43,7 +42,7 @@ def test_forecasts_are_scored_when_actuals_arrive(tmp_path, air_csv):
 
     stored = DeltaTable(str(tmp_path / "storage" / "scores")).to_pandas()
     assert len(stored) == 1 and stored["mase"].iloc[0] == pytest.approx(row["mase"])
-    history = mlflow.MlflowClient(f"sqlite:///{tmp_path}/storage/mlflow.db").get_metric_history(
+    history = mlflow_client(tmp_path / "storage").get_metric_history(
         train["mlflow_run_id"], "realised_mae")
     assert [m.value for m in history] == pytest.approx([row["mae"]])
 

@@ -95,3 +95,32 @@ def test_an_older_parts_and_manifest_storage_is_converted_in_place(tmp_path):
     summary = ingest_files(str(source), Storage(str(root)), IngestSettings())
     assert summary["files"][0]["status"] == "unchanged"  # the manifest's files are known to the table
     pd.testing.assert_frame_equal(as_stored(root), df)
+
+
+def test_two_compactions_at_once_never_duplicate_a_row(tmp_path):
+    """delta-rs lets two OPTIMIZE commits read at one version both land, each re-adding the rows of the
+    files they both removed; the writers' app transaction makes the second one refuse and skip."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from tasks.curated_commit import maintain
+
+    for rep in range(4):
+        st = Storage(str(tmp_path / f"st{rep}"))
+        cfg = IngestSettings(compact_min_files=100)  # the ingests themselves never compact
+        for k in range(6):
+            ingest_files(str(long_file(tmp_path / f"f{rep}-{k}.csv",
+                                       [r for i in range(20) for r in days(f"s{i}", f"2020-0{k + 1}-01", 5, k)])), st, cfg)
+        before = as_stored(st.local_root())
+        barrier = Barrier(2)
+
+        def compact() -> dict:
+            barrier.wait()
+            return maintain(Curated(st), retention_hours=168, min_files=2)
+
+        with ThreadPoolExecutor(2) as pool:
+            outs = list(pool.map(lambda _: compact(), range(2)))
+        after = as_stored(st.local_root())
+        assert not after.duplicated(["unique_id", "ds"]).any(), outs
+        pd.testing.assert_frame_equal(after, before)
+        assert any(o["compacted"] for o in outs)

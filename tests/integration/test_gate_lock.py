@@ -15,7 +15,7 @@ import pytest
 
 from tasks.curated import Curated
 from tasks.ingest import ingest_files
-from tasks.locks import LockTimeout, hold, history
+from tasks.locks import TIDY_EVERY, LockTimeout, hold, history
 from tasks.settings import load_settings
 from tasks.storage import Storage
 from tasks.tracking import GATE_LOCK, connect, log_and_register
@@ -55,6 +55,19 @@ def test_a_killed_holders_lease_lapses(tmp_path):
     with hold(st, "gate", wait=30):
         assert time.monotonic() - t0 < 10
     assert history(st, "gate")["state"].tolist() == ["held", "held", "released"]  # taken over, released
+
+
+def test_the_locks_table_stays_small_however_often_a_lock_is_taken(tmp_path):
+    st = Storage(str(tmp_path / "st"))
+    for _ in range(70):  # 140 commits: two tidies
+        with hold(st, "often"):
+            pass
+    assert history(st, "often")["state"].tolist() == ["held", "released"] * 70
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(tmp_path / "st" / "locks"))
+    assert len(table.file_uris()) <= TIDY_EVERY  # what a read opens (replaced files go after the vacuum retention)
+    assert (tmp_path / "st" / "locks" / "_delta_log" / "_last_checkpoint").exists()
 
 
 @pytest.fixture

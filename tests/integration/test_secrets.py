@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 
-import mlflow
 import pytest
 
 from tasks.settings import load_settings, redact, secrets_to_env
+from tests.conftest import mlflow_client
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 SECRET = "s3cret-Pa55"
@@ -45,7 +45,7 @@ def test_a_runner_address_with_a_password_never_shows(tmp_path, air_csv, monkeyp
     out = capsys.readouterr()
     assert SECRET not in out.out + out.err
 
-    client = mlflow.MlflowClient(f"sqlite:///{storage}/mlflow.db")
+    client = mlflow_client(storage)
     (run,) = client.search_runs([client.get_experiment_by_name("lstm-forecast").experiment_id])
     assert run.data.params["scale.runner_address"] == "tcp://user:***@127.0.0.1:8786"
     assert all(SECRET not in v for v in run.data.params.values())
