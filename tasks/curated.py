@@ -104,8 +104,9 @@ class Staged:
 
     def add_actions(self) -> list[Any]:
         """One Delta ``add`` per staged file, with the statistics of every column (row count, nulls,
-        min and max) that let readers and MERGEs skip it. A column without them would make delta-rs's
-        pyarrow dataset skip the file under any filter on that column."""
+        min and max) that let readers and MERGEs skip it, taken from the Parquet footer (no data
+        read). A column without them would make delta-rs's pyarrow dataset skip the file under any
+        filter on that column."""
         import json
 
         from deltalake.transaction import AddAction
@@ -114,18 +115,30 @@ class Staged:
         for group, rel in self.files.items():
             info = self.storage.fs.info(self.path(rel))
             with self.storage.fs.open(self.path(rel), "rb") as f:
-                t = pq.read_table(f)
-            stats: dict[str, Any] = {"numRecords": t.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
-            for name in t.column_names:
-                stats["nullCount"][name] = t[name].null_count
-                lo, hi = (v.as_py() for v in pc.min_max(t[name]).values())
-                if lo is not None:
-                    if name == "ds":
-                        lo, hi = _stat_time(pc.min_max(t[name])["min"].value), _stat_time(pc.min_max(t[name])["max"].value)
-                    stats["minValues"][name], stats["maxValues"][name] = lo, hi
+                meta = pq.ParquetFile(f).metadata
             actions.append(AddAction(rel, int(info["size"]), {GROUP: str(group)},
-                                     int(pd.Timestamp.now("UTC").value // 10**6), True, json.dumps(stats)))
+                                     int(pd.Timestamp.now("UTC").value // 10**6), True, json.dumps(_file_stats(meta))))
         return actions
+
+
+def _file_stats(meta: pq.FileMetaData) -> dict[str, Any]:
+    """Delta file statistics from a Parquet footer: the row groups' min, max and null counts merged."""
+    names = meta.schema.to_arrow_schema().names
+    stats: dict[str, Any] = {"numRecords": meta.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
+    for j, name in enumerate(names):
+        nulls, lo, hi = 0, None, None
+        for i in range(meta.num_row_groups):
+            st = meta.row_group(i).column(j).statistics
+            nulls += st.null_count
+            if st.has_min_max:
+                a, z = (st.min_raw, st.max_raw) if name == "ds" else (st.min, st.max)  # ds: int64 microseconds
+                lo, hi = (a, z) if lo is None else (min(lo, a), max(hi, z))
+        stats["nullCount"][name] = nulls
+        if lo is not None:
+            if name == "ds":
+                lo, hi = _stat_time(lo), _stat_time(hi)
+            stats["minValues"][name], stats["maxValues"][name] = lo, hi
+    return stats
 
 
 def _stat_time(us: int) -> str:
@@ -179,6 +192,10 @@ class Curated:
         self.storage = storage
         self.uri = tables.uri(storage, TABLE)
         self.options = tables.options(storage)
+        self._latest: Any = None  # the newest version, brought up to date by each table() call
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_latest": None}
 
     def exists(self) -> bool:
         from tasks.curated_commit import convert_legacy
@@ -187,14 +204,20 @@ class Curated:
         return self.storage.exists(f"{TABLE}/_delta_log")
 
     def table(self, version: int | str | None = None) -> Any:
-        """The table (at ``version``: a number or an ISO timestamp) or None when there is none."""
+        """The table (at ``version``: a number or an ISO timestamp) or None when there is none. The
+        newest version is one object per instance, updated in place by each call."""
         from deltalake import DeltaTable
 
+        if version is None and self._latest is not None:
+            self._latest.update_incremental()  # the commits since: cheaper than a new snapshot of a long log
+            return self._latest
         if not self.exists():
             return None
         dt = DeltaTable(self.uri, storage_options=self.options)
         if version is not None:
             dt.load_as_version(int(version) if str(version).isdigit() else pd.Timestamp(version).to_pydatetime())
+        else:
+            self._latest = dt
         return dt
 
     def version(self) -> int | None:

@@ -11,9 +11,9 @@
 - Each ingested source file is the app transaction ``lstmf.source.<sha256>`` of the commit that
   added its rows: "the same content twice adds nothing" is table state, atomic with the rows, and
   holds for concurrent ingests of one file. The file's name and counts go in the commit's metadata.
-- Maintenance: compaction (``optimize.compact``, one at a time) once small files pile up, then
-  ``vacuum`` with the retention setting (which also removes a killed writer's uncommitted files), a
-  checkpoint and the expired log entries.
+- Maintenance: compaction by tiers (``optimize.compact``, one at a time) once small files pile up,
+  then ``vacuum`` with the retention setting (which also removes a killed writer's uncommitted
+  files), a checkpoint and the expired log entries.
 """
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ WRITER = "lstmf.curated"
 SOURCE = "lstmf.source."
 LEGACY = "lstmf.legacy-manifest"
 COMMIT_ATTEMPTS = 30
-TARGET_FILE_BYTES = 64 << 20  # compacted files; smaller ones count as small
+LEVELS = (1 << 20, 8 << 20, 64 << 20)  # compaction tiers: the file sizes each one aims at
+FANOUT = 8  # files under half a tier's size (above the first) that make it due
+VACUUM_EVERY = 32  # versions: a compaction that crosses a multiple of it vacuums
 COMPACTION_LOCK = "curated-compaction"
 
 
@@ -51,8 +53,8 @@ class KnownSources:
 
     def __init__(self, cur: Curated) -> None:
         self.uri, self.options = cur.uri, cur.options
-        self._dt: Any = None
         self._exists = cur.exists()
+        self._dt: Any = cur.table() if self._exists else None  # in this process: the table ``cur`` holds
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_dt": None}
@@ -182,35 +184,46 @@ def _merge(dt: Any, staged: Staged, ranges: pd.DataFrame, replace: bool, new_col
 
 def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = False,
              lease_s: float = 3600) -> dict[str, Any]:
-    """Compact once a partition holds ``min_files`` small data files (or when ``force``d), then vacuum what no version
-    younger than the retention needs, checkpoint the log and drop its expired entries. One compaction
-    at a time (the lease lock :data:`COMPACTION_LOCK`; a busy one is left to the next run): delta-rs
-    lets two compactions that read one version both land, each re-adding the rows of the files both
-    removed. A compaction that meets a concurrent commit is also left to the next run."""
+    """Compact by tiers (:data:`LEVELS`), then (every :data:`VACUUM_EVERY` versions, or when
+    ``force``d) vacuum what no version younger than the retention needs; checkpoint the log and drop
+    its expired entries.
+
+    A tier compacts once a partition holds enough files under half its size (``min_files`` for the
+    first tier, :data:`FANOUT` above; ``force`` runs the first tier and the vacuum anyway) into files of up to that
+    size: a compaction rewrites at most one tier's size per partition, so its cost stays flat as the
+    table grows, and each row is rewritten once per tier. One compaction at a time (the lease lock
+    :data:`COMPACTION_LOCK`; a busy one is left to the next run): delta-rs lets two compactions that
+    read one version both land, each re-adding the rows of the files both removed. A compaction that
+    meets a concurrent commit is also left to the next run."""
     from deltalake.exceptions import CommitFailedError
 
     dt = cur.table()
     if dt is None:
         return {"compacted": False}
-    most, n_small = _most_small(dt)
-    out: dict[str, Any] = {"compacted": False, "small_files": n_small}
-    if most < min_files and not force:
+    out: dict[str, Any] = {"compacted": False, "files": len(dt.file_uris())}
+    if not (force or _due(dt, min_files)):
         return out
     try:
         with hold(cur.storage, COMPACTION_LOCK, note="curated compaction", ttl=lease_s, wait=0):
-            dt = cur.table()  # under the lock: what a compaction that just finished left
-            if _most_small(dt)[0] < min_files and not force:
+            removed, added, start = 0, 0, cur.table().version()
+            for level, size in enumerate(LEVELS):
+                dt = cur.table()  # under the lock: what an earlier tier or compaction left
+                if not ((force and level == 0) or _due(dt, min_files, level)):
+                    continue
+                try:
+                    metrics = dt.optimize.compact(target_size=size)
+                except CommitFailedError:
+                    out["skipped"] = "a concurrent commit"
+                    break
+                removed += metrics.get("numFilesRemoved", 0)
+                added += metrics.get("numFilesAdded", 0)
+            if not (removed or force):
                 return out
-            try:
-                metrics = dt.optimize.compact(target_size=TARGET_FILE_BYTES)
-            except CommitFailedError:
-                out["skipped"] = "a concurrent commit"
-                return out
-            out.update(compacted=True, files_removed=metrics.get("numFilesRemoved"),
-                       files_added=metrics.get("numFilesAdded"))
+            out.update(compacted=bool(removed), files_removed=removed, files_added=added)
             dt = cur.table()
-            out["vacuumed"] = len(dt.vacuum(retention_hours=retention_hours, dry_run=False, full=True,
-                                          enforce_retention_duration=False))  # full: killed writers' files too
+            if force or dt.version() // VACUUM_EVERY != start // VACUUM_EVERY:  # a full vacuum lists every file
+                out["vacuumed"] = len(dt.vacuum(retention_hours=retention_hours, dry_run=False, full=True,
+                                              enforce_retention_duration=False))  # full: killed writers' files too
             dt.create_checkpoint()
             dt.cleanup_metadata()
             out["version"] = dt.version()
@@ -219,13 +232,15 @@ def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = F
     return out
 
 
-def _most_small(dt: Any) -> tuple[int, int]:
-    """(small data files in the partition that has most, small data files in all)."""
+def _due(dt: Any, min_files: int, level: int | None = None) -> bool:
+    """Whether some partition holds enough files under half of tier ``level``'s size (any tier)."""
     adds = pa.table(dt.get_add_actions(flatten=True))
-    small = adds.filter(pc.less(adds["size_bytes"], TARGET_FILE_BYTES // 2))
-    per_partition = small.group_by(f"partition.{GROUP}").aggregate([("path", "count")])
-    most = int(pc.max(per_partition["path_count"]).as_py() or 0) if per_partition.num_rows else 0
-    return most, small.num_rows
+    for lv in range(len(LEVELS)) if level is None else [level]:
+        small = adds.filter(pc.less(adds["size_bytes"], LEVELS[lv] // 2))
+        per_partition = small.group_by(f"partition.{GROUP}").aggregate([("path", "count")])
+        if per_partition.num_rows and pc.max(per_partition["path_count"]).as_py() >= (min_files if lv == 0 else FANOUT):
+            return True
+    return False
 
 
 def convert_legacy(cur: Curated) -> None:

@@ -211,10 +211,9 @@ def _stream_to_part(url: str, layout, writer: StagingWriter, cfg: IngestSettings
     return keys, n_bad
 
 
-def commit_files(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> list[FileReport]:
+def commit_files(cur: Curated, results: list[FileResult], cfg: IngestSettings) -> list[FileReport]:
     """Commit each accepted file in order, one commit each against the newest version (history
-    rewrites checked or merged, the same content twice added once), then the due maintenance."""
-    cur = Curated(Storage(storage_root))
+    rewrites checked or merged, the same content twice added once)."""
     for r in results:
         if r.staged is None:
             continue
@@ -237,12 +236,17 @@ def ingest_files(input_path: str, storage: Storage, cfg: IngestSettings) -> dict
     cur = Curated(storage)
     known, columns = KnownSources(cur), cur.value_columns()
     results = [ingest_file(u, storage.url, cfg, known, columns) for u in discover(input_path)]
-    reports = commit_files(storage.url, results, cfg)
-    return summarize(storage, reports, maintain(cur, cfg.vacuum_retention_hours, cfg.compact_min_files))
+    return commit_and_maintain(cur, results, cfg)
 
 
-def summarize(storage: Storage, reports: list[FileReport], maintenance: dict | None = None) -> dict:
-    cur = Curated(storage)
+def commit_and_maintain(cur: Curated, results: list[FileResult], cfg: IngestSettings) -> dict:
+    """The files' commits, then the due maintenance: the ingest's summary."""
+    reports = commit_files(cur, results, cfg)
+    return summarize(cur, reports, maintain(cur, cfg.vacuum_retention_hours, cfg.compact_min_files))
+
+
+def summarize(cur: Curated, reports: list[FileReport], maintenance: dict | None = None) -> dict:
+    storage = cur.storage
     dt = cur.table()
     rows, files = cur.size(dt)
     return {
@@ -314,9 +318,7 @@ def ingest_file_task(url: str, storage_root: str, cfg: IngestSettings, known: Co
 
 @task(name="commit-curated", cache_policy=NO_CACHE)
 def commit_task(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> dict:
-    storage = Storage(storage_root)
-    reports = commit_files(storage_root, results, cfg)
-    return summarize(storage, reports, maintain(Curated(storage), cfg.vacuum_retention_hours, cfg.compact_min_files))
+    return commit_and_maintain(Curated(Storage(storage_root)), results, cfg)
 
 
 @task(name="discover-files", cache_policy=NO_CACHE)

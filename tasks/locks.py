@@ -25,6 +25,8 @@ from tasks.storage import Storage
 
 LOCKS = "locks"
 TIDY_EVERY = 64  # lock commits between two compactions of the locks table
+# the lock's history needs no time travel: a tidy drops log entries and tombstones older than an hour
+RETENTION = {"delta.logRetentionDuration": "interval 1 hours", "delta.deletedFileRetentionDuration": "interval 1 hours"}
 SCHEMA = pa.schema([("name", pa.string()), ("seq", pa.int64()), ("holder", pa.string()), ("state", pa.string()),
                     ("expires_at", pa.timestamp("us", "UTC")), ("at", pa.timestamp("us", "UTC")), ("note", pa.string())])
 
@@ -71,7 +73,8 @@ def _table(storage: Storage):
     where, opts = tables.uri(storage, LOCKS), tables.options(storage)
     if not tables.exists(storage, LOCKS):
         try:
-            DeltaTable.create(where, SCHEMA, mode="ignore", storage_options=opts)
+            DeltaTable.create(where, SCHEMA, mode="ignore", storage_options=opts,
+                              configuration=RETENTION)
         except DeltaError:  # created by another process in the meantime
             pass
     return DeltaTable(where, storage_options=opts)

@@ -321,11 +321,12 @@ def test_io_error_on_one_file_rejects_only_that_file(run):
 
 
 def test_a_file_that_vanished_after_discovery_is_rejected_with_its_reason(run):
+    from tasks.curated import Curated
     from tasks.ingest import commit_files, ingest_file
 
     gone, kept = run.raw / "gone.csv", run.raw / "kept.csv"
     kept.write_text(single(12))
     results = [ingest_file(str(p), run.storage.url, IngestSettings(), set(), None) for p in (gone, kept)]
-    reports = commit_files(run.storage.url, results, IngestSettings())
+    reports = commit_files(Curated(run.storage), results, IngestSettings())
     assert [(r.status, r.reason.split(":")[0]) for r in reports] == [("rejected", "file_missing"), ("ingested", "")]
     assert len(run.curated()) == 12
