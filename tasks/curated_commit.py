@@ -36,7 +36,7 @@ LEGACY = "lstmf.legacy-manifest"
 COMMIT_ATTEMPTS = 30
 LEVELS = (1 << 20, 8 << 20, 64 << 20)  # compaction tiers: the file sizes each one aims at
 FANOUT = 8  # files under half a tier's size (above the first) that make it due
-VACUUM_EVERY = 32  # versions: a compaction that crosses a multiple of it vacuums
+VACUUM_EVERY = 32  # versions: a maintenance crossing a multiple of it since the last one vacuums in full
 COMPACTION_LOCK = "curated-compaction"
 
 
@@ -96,7 +96,7 @@ def commit_file(cur: Curated, staged: Staged, sha: str, ranges: pd.DataFrame, on
             else:
                 _merge(dt, staged, ranges, on_overlap == "replace", bool(new_cols), props)
                 staged.discard()
-            return Outcome("ingested", changed, dt.version())  # the version this commit made
+            return Outcome("ingested", changed, cur.version())  # the newest version, this commit included
         except CommitFailedError:  # another writer committed after the version read: decide again
             if attempt == COMMIT_ATTEMPTS - 1:
                 raise
@@ -184,17 +184,17 @@ def _merge(dt: Any, staged: Staged, ranges: pd.DataFrame, replace: bool, new_col
 
 def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = False,
              lease_s: float = 3600) -> dict[str, Any]:
-    """Compact by tiers (:data:`LEVELS`), then (every :data:`VACUUM_EVERY` versions, or when
-    ``force``d) vacuum what no version younger than the retention needs; checkpoint the log and drop
-    its expired entries.
+    """Compact by tiers (:data:`LEVELS`), then vacuum what no version younger than the retention
+    needs (in full, unlisted files too, every :data:`VACUUM_EVERY` versions or when ``force``d);
+    checkpoint the log and drop its expired entries.
 
     A tier compacts once a partition holds enough files under half its size (``min_files`` for the
-    first tier, :data:`FANOUT` above; ``force`` runs the first tier and the vacuum anyway) into files of up to that
-    size: a compaction rewrites at most one tier's size per partition, so its cost stays flat as the
-    table grows, and each row is rewritten once per tier. One compaction at a time (the lease lock
-    :data:`COMPACTION_LOCK`; a busy one is left to the next run): delta-rs lets two compactions that
-    read one version both land, each re-adding the rows of the files both removed. A compaction that
-    meets a concurrent commit is also left to the next run."""
+    first tier, :data:`FANOUT` above; ``force`` runs the first tier and the vacuum anyway) into
+    files of up to that size: a compaction rewrites at most one tier's size per partition, so its
+    cost stays flat as the table grows, and each row is rewritten once per tier. One compaction at a
+    time (the lease lock :data:`COMPACTION_LOCK`; a busy one is left to the next run): delta-rs lets
+    two compactions that read one version both land, each re-adding the rows of the files both
+    removed. A compaction that meets a concurrent commit is also left to the next run."""
     from deltalake.exceptions import CommitFailedError
 
     dt = cur.table()
@@ -205,7 +205,7 @@ def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = F
         return out
     try:
         with hold(cur.storage, COMPACTION_LOCK, note="curated compaction", ttl=lease_s, wait=0):
-            removed, added, start = 0, 0, cur.table().version()
+            removed = added = 0
             for level, size in enumerate(LEVELS):
                 dt = cur.table()  # under the lock: what an earlier tier or compaction left
                 if not ((force and level == 0) or _due(dt, min_files, level)):
@@ -221,15 +221,24 @@ def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = F
                 return out
             out.update(compacted=bool(removed), files_removed=removed, files_added=added)
             dt = cur.table()
-            if force or dt.version() // VACUUM_EVERY != start // VACUUM_EVERY:  # a full vacuum lists every file
-                out["vacuumed"] = len(dt.vacuum(retention_hours=retention_hours, dry_run=False, full=True,
-                                              enforce_retention_duration=False))  # full: killed writers' files too
+            # the files replaced before the retention, as the log lists them; every VACUUM_EVERY versions
+            # (from the last maintenance's checkpoint) a full vacuum, which lists every file, for the
+            # staged files of writers killed before their commit
+            full = force or dt.version() // VACUUM_EVERY != _checkpointed(cur) // VACUUM_EVERY
+            out["vacuumed"] = len(dt.vacuum(retention_hours=retention_hours, dry_run=False, full=full,
+                                          enforce_retention_duration=False))
             dt.create_checkpoint()
             dt.cleanup_metadata()
             out["version"] = dt.version()
     except LockTimeout:
         out["skipped"] = "another compaction"
     return out
+
+
+def _checkpointed(cur: Curated) -> int:
+    """The version of the table's last checkpoint (the last maintenance's), -1 when none."""
+    rel = f"{TABLE}/_delta_log/_last_checkpoint"
+    return int(cur.storage.read_json(rel)["version"]) if cur.storage.exists(rel) else -1
 
 
 def _due(dt: Any, min_files: int, level: int | None = None) -> bool:

@@ -124,3 +124,26 @@ def test_two_compactions_at_once_never_duplicate_a_row(tmp_path):
         assert not after.duplicated(["unique_id", "ds"]).any(), outs
         pd.testing.assert_frame_equal(after, before)
         assert any(o["compacted"] for o in outs)
+
+
+def test_the_ingests_own_maintenance_removes_a_killed_writers_files_in_time(tmp_path):
+    """Without ``force``: a full vacuum every VACUUM_EVERY versions finds files no commit lists."""
+    import os
+    import time
+
+    from tasks.curated_commit import VACUUM_EVERY
+
+    st = Storage(str(tmp_path / "st"))
+    cfg = IngestSettings(compact_min_files=2, vacuum_retention_hours=1)
+    ingest_files(str(long_file(tmp_path / "f0.csv", days("s0", "2020-01-01", 5, 0))), st, cfg)
+    orphan = next((tmp_path / "st" / "curated").glob("bucket_group=*")) / "part-killed-c000.zstd.parquet"
+    pq.write_table(pa.table({"x": [1]}), orphan)
+    old = time.time() - 2 * 3600
+    os.utime(orphan, (old, old))
+    for k in range(1, VACUUM_EVERY + 8):
+        ingest_files(str(long_file(tmp_path / f"f{k}.csv", days("s0", f"2021-01-{k % 28 + 1:02d}", 1, k)
+                                   + days("s1", "2020-01-01", 1, k))), st, cfg)
+        if not orphan.exists():
+            break
+    assert not orphan.exists()
+    assert DeltaTable(str(tmp_path / "st" / "curated")).version() >= 2
