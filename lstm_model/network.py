@@ -21,6 +21,7 @@ class NetworkConfig:
     num_layers: int = 2
     dropout: float = 0.0
     level_norm: bool = True  # subtract the last observed value from each window, add it back to the output
+    window_scale: bool = False  # also divide each window's target by its spread, multiply the output back
     members: int = 1  # independently trained networks whose forecasts are averaged
 
     def to_dict(self) -> dict:
@@ -29,6 +30,9 @@ class NetworkConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "NetworkConfig":
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+SPREAD_FLOOR = 1e-3  # a window's spread (scaled units) below which it counts as flat
 
 
 class LSTMForecaster(nn.Module):
@@ -47,14 +51,18 @@ class LSTMForecaster(nn.Module):
         self.head = nn.Linear(cfg.hidden_size, cfg.horizon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.cfg.level_norm:
-            level = x[:, -1:, :1]  # (B, 1, 1): last observed target value
-            x = torch.cat([x[..., :1] - level, x[..., 1:]], dim=-1)  # (B, L, F)
-        out, _ = self.lstm(x)  # (B, L, hidden)
-        y_hat = self.head(out[:, -1])  # (B, H)
-        if self.cfg.level_norm:
-            y_hat = y_hat + level[:, :, 0]  # (B, H) + (B, 1)
-        return y_hat
+        target = x[..., :1]  # (B, L, 1)
+        if not self.cfg.level_norm:
+            out, _ = self.lstm(x)  # (B, L, hidden)
+            return self.head(out[:, -1])  # (B, H)
+        level = target[:, -1:]  # (B, 1, 1): last observed target value
+        spread = target.std(dim=1, unbiased=False, keepdim=True)  # (B, 1, 1)
+        if self.cfg.window_scale:
+            target, gain = (target - level) / spread.clamp_min(SPREAD_FLOOR), spread
+        else:  # a window with no variation at all forecasts its level (a series that stopped, all zeros)
+            target, gain = target - level, spread / (spread + SPREAD_FLOOR)
+        out, _ = self.lstm(torch.cat([target, x[..., 1:]], dim=-1))  # (B, L, hidden)
+        return level[:, :, 0] + gain[:, :, 0] * self.head(out[:, -1])  # (B, 1) + (B, 1) * (B, H)
 
 
 class Ensemble(nn.Module):

@@ -128,6 +128,8 @@ class ModelSettings(BaseModel):
     num_layers: int = Field(2, ge=1, description="Stacked LSTM layers.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between LSTM layers.")
     level_norm: bool = Field(True, description="Normalise each window by its last value.")
+    window_scale: bool = Field(False, description="Also divide each window by its spread (a flat window forecasts "
+                               "its level).")
     ensemble: int = Field(1, ge=1, description="Networks trained with different seeds; their forecasts are averaged.")
 
 

@@ -134,7 +134,8 @@ def _plan(df: pd.DataFrame, s: Settings) -> Plan:
     L = s.data.input_size or auto_input_size(H, int(season.max()))
     W = choose_windows(int(prep.packed.lengths.max()), H, L, s.data.n_windows, s.data.val_windows, step)
     net = NetworkConfig(input_size=L, horizon=H, n_features=1 + len(covariates), hidden_size=s.model.hidden_size,
-                        num_layers=s.model.num_layers, dropout=s.model.dropout, level_norm=s.model.level_norm)
+                        num_layers=s.model.num_layers, dropout=s.model.dropout, level_norm=s.model.level_norm,
+                        window_scale=s.model.window_scale)
     tc = TrainConfig(epochs=s.training.epochs, batch_size=s.training.batch_size, lr=s.training.lr,
                      weight_decay=s.training.weight_decay, patience=s.training.patience, loss=s.training.loss,
                      seed=s.training.seed, device=s.training.device,

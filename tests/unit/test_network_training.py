@@ -61,6 +61,30 @@ def test_level_norm_shifts_outputs_by_the_same_constant(n_features):
     torch.testing.assert_close(moved, base + 7.5, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("window_scale", [False, True])
+def test_a_flat_window_forecasts_its_level(window_scale):
+    """A series that stopped (every input value the same, zeros included) gets that value back at every
+    step, whatever the weights; a window with any variation does not."""
+    torch.manual_seed(2)
+    model = LSTMForecaster(NetworkConfig(input_size=L, horizon=3, hidden_size=8, num_layers=2,
+                                         window_scale=window_scale)).eval()
+    flat = torch.tensor([0.0, 2.5, -1.0]).view(3, 1, 1).expand(3, L, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(flat), flat[:, :3, 0], rtol=0, atol=0)
+        bumped = flat.clone()
+        bumped[:, 0] += 0.5
+        assert not torch.allclose(model(bumped), bumped[:, -3:, 0], atol=1e-3)
+
+
+def test_window_scale_forecasts_scale_with_the_window():
+    torch.manual_seed(3)
+    model = LSTMForecaster(NetworkConfig(input_size=L, horizon=3, hidden_size=8, num_layers=1,
+                                         window_scale=True)).eval()
+    x = torch.randn(4, L, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(3.0 * x + 2.0), 3.0 * model(x) + 2.0, rtol=1e-5, atol=1e-5)
+
+
 def test_without_level_norm_a_shift_is_not_passed_through():
     torch.manual_seed(1)
     model = LSTMForecaster(NetworkConfig(input_size=L, horizon=3, hidden_size=8, num_layers=1,
