@@ -48,9 +48,9 @@ def child(mode: str, csv: str, out: str) -> dict:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from tasks.ingest import ingest_files
-    from tasks.settings import IngestSettings
-    from tasks.storage import Storage
+    from tasks.ingest.stage import ingest_files
+    from tasks.adapters.settings import IngestSettings
+    from tasks.adapters.storage import Storage
 
     t0 = time.perf_counter()
     if mode == "project":
@@ -89,10 +89,10 @@ def growth(marks: list[int], work: Path, series: int = 1_000, probes: int = 8) -
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from tasks.curated import Curated
-    from tasks.ingest import ingest_files
-    from tasks.settings import IngestSettings
-    from tasks.storage import Storage
+    from tasks.adapters.curated import Curated
+    from tasks.ingest.stage import ingest_files
+    from tasks.adapters.settings import IngestSettings
+    from tasks.adapters.storage import Storage
 
     st, cfg = Storage(str(work / "growth")), IngestSettings()
     ids = [f"s{i:05d}" for i in range(series)]

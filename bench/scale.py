@@ -86,8 +86,8 @@ def last_flow_seconds(api: str, name: str) -> tuple[float, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tasks.servers import free_port, start_servers, stop_servers, wait_healthy
-    from tasks.settings import load_settings
+    from tasks.adapters.servers import free_port, start_servers, stop_servers, wait_healthy
+    from tasks.adapters.settings import load_settings, quiet_environment
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--series", type=int, default=100_000)
@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     s = load_settings({"storage.root": str(work / "prefect"), "server.prefect_port": port})
     servers = start_servers(s, work / "logs", names=("prefect",))
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "true",
-           "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    env = quiet_environment({**os.environ, "PREFECT_API_URL": api, "PYTHONUNBUFFERED": "1"})
     env.pop("MLFLOW_TRACKING_URI", None)
     common = ["--storage", str(storage)]
     stages = {

@@ -1,23 +1,14 @@
-"""``lstm-forecast``: the command line. Every option is a field of :class:`tasks.settings.Settings`."""
+"""``lstm-forecast``: the command line. Every option is a field of :class:`tasks.adapters.settings.Settings`."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import types
 import typing
 from typing import Any
 
-from tasks.settings import Settings, load_settings, redact, secrets_to_env
+from tasks.adapters.settings import Settings, load_settings, quiet_environment, redact, secrets_to_env
 
-QUIET_ENV = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "true",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    "GIT_PYTHON_REFRESH": "quiet",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a bar per model load buries the summary
-}
 COMMANDS = {
     "ingest": ("CSV files -> the curated Delta table", ("storage", "ingest", "scale")),
     "train": ("train, evaluate, log and register a model", ("storage", "data", "model", "training", "tracking")),
@@ -70,8 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    for k, v in QUIET_ENV.items():
-        os.environ.setdefault(k, v)
+    quiet_environment()
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
     overrides = {k: v for k, v in args.items() if v is not None}
@@ -91,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(command: str, s: Settings, overrides: dict[str, Any]) -> int:
     if command == "ui":
-        from tasks.servers import run_ui
+        from tasks.adapters.servers import run_ui
 
         return run_ui(s)
     if command == "serve":
-        from deployments.serve import serve_all
+        from flows.serve import serve_all
 
         serve_all(overrides)
         return 0
@@ -136,7 +126,7 @@ def _ingest_text(r: dict) -> str:
 
 def _train_text(r: dict) -> str:
     from flows.common import metrics_table
-    from tasks.comparators import LABELS
+    from tasks.train.comparators import LABELS
 
     m = r["metrics"]
     per_model = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in r["series_per_model"].items())
@@ -154,7 +144,7 @@ def _train_text(r: dict) -> str:
 
 
 def _forecast_text(r: dict) -> str:
-    from tasks.comparators import LABELS
+    from tasks.train.comparators import LABELS
 
     per_model = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in r.get("series_per_model", {}).items())
     why = r.get("skipped_reasons", {})

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from tasks.settings import ScaleSettings, Settings, load_settings
+from tasks.adapters.settings import ScaleSettings, Settings, load_settings
 
 F = TypeVar("F")
 
@@ -48,15 +48,60 @@ def default_runner() -> ThreadPoolTaskRunner:
     return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2)
 
 
+class SettingsTaskRunner(TaskRunner):
+    """The task runner the settings name, chosen when a flow run starts: the flows carry this one, so
+    the setting applies wherever they run (the CLI, ``lstm-forecast serve``, a work-pool worker).
+    Settings = the ``LSTMF_`` environment of the process running the flow < ``overrides``."""
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.overrides = dict(overrides or {})
+        self.inner: TaskRunner | None = None
+
+    def duplicate(self) -> "SettingsTaskRunner":
+        return type(self)(self.overrides)
+
+    def __enter__(self) -> "SettingsTaskRunner":
+        self.inner = task_runner(settings_from(self.overrides).scale)
+        self.inner.__enter__()
+        self._started = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        inner, self.inner, self._started = self.inner, None, False
+        if inner is not None:
+            inner.__exit__(*exc)
+
+    def submit(self, task, parameters, wait_for=None, dependencies=None):  # type: ignore[override]
+        return self._running().submit(task, parameters, wait_for, dependencies)
+
+    def map(self, task, parameters, wait_for=None):  # type: ignore[override]
+        return self._running().map(task, parameters, wait_for)
+
+    def cancel_all(self) -> None:
+        if self.inner is not None and hasattr(self.inner, "cancel_all"):
+            self.inner.cancel_all()
+
+    def _running(self) -> TaskRunner:
+        if self.inner is None:
+            raise RuntimeError("The task runner must be started before submitting work.")
+        return self.inner
+
+
+def runner_name(runner: TaskRunner) -> str:
+    """The class of the runner doing the work (the one a :class:`SettingsTaskRunner` chose)."""
+    return type(getattr(runner, "inner", None) or runner).__name__
+
+
 def with_runner(flow_: F, overrides: dict[str, Any] | None = None, **named: Any) -> F:
-    """``flow_`` with the task runner chosen in the settings (a flow's runner is fixed before it starts,
-    so it is chosen here, by whoever calls the flow)."""
-    return flow_.with_options(task_runner=task_runner(settings_from(overrides, **named).scale))  # type: ignore[attr-defined]
+    """``flow_`` whose task runner also sees ``overrides`` and the named parameters (the CLI's flags)."""
+    return flow_.with_options(task_runner=SettingsTaskRunner(  # type: ignore[attr-defined]
+        {**(overrides or {}), **{k: v for k, v in named.items() if v is not None}}))
 
 
 def metrics_table(m: dict[str, float], models: list[str], markdown: bool = False) -> str:
     """The test metrics of every model compared (and the served forecasts) as a text or markdown table."""
-    from tasks.comparators import LABELS
+    from tasks.train.comparators import LABELS
 
     cols = [*models, "selected"]
     names = [LABELS.get(c, c) for c in cols]

@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
-    from flows.cli import QUIET_ENV, _train_text
     from flows.common import settings_from
+    from flows.render import train_text
+    from tasks.adapters.settings import quiet_environment
 
-    for k, v in QUIET_ENV.items():
-        os.environ.setdefault(k, v)
+    quiet_environment()
     overrides = json.loads((argv or sys.argv[1:])[0])
     s = settings_from(overrides)
     cuda = torch.cuda.is_available() and s.training.device in ("auto", "cuda")
@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         if dist.get_rank() == 0:
             from flows.train import train_flow
 
-            print(_train_text(train_flow(overrides=overrides)), flush=True)
+            print(train_text(train_flow(overrides=overrides)), flush=True)
         else:
-            from tasks.train import load_curated, train_networks
+            from tasks.train.stage import load_curated, train_networks
 
             train_networks(load_curated(s), s)  # the same collective calls as rank 0, nothing logged
     finally:

@@ -8,13 +8,13 @@ from prefect.context import FlowRunContext
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from flows.common import default_runner, flow_run_id, settings_from
-from tasks.forecast import forecast_shard_task, load_and_score_task, plan_task, write_forecasts_task
+from flows.common import SettingsTaskRunner, flow_run_id, runner_name, settings_from
+from tasks.forecast.stage import forecast_shard_task, load_and_score_task, plan_task, write_forecasts_task
 
 DEGRADED_EVENT = "lstm-forecast.champion.degraded"
 
 
-@flow(name="forecast", log_prints=True, task_runner=default_runner())
+@flow(name="forecast", log_prints=True, task_runner=SettingsTaskRunner())
 def forecast_flow(storage: str | None = None, overrides: dict[str, Any] | None = None) -> dict:
     """1. score earlier forecasts whose actuals arrived (closed loop)  2. load models:/<name>@champion
     and choose the shards of series  3. forecast each shard (one task each, under the flow's task
@@ -33,7 +33,7 @@ def forecast_flow(storage: str | None = None, overrides: dict[str, Any] | None =
     plan = plan_task(s)
     parts = forecast_shard_task.map(plan.shards, unmapped(s), unmapped(plan)).result()
     result = write_forecasts_task(s, plan, parts, flow_run_id())
-    result["shards"], result["task_runner"] = len(plan.shards), type(FlowRunContext.get().task_runner).__name__
+    result["shards"], result["task_runner"] = len(plan.shards), runner_name(FlowRunContext.get().task_runner)
     result["scores"], result["degraded"] = scores["scores"], scores["degraded"]
     create_markdown_artifact(
         key="forecast-summary",

@@ -6,11 +6,11 @@ from typing import Any
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_table_artifact
 
-from flows.common import default_runner, settings_from
-from tasks.ingest import commit_task, discover_task, ingest_file_task
+from flows.common import SettingsTaskRunner, settings_from
+from tasks.ingest.stage import commit_task, discover_task, ingest_file_task
 
 
-@flow(name="ingest", log_prints=True, task_runner=default_runner())
+@flow(name="ingest", log_prints=True, task_runner=SettingsTaskRunner())
 def ingest_flow(input: str | None = None, storage: str | None = None, overrides: dict[str, Any] | None = None) -> dict:
     """1. discover files  2. stage each file's rows (one task per file)  3. commit each, maintain  4. per-file table."""
     s = settings_from(overrides, **{"ingest.input": input, "storage.root": storage})

@@ -8,9 +8,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.common import flow_run_id, metrics_table, settings_from
-from tasks.comparators import LABELS
-from tasks.settings import Settings
-from tasks.train import load_curated_task, register_task, train_task, tune_task
+from tasks.train.comparators import LABELS
+from tasks.adapters.settings import Settings
+from tasks.train.stage import load_curated_task, register_task, train_task
+from tasks.train.tuning import tune_task
 
 
 @flow(name="train", log_prints=True)

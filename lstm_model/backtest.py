@@ -61,6 +61,9 @@ def evaluate(models: dict[str, Predict], packed: PackedSeries, origins: np.ndarr
     return out
 
 
+LEVELS = (80, 95)  # the interval levels (%) every forecast carries
+
+
 def conformal_quantiles(residuals: np.ndarray, valid: np.ndarray, levels: tuple[int, ...]) -> dict[int, np.ndarray]:
     """Split-conformal half-widths per horizon step from scaled residuals, pooled over the steps.
 

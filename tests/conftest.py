@@ -9,15 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tasks.adapters.settings import quiet_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 AIR = ROOT / "data" / "AirPassengers.csv"
 
+quiet_environment()
 for _k, _v in {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "true",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    "GIT_PYTHON_REFRESH": "quiet",
     # the comparators of multi-series tests: AutoARIMA's fits would dominate the suite's time; it is
     # tested on its own (tests/unit/test_served_model.py) and by the tests that name every comparator
     "LSTMF_DATA__COMPARATORS": "auto_ets,auto_theta,seasonal_naive,naive",

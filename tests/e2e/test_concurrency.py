@@ -11,23 +11,23 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from tasks.curated import read_curated
-from tasks.forecast import load_history
-from tasks.ingest import ingest_files
-from tasks.settings import load_settings
-from tasks.storage import Storage
-from tasks.tracking import log_and_register
-from tasks.train import train_stage
+from tasks.adapters.curated import read_curated
+from tasks.forecast.stage import load_history
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.settings import load_settings
+from tasks.adapters.storage import Storage
+from tasks.train.register import log_and_register
+from tasks.train.stage import train_stage
 from tests.conftest import ROOT, forecasts_table
 
 pytestmark = pytest.mark.e2e
 
-INGEST = ("import sys, json; from tasks.ingest import ingest_files; from tasks.settings import IngestSettings;"
-          "from tasks.storage import Storage;"
+INGEST = ("import sys, json; from tasks.ingest.stage import ingest_files; from tasks.adapters.settings import IngestSettings;"
+          "from tasks.adapters.storage import Storage;"
           "s = ingest_files(sys.argv[1], Storage(sys.argv[2]), IngestSettings());"
           "print(json.dumps([f['status'] for f in s['files']]))")
-FORECAST = ("import sys, json; from tasks.forecast import forecast_stage, load_history;"
-            "from tasks.settings import load_settings;"
+FORECAST = ("import sys, json; from tasks.forecast.stage import forecast_stage, load_history;"
+            "from tasks.adapters.settings import load_settings;"
             "s = load_settings({'storage.root': sys.argv[1], 'data.horizon': 6});"
             "r = forecast_stage(s, load_history(s)); print(json.dumps([r['curated_version'], r['rows'], r['skipped_reasons']]))")
 

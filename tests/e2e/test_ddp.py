@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.ingest import ingest_files
-from tasks.settings import IngestSettings
-from tasks.storage import Storage
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.settings import IngestSettings
+from tasks.adapters.storage import Storage
 from tests.conftest import mlflow_client
 from tests.e2e.test_cli import cli
 

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from tasks import tables
-from tasks.curated import Curated
-from tasks.curated_commit import maintain
-from tasks.ingest import ingest_files
-from tasks.settings import IngestSettings
-from tasks.storage import Storage
+from tasks.adapters import tables
+from tasks.adapters.curated import Curated
+from tasks.ingest.commit import maintain
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.settings import IngestSettings
+from tasks.adapters.storage import Storage
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -66,8 +66,8 @@ def test_sigkill_mid_ingest_leaves_curated_intact(tmp_path):
 
     big = tmp_path / "big.csv"
     n = big_csv(big)
-    proc = python("import sys; from tasks.ingest import ingest_files; from tasks.settings import IngestSettings;"
-                  "from tasks.storage import Storage;"
+    proc = python("import sys; from tasks.ingest.stage import ingest_files; from tasks.adapters.settings import IngestSettings;"
+                  "from tasks.adapters.storage import Storage;"
                   "ingest_files(sys.argv[1], Storage(sys.argv[2]), IngestSettings(block_size_mb=1))",
                   str(big), str(tmp_path / "storage"))
     kill_when(proc, lambda: any(p.stat().st_size > 0 for p in data_files(table) - files_before))
@@ -102,8 +102,8 @@ def test_sigkill_mid_compaction_leaves_curated_readable_and_whole(tmp_path):
     ingest_files(str(tmp_path / "f*.csv"), storage, IngestSettings(compact_min_files=100))
     before = Curated(storage).read()
     files_before = data_files(table)
-    proc = python("import sys; from tasks.curated import Curated; from tasks.curated_commit import maintain;"
-                  "from tasks.storage import Storage;"
+    proc = python("import sys; from tasks.adapters.curated import Curated; from tasks.ingest.commit import maintain;"
+                  "from tasks.adapters.storage import Storage;"
                   "maintain(Curated(Storage(sys.argv[1])), 1, 2, force=True, lease_s=3)", str(tmp_path / "storage"))
     kill_when(proc, lambda: bool(data_files(table) - files_before))
     pd.testing.assert_frame_equal(Curated(storage).read(), before)  # before or after the commit: the same rows
@@ -124,7 +124,7 @@ def test_sigkill_mid_forecast_write_keeps_the_previous_partition(tmp_path):
     folder = tmp_path / "storage" / "forecasts"
     files_before = data_files(folder)
     frame.to_parquet(tmp_path / "next.parquet")
-    proc = python("import sys, pandas as pd; from tasks import tables; from tasks.storage import Storage;"
+    proc = python("import sys, pandas as pd; from tasks.adapters import tables; from tasks.adapters.storage import Storage;"
                   "tables.replace_partition(Storage(sys.argv[1]), 'forecasts', pd.read_parquet(sys.argv[2]),"
                   "'2021-01-01')", str(tmp_path / "storage"), str(tmp_path / "next.parquet"))
     kill_when(proc, lambda: bool(data_files(folder) - files_before))

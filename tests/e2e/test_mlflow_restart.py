@@ -6,16 +6,15 @@ import asyncio
 import threading
 import time
 
-import pandas as pd
 import pytest
 
-from tasks.forecast import load_history
-from tasks.ingest import ingest_files
-from tasks.servers import start_servers, stop_servers, wait_healthy
-from tasks.settings import load_settings
-from tasks.storage import Storage
-from tasks.tracking import log_and_register
-from tasks.train import train_stage
+from tasks.forecast.stage import load_history
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.servers import start_servers, stop_servers, wait_healthy
+from tasks.adapters.settings import load_settings
+from tasks.adapters.storage import Storage
+from tasks.train.register import log_and_register
+from tasks.train.stage import train_stage
 from tests.conftest import forecasts_table
 from tests.e2e.test_servers import free_port
 

@@ -149,7 +149,6 @@ def test_ui_servers_and_pipeline_against_them(tmp_path, air_csv):
         alias = get(f"http://127.0.0.1:{mp}/api/2.0/mlflow/registered-models/alias"
                     f"?name=lstm-forecaster&alias=champion")
         assert alias["model_version"]["version"] == "1"
-        import pandas as pd
 
         fc = forecasts_table(storage)
         assert set(fc["mlflow_run_id"]) == {alias["model_version"]["run_id"]}

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import tables
-from tasks.scores import degraded, score_forecasts
-from tasks.storage import Storage
+from tasks.adapters import tables
+from tasks.monitor.scores import degraded, score_forecasts
+from tasks.adapters.storage import Storage
 from tests.conftest import forecasts_table, mlflow_client
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -64,8 +64,8 @@ def test_degradation_needs_consecutive_bad_cutoffs():
 
 
 def test_a_constant_series_has_no_realised_mase_and_raises_no_degradation(tmp_path):
-    from tasks.ingest import ingest_files
-    from tasks.settings import IngestSettings
+    from tasks.ingest.stage import ingest_files
+    from tasks.adapters.settings import IngestSettings
 
     months = pd.date_range("2020-01-01", periods=30, freq="MS")
     rng = np.random.default_rng(0)

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from tasks.curated import Curated, read_curated
-from tasks.ingest import ingest_files
-from tasks.settings import IngestSettings
-from tasks.storage import Storage
+from tasks.adapters.curated import Curated, read_curated
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.settings import IngestSettings
+from tasks.adapters.storage import Storage
 
 
 def long_file(path: Path, rows: list[tuple[str, str, float]]) -> Path:
@@ -103,7 +103,7 @@ def test_two_compactions_at_once_never_duplicate_a_row(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
-    from tasks.curated_commit import maintain
+    from tasks.ingest.commit import maintain
 
     for rep in range(4):
         st = Storage(str(tmp_path / f"st{rep}"))
@@ -131,7 +131,7 @@ def test_the_ingests_own_maintenance_removes_a_killed_writers_files_in_time(tmp_
     import os
     import time
 
-    from tasks.curated_commit import VACUUM_EVERY
+    from tasks.ingest.commit import VACUUM_EVERY
 
     st = Storage(str(tmp_path / "st"))
     cfg = IngestSettings(compact_min_files=2, vacuum_retention_hours=1)

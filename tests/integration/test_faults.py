@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.forecast import forecast_stage, load_history
-from tasks.ingest import ingest_files
-from tasks.settings import load_settings
-from tasks.storage import Storage
-from tasks.tracking import log_and_register
-from tasks.train import train_stage
+from tasks.forecast.stage import forecast_stage, load_history
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.settings import load_settings
+from tasks.adapters.storage import Storage
+from tasks.train.register import log_and_register
+from tasks.train.stage import train_stage
 from tests.conftest import ROOT, forecasts_table
 
 
@@ -71,7 +71,7 @@ def test_sigkill_during_a_partition_write_keeps_the_previous_one(tmp_path):
     rel = "forecasts/cutoff_date=2020-01-01/forecasts.parquet"
     previous = pd.DataFrame({"unique_id": ["a"] * 3, "y_hat": [1.0, 2.0, 3.0]})
     storage.write_parquet(rel, previous)
-    code = ("import sys, numpy as np, pandas as pd; from tasks.storage import Storage;"
+    code = ("import sys, numpy as np, pandas as pd; from tasks.adapters.storage import Storage;"
             "n = 30_000_000; df = pd.DataFrame({'unique_id': np.arange(n).astype(str), 'y_hat': np.ones(n)});"
             "print('ready', flush=True); Storage(sys.argv[1]).write_parquet(sys.argv[2], df)")
     proc = subprocess.Popen([sys.executable, "-c", code, storage.url, rel], cwd=ROOT, stdout=subprocess.PIPE, text=True)

@@ -13,16 +13,17 @@ import time
 import mlflow
 import pytest
 
-from tasks.curated import Curated
-from tasks.ingest import ingest_files
-from tasks.locks import TIDY_EVERY, LockTimeout, hold, history
-from tasks.settings import load_settings
-from tasks.storage import Storage
-from tasks.tracking import GATE_LOCK, connect, log_and_register
-from tasks.train import load_curated, train_stage
+from tasks.adapters.curated import Curated
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.locks import TIDY_EVERY, LockTimeout, hold, history
+from tasks.adapters.settings import load_settings
+from tasks.adapters.storage import Storage
+from tasks.adapters.tracking import GATE_LOCK, connect
+from tasks.train.register import log_and_register
+from tasks.train.stage import load_curated, train_stage
 from tests.conftest import ROOT
 
-COUNT = ("import sys, time; from pathlib import Path; from tasks.locks import hold; from tasks.storage import Storage\n"
+COUNT = ("import sys, time; from pathlib import Path; from tasks.adapters.locks import hold; from tasks.adapters.storage import Storage\n"
          "f = Path(sys.argv[2])\n"
          "for _ in range(5):\n"
          "    with hold(Storage(sys.argv[1]), 'counter'):\n"
@@ -42,7 +43,7 @@ def test_the_lock_excludes_across_processes(tmp_path):
 
 def test_a_killed_holders_lease_lapses(tmp_path):
     st = Storage(str(tmp_path / "st"))
-    code = ("import sys, time; from tasks.locks import hold; from tasks.storage import Storage\n"
+    code = ("import sys, time; from tasks.adapters.locks import hold; from tasks.adapters.storage import Storage\n"
             "with hold(Storage(sys.argv[1]), 'gate', ttl=2):\n    print('held', flush=True); time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, st.url], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks.csv_reader import HEAD_BYTES, iter_batches, sniff
-from tasks.ingest import ingest_files
-from tasks.settings import IngestSettings
-from tasks.storage import Storage
+from tasks.ingest.csv_reader import iter_batches
+from tasks.ingest.sniff import HEAD_BYTES, sniff
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.settings import IngestSettings
+from tasks.adapters.storage import Storage
 
 SERIES, STEPS = 3000, 20  # 60 k fixed-width rows, about 1.5 MB: two 1 MB blocks
 

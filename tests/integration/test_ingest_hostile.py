@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.curated import Curated
-from tasks.ingest import ingest_files
-from tasks.settings import IngestSettings
-from tasks.storage import Storage
+from tasks.adapters.curated import Curated
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.settings import IngestSettings
+from tasks.adapters.storage import Storage
 
 
 class Run:
@@ -321,8 +321,8 @@ def test_io_error_on_one_file_rejects_only_that_file(run):
 
 
 def test_a_file_that_vanished_after_discovery_is_rejected_with_its_reason(run):
-    from tasks.curated import Curated
-    from tasks.ingest import commit_files, ingest_file
+    from tasks.adapters.curated import Curated
+    from tasks.ingest.stage import commit_files, ingest_file
 
     gone, kept = run.raw / "gone.csv", run.raw / "kept.csv"
     kept.write_text(single(12))

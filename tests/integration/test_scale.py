@@ -5,18 +5,16 @@ from __future__ import annotations
 import socket
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from tasks import tables
-from tasks.curated import Curated, bucket_of, shard_range
-from tasks.ingest import ingest_files
-from tasks.settings import ScaleSettings, load_settings
-from tasks.storage import Storage
+from tasks.adapters import tables
+from tasks.adapters.curated import Curated, bucket_of, shard_range
+from tasks.ingest.stage import ingest_files
+from tasks.adapters.settings import ScaleSettings, load_settings
+from tasks.adapters.storage import Storage
 from tests.conftest import forecasts_table, make_long_csv
 
 LINEAGE_PER_RUN = ["created_at", "flow_run_id"]
@@ -167,7 +165,7 @@ def s3_endpoint(monkeypatch):
 @pytest.mark.e2e
 def test_pipeline_on_s3_storage(tmp_path, s3_endpoint, prefect_api, capsys):
     from flows.cli import main
-    from tasks.curated import read_curated
+    from tasks.adapters.curated import read_curated
 
     fs = s3_endpoint
     make_long_csv(tmp_path / "many.csv")

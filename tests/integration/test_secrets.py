@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tasks.settings import load_settings, redact, secrets_to_env
+from tasks.adapters.settings import load_settings, redact, secrets_to_env
 from tests.conftest import mlflow_client
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

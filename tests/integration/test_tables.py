@@ -7,8 +7,8 @@ import threading
 import pandas as pd
 from deltalake import DeltaTable
 
-from tasks import tables
-from tasks.storage import Storage
+from tasks.adapters import tables
+from tasks.adapters.storage import Storage
 
 
 def frame(value: float, cutoff: str) -> pd.DataFrame:

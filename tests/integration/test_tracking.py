@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.csv_reader import parse_csv
-from tasks.predict import forecast_frame
-from tasks.settings import load_settings
-from tasks.tracking import NoChampionError, connect, load_champion, log_and_register
-from tasks.train import train_stage
+from tasks.ingest.csv_reader import parse_csv
+from tasks.forecast.predict import forecast_frame
+from tasks.adapters.settings import load_settings
+from tasks.adapters.tracking import NoChampionError, connect, load_champion
+from tasks.train.register import log_and_register
+from tasks.train.stage import train_stage
 
 
 def small_settings(tmp_path, **extra):
@@ -72,7 +73,7 @@ def test_no_champion_is_a_clear_error(tmp_path):
 
 
 def test_auto_search_picks_the_lowest_validation_loss_and_logs_each_trial(tmp_path, air_csv):
-    from tasks.tuning import tune
+    from tasks.train.tuning import tune
 
     s = small_settings(tmp_path, **{"training.epochs": 3, "training.patience": 3})
     df = air_frame(air_csv)

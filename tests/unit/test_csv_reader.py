@@ -1,4 +1,4 @@
-"""CSV parsing (tasks.csv_reader.parse_csv) on tiny in-memory files: shapes, dialects, bad rows."""
+"""CSV parsing (tasks.ingest.csv_reader.parse_csv) on tiny in-memory files: shapes, dialects, bad rows."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.csv_reader import FileRejected, parse_csv
+from tasks.ingest.csv_reader import parse_csv
+from tasks.ingest.sniff import FileRejected
 
 ROOT = Path(__file__).resolve().parents[2]
 

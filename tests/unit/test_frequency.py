@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.frequency import future_dates, grid, infer_freqs, season_length, seasons
+from tasks.series.frequency import future_dates, grid, infer_freqs, season_length, seasons
 
 
 def infer_series_freq(stamps: pd.DatetimeIndex) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from lstm_model.windows import PackedSeries
-from tasks import evaluate
+from tasks.train import evaluate
 
 
 def test_every_point_is_a_target_once_per_step_and_only_past_data_is_used():

@@ -1,4 +1,4 @@
-"""Streamed key checks (tasks.keystream.KeyStream): the same answers as tasks.checks.check_keys over
+"""Streamed key checks (tasks.ingest.keystream.KeyStream): the same answers as tasks.ingest.checks.check_keys over
 the whole file, whatever the block boundaries, including the cases that straddle one."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tasks.checks import KeyReport, check_keys
-from tasks.keystream import KeyStream
+from tasks.ingest.checks import KeyReport, check_keys
+from tasks.ingest.keystream import KeyStream
 
 
 def stream(ids: list[str], ds: list[str], cuts: list[int], bucket_rows: int = 3) -> tuple[KeyStream, KeyReport]:

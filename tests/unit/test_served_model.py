@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from lstm_model.windows import PackedSeries
-from tasks import comparators
-from tasks.evaluate import split
-from tasks.predict import forecast_frame
-from tasks.settings import load_settings
-from tasks.train import train_stage, training_windows
+from tasks.train import comparators
+from tasks.train.evaluate import split
+from tasks.forecast.predict import forecast_frame
+from tasks.adapters.settings import load_settings
+from tasks.train.stage import train_stage, training_windows
 
 H = 6
 
@@ -126,7 +126,7 @@ def test_comparators_match_statsforecast_run_directly(name):
 
 
 def test_the_ensemble_is_kept_unless_another_model_is_clearly_better_on_validation():
-    from tasks.evaluate import Pairs, _choose
+    from tasks.train.evaluate import Pairs, _choose
 
     y = np.zeros((3, 2))  # three series, one validation window each
     y_hat = {"lstm": np.full((3, 2), 1.0), "naive": np.array([[0.7] * 2, [0.8] * 2, [2.0] * 2]),

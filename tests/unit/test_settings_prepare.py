@@ -1,5 +1,5 @@
-"""Settings precedence (tasks.settings), frame <-> packed conversion and calendar helpers
-(tasks.prepare), key checks (tasks.checks)."""
+"""Settings precedence (tasks.adapters.settings), frame <-> packed conversion and calendar helpers
+(tasks.series.prepare), key checks (tasks.ingest.checks)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +7,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tasks.checks import check_keys
-from tasks.frequency import future_dates, season_length
-from tasks.prepare import prepare
-from tasks.settings import Settings, load_settings
+from tasks.ingest.checks import check_keys
+from tasks.series.frequency import future_dates, season_length
+from tasks.series.prepare import prepare
+from tasks.adapters.settings import Settings, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ from lstm_model.bundle import ModelBundle, features, forecast_packed
 from lstm_model.network import NetworkConfig
 from lstm_model.training import TrainConfig, fit
 from lstm_model.windows import PackedSeries, window_starts
-from tasks.settings import load_settings
-from tasks.train import train_stage
+from tasks.adapters.settings import load_settings
+from tasks.train.stage import train_stage
 
 L, H = 6, 2
 NET = NetworkConfig(input_size=L, horizon=H, hidden_size=8, num_layers=2, dropout=0.1)

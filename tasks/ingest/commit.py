@@ -27,12 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.curated import GROUP, INTERNAL, KEYS, TABLE, Curated, Staged, StagingWriter, latest_per_key
-from tasks.locks import LockTimeout, hold
+from tasks.adapters.curated import (GROUP, INTERNAL, KEYS, SOURCE, TABLE, WRITER, Curated, Staged,
+                                    staged_schema)
+from tasks.adapters.locks import LockTimeout, hold
 
-WRITER = "lstmf.curated"
-SOURCE = "lstmf.source."
-LEGACY = "lstmf.legacy-manifest"
 COMMIT_ATTEMPTS = 30
 LEVELS = (1 << 20, 8 << 20, 64 << 20)  # compaction tiers: the file sizes each one aims at
 FANOUT = 8  # files under half a tier's size (above the first) that make it due
@@ -102,12 +100,6 @@ def commit_file(cur: Curated, staged: Staged, sha: str, ranges: pd.DataFrame, on
                 raise
             time.sleep(0.02 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def staged_schema(staged: Staged) -> pa.Schema:
-    rel = next(iter(staged.files.values()))
-    with staged.storage.fs.open(staged.path(rel), "rb") as f:
-        return pq.read_schema(f)
 
 
 def _create(cur: Curated, staged: Staged) -> Any:
@@ -250,36 +242,3 @@ def _due(dt: Any, min_files: int, level: int | None = None) -> bool:
         if per_partition.num_rows and pc.max(per_partition["path_count"]).as_py() >= (min_files if lv == 0 else FANOUT):
             return True
     return False
-
-
-def convert_legacy(cur: Curated) -> None:
-    """A curated dataset of the earlier format (Parquet parts listed by ``curated/_manifest.json``) ->
-    the Delta table, in place: the latest row per key and every listed source file's hash, in one
-    commit; the old files then move under ``curated/_legacy/`` (never read again, never vacuumed)."""
-    storage = cur.storage
-    manifest_rel = f"{TABLE}/_manifest.json"
-    if not storage.exists(manifest_rel):
-        return
-    from deltalake import CommitProperties, DeltaTable, Transaction
-
-    manifest = storage.read_json(manifest_rel)
-    done = storage.exists(f"{TABLE}/_delta_log") and \
-        DeltaTable(cur.uri, storage_options=cur.options).transaction_version(LEGACY) is not None
-    if manifest.get("parts") and not done:
-        parts = []
-        for p in manifest["parts"]:
-            with storage.fs.open(storage.path(f"{TABLE}/parts/{p['name']}"), "rb") as f:
-                t = pq.read_table(f)
-            parts.append(t.drop_columns([c for c in INTERNAL if c in t.column_names]))
-        with StagingWriter(storage) as w:
-            w.write_table(latest_per_key(pa.concat_tables(parts, promote_options="permissive")))
-        schema = staged_schema(w.staged).append(pa.field(GROUP, pa.int16()))
-        txns = [Transaction(WRITER, 1), Transaction(LEGACY, 1)] + [Transaction(SOURCE + sha, 1)
-                                                                     for sha in manifest.get("files", {})]
-        dt = DeltaTable.create(cur.uri, schema, mode="ignore", partition_by=[GROUP], storage_options=cur.options)
-        dt.create_write_transaction(w.staged.add_actions(), mode="append", schema=dt.schema(), partition_by=[GROUP],
-                                    commit_properties=CommitProperties(app_transactions=txns))
-    for name in ("parts", "_manifest.json"):
-        if storage.exists(f"{TABLE}/{name}"):
-            storage.fs.makedirs(storage.path(f"{TABLE}/_legacy"), exist_ok=True)
-            storage.fs.mv(storage.path(f"{TABLE}/{name}"), storage.path(f"{TABLE}/_legacy/{name}"), recursive=True)

@@ -21,10 +21,10 @@ import pandas as pd
 from lstm_model import backtest, baselines, metrics, scaling
 from lstm_model.bundle import ModelBundle, forecast_at
 from lstm_model.windows import PackedSeries
-from tasks import comparators as comp
+from tasks.train import comparators as comp
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
-LEVELS = (80, 95)
+LEVELS = backtest.LEVELS
 LSTM, SELECTED, ENSEMBLE = "lstm", "selected", "ensemble"
 ENSEMBLE_MEMBERS = (LSTM, *comp.AUTO)  # the ensemble: the mean forecast of those present
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (series (M,), origin (M,)) -> (M, H)

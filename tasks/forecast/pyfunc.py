@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from lstm_model.bundle import ModelBundle
-from tasks.predict import forecast_frame
+from tasks.forecast.predict import forecast_frame
 
 
 class LSTMForecastModel(PythonModel):

@@ -1,7 +1,6 @@
 """Forecast stage: the champion model + the latest history -> a forecasts partition with lineage."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -9,13 +8,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from lstm_model.bundle import ModelBundle
-from tasks.predict import forecast_frame
-from tasks.settings import Settings
-from tasks.curated import Curated, read_curated
-from tasks.storage import Storage
-from tasks import tables
-from tasks.scores import FORECASTS, degraded, score_forecasts
-from tasks.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
+from tasks.forecast.predict import forecast_frame
+from tasks.adapters.settings import Settings
+from tasks.adapters.curated import Curated, read_curated
+from tasks.adapters.storage import Storage
+from tasks.adapters import tables
+from tasks.monitor.scores import FORECASTS, degraded, score_forecasts
+from tasks.adapters.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
 
 
 def partition_value(cutoff: pd.Timestamp) -> str:

@@ -17,7 +17,7 @@ import time
 import pandas as pd
 import pyarrow as pa
 
-from tasks.storage import Storage
+from tasks.adapters.storage import Storage
 
 PARTITION = "cutoff_date"
 COMMIT_ATTEMPTS = 20  # optimistic concurrency: a commit that lost the race is retried

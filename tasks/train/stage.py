@@ -22,17 +22,16 @@ from lstm_model.bundle import ModelBundle, features, forecast_at
 from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit
 from lstm_model.windows import PackedSeries, complete, window_starts
-from tasks import comparators
-from tasks.evaluate import Evaluation, Split, choose_windows, evaluate, split
-from tasks.frequency import seasons
-from tasks.prepare import Prepared, covariate_columns, fingerprint, prepare
-from tasks.plots import forecast_plot
-from tasks.progress import epoch_progress
-from tasks.settings import Settings
-from tasks.curated import Curated
-from tasks.storage import Storage
-from tasks.storage import Storage
-from tasks.tracking import Registration, log_and_register
+from tasks.train import comparators
+from tasks.train.evaluate import Evaluation, Split, choose_windows, evaluate, split
+from tasks.series.frequency import seasons
+from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
+from tasks.adapters.plots import forecast_plot
+from tasks.adapters.progress import epoch_progress
+from tasks.adapters.settings import Settings
+from tasks.adapters.curated import Curated
+from tasks.adapters.storage import Storage
+from tasks.train.register import Registration, log_and_register
 
 @dataclass
 class TrainOutcome:
@@ -63,7 +62,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     plan = _plan(df, s)
     prep, packed, covariates, sp, net, tc, key = plan.prep, plan.prep.packed, plan.covariates, plan.split, \
         plan.net, plan.tc, plan.key
-    ids, ds, H, L, season = prep.ids, prep.ds, net.horizon, net.input_size, plan.season
+    ids, ds, L, season = prep.ids, prep.ds, net.input_size, plan.season
     W = sp.origins.shape[0]
     names = comparators.parse(s.data.comparators, packed.n_series, s.data.max_auto_series, int(season.max()))
     data_fp = plan.fingerprint
@@ -250,13 +249,6 @@ def checkpoint_path(s: Settings, key: str, member: int) -> str:
         base = storage.local_root() / "checkpoints" if storage.is_local else \
             Path(tempfile.gettempdir()) / "lstm-forecast-checkpoints"
     return str(base / key / f"member-{member}.pt")
-
-
-@task(name="search-recipe", cache_policy=NO_CACHE)
-def tune_task(df: pd.DataFrame, s: Settings) -> tuple[Settings, list]:
-    from tasks.tuning import tune
-
-    return tune(df, s, s.training.auto_trials)
 
 
 @task(name="train-model", cache_policy=NO_CACHE)

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lstm_model.baselines import seasonal_scale_at
-from tasks.curated import Curated, read_curated, sort_rows
-from tasks.frequency import seasons
-from tasks.prepare import prepare
-from tasks import tables
-from tasks.storage import Storage
+from tasks.adapters.curated import Curated, read_curated, sort_rows
+from tasks.series.frequency import seasons
+from tasks.series.prepare import prepare
+from tasks.adapters import tables
+from tasks.adapters.storage import Storage
 
 SCORES = "scores"  # the Delta table of realised accuracy, replaced whole (one commit) at each scoring
 FORECASTS = "forecasts"  # the Delta table of forecasts, partitioned by cutoff date

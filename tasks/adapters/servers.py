@@ -12,8 +12,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.settings import Settings
-from tasks.storage import Storage
+from tasks.adapters.settings import Settings, quiet_environment
+from tasks.adapters.storage import Storage
 
 
 @dataclass
@@ -45,8 +45,7 @@ def start_servers(s: Settings, log_dir: Path | None = None,
     log_dir = log_dir or root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     host = s.server.host
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "true",
-           "MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_UI_API_URL": f"http://{host}:{s.server.prefect_port}/api"}
+    env = quiet_environment({**os.environ, "PREFECT_UI_API_URL": f"http://{host}:{s.server.prefect_port}/api"})
     env.pop("PREFECT_API_URL", None)  # the server must not try to talk to itself as a client
     specs = [
         ("prefect", [_bin("prefect"), "server", "start", "--host", host, "--port", str(s.server.prefect_port)],

@@ -20,8 +20,8 @@ from typing import Iterator
 import pandas as pd
 import pyarrow as pa
 
-from tasks import tables
-from tasks.storage import Storage
+from tasks.adapters import tables
+from tasks.adapters.storage import Storage
 
 LOCKS = "locks"
 TIDY_EVERY = 64  # lock commits between two compactions of the locks table

@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
-from tasks.settings import Settings, load_settings
+from tasks.adapters.settings import Settings, load_settings
+from tasks.series.frequency import seasons
+from tasks.series.prepare import prepare
+from tasks.train.stage import evaluated_lstm
 
 
 @dataclass
@@ -40,10 +45,6 @@ def tune(df: pd.DataFrame, s: Settings, n_trials: int) -> tuple[Settings, list[T
     every trial."""
     import optuna
 
-    from tasks.frequency import seasons
-    from tasks.prepare import prepare
-    from tasks.train import evaluated_lstm
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     prep = prepare(df, freq=s.data.freq)
     season = int(seasons(prep.freqs, s.data.season_length).max())
@@ -65,3 +66,8 @@ def tune(df: pd.DataFrame, s: Settings, n_trials: int) -> tuple[Settings, list[T
 
 def _flat(s: Settings) -> dict[str, Any]:
     return {k: v for k, v in s.flat().items() if v is not None}
+
+
+@task(name="search-recipe", cache_policy=NO_CACHE)
+def tune_task(df: pd.DataFrame, s: Settings) -> tuple[Settings, list[Trial]]:
+    return tune(df, s, s.training.auto_trials)

@@ -242,3 +242,21 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         nested.setdefault(group, {})[name] = value
     merged = {g: {**getattr(base, g).model_dump(), **nested.get(g, {})} for g in Settings.model_fields}
     return Settings.model_validate(merged)
+
+
+QUIET_ENV = {  # no telemetry, no network: what every process of the project starts with
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a bar per model load buries the summary
+}
+
+
+def quiet_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Set :data:`QUIET_ENV` in ``env`` (default: this process's environment) where not already set."""
+    env = os.environ if env is None else env
+    for k, v in QUIET_ENV.items():
+        env.setdefault(k, v)
+    return env

@@ -1,7 +1,7 @@
 """Checks over the (series, timestamp) keys of a file: duplicates, order, frequency, gaps.
 
 Vectorised over all rows at once (one sort), whatever the number of series. Ingest streams the
-same checks block by block with :class:`tasks.keystream.KeyStream` (memory O(series)), which
+same checks block by block with :class:`tasks.ingest.keystream.KeyStream` (memory O(series)), which
 falls back to this function on hash buckets of series.
 """
 from __future__ import annotations

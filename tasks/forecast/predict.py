@@ -7,10 +7,10 @@ import pandas as pd
 from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.windows import PackedSeries, complete
-from tasks import comparators
-from tasks.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine, served_models
-from tasks.frequency import future_dates, seasons
-from tasks.prepare import prepare, to_frame
+from tasks.train import comparators
+from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine, served_models
+from tasks.series.frequency import future_dates, seasons
+from tasks.series.prepare import prepare, to_frame
 
 BANDS = tuple(f"{side}_{lv}" for lv in LEVELS for side in ("lo", "hi"))
 COLUMNS = ["unique_id", "ds", "y_hat", *(f"y_hat_{band}" for band in BANDS),

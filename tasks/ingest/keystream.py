@@ -4,7 +4,7 @@ Memory is O(series), not O(rows). Each block is checked on its own (sorted by se
 only when it is not already) and folded into a small state per series: smallest and largest
 timestamp, rows, distinct timestamps, smallest step and the gcd of the steps (in nanoseconds and
 in calendar months), and whether every timestamp is a month start / a month end. This gives the
-answers of :func:`tasks.checks.check_keys` over the whole file: a series is regular iff the gcd
+answers of :func:`tasks.ingest.checks.check_keys` over the whole file: a series is regular iff the gcd
 of its steps equals its smallest step, and then it misses (last - first) / step - (distinct - 1)
 steps.
 
@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.checks import KeyReport, check_keys
+from tasks.ingest.checks import KeyReport, check_keys
 
 BIG = np.iinfo(np.int64).max
 DAY = 86_400 * 10**9

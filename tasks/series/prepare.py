@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from lstm_model.windows import PackedSeries, offsets_of
-from tasks.frequency import infer_freqs
+from tasks.series.frequency import infer_freqs
 
 @dataclass
 class Prepared:

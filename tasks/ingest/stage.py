@@ -2,7 +2,7 @@
 
 Per file (:func:`ingest_file`, one task each): hash, sniff, stream blocks into staged data files of
 the table, check the keys. Then (:func:`commit_files`) one commit per accepted file, against the
-newest version (:mod:`tasks.curated_commit`), and the maintenance the table is due. Input files are
+newest version (:mod:`tasks.ingest.commit`), and the maintenance the table is due. Input files are
 only ever read.
 """
 from __future__ import annotations
@@ -19,19 +19,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.csv_reader import (HEAD_BYTES, MAX_BAD_DETAILS, ColumnMapping, FileRejected, NeedsCareful, can_be_fast,
-                              iter_batches, sniff)
-from tasks.curated import KEYS, Curated, Staged, StagingWriter, latest_per_key
-from tasks.curated_commit import KnownSources, commit_file, maintain
-from tasks.frequency import grid, infer_freqs
-from tasks.keystream import KeyStream
-from tasks.readahead import ReadAhead
-from tasks.settings import IngestSettings
-from tasks.storage import Storage, discover
+from tasks.ingest.csv_reader import MAX_BAD_DETAILS, NeedsCareful, can_be_fast, iter_batches
+from tasks.ingest.sniff import HEAD_BYTES, ColumnMapping, FileRejected, sniff
+from tasks.adapters.curated import KEYS, Curated, Staged, StagingWriter, latest_per_key
+from tasks.ingest.commit import KnownSources, commit_file, maintain
+from tasks.series.frequency import grid, infer_freqs
+from tasks.ingest.keystream import KeyStream
+from tasks.ingest.readahead import ReadAhead
+from tasks.adapters.settings import IngestSettings
+from tasks.adapters.storage import Storage, discover
 
 
 @dataclass

@@ -4,7 +4,7 @@
 ``storage/curated`` holds ``unique_id, ds, y``, the covariates and ``bucket`` (a stable hash of the
 series id), partitioned by ``bucket_group`` (32 buckets each): shard ``(k, n)`` of the series reads
 only its partitions. DuckDB, polars or Spark read the table as it is. How rows get in (appends,
-MERGEs, the ingested-file record, concurrent writers) is :mod:`tasks.curated_commit`.
+MERGEs, the ingested-file record, concurrent writers) is :mod:`tasks.ingest.commit`.
 
 An ingest streams a file's rows straight into Parquet data files inside the table, one per bucket
 group (:class:`StagingWriter`); no reader sees them until a commit adds them, and those of a killed
@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks import tables
-from tasks.storage import Storage
+from tasks.adapters import tables
+from tasks.adapters.storage import Storage
 
 TABLE = "curated"
 BUCKET = "bucket"  # stable hash bucket of unique_id, stored in the table, never returned to users
@@ -35,6 +35,9 @@ NBUCKETS = 256
 GROUP_BUCKETS = 32  # 8 partitions: few files per small ingest, shards of up to 8 read only theirs
 KEYS = ["unique_id", "ds"]
 INTERNAL = (BUCKET, GROUP)
+WRITER = "lstmf.curated"  # the app transaction every commit of curated rows carries
+SOURCE = "lstmf.source."  # + a source file's hash: that file is in the table
+LEGACY = "lstmf.legacy-manifest"  # the earlier format was converted
 
 
 def bucket_of(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -198,8 +201,6 @@ class Curated:
         return {**self.__dict__, "_latest": None}
 
     def exists(self) -> bool:
-        from tasks.curated_commit import convert_legacy
-
         convert_legacy(self)
         return self.storage.exists(f"{TABLE}/_delta_log")
 
@@ -301,3 +302,42 @@ def latest_per_key(t: pa.Table) -> pa.Table:
 def read_curated(storage_root: str, shard: tuple[int, int] | None = None,
                  version: int | str | None = None) -> pd.DataFrame:
     return Curated(Storage(storage_root)).read(shard=shard, version=version)
+
+
+def staged_schema(staged: Staged) -> pa.Schema:
+    rel = next(iter(staged.files.values()))
+    with staged.storage.fs.open(staged.path(rel), "rb") as f:
+        return pq.read_schema(f)
+
+
+def convert_legacy(cur: Curated) -> None:
+    """A curated dataset of the earlier format (Parquet parts listed by ``curated/_manifest.json``) ->
+    the Delta table, in place: the latest row per key and every listed source file's hash, in one
+    commit; the old files then move under ``curated/_legacy/`` (never read again, never vacuumed)."""
+    storage = cur.storage
+    manifest_rel = f"{TABLE}/_manifest.json"
+    if not storage.exists(manifest_rel):
+        return
+    from deltalake import CommitProperties, DeltaTable, Transaction
+
+    manifest = storage.read_json(manifest_rel)
+    done = storage.exists(f"{TABLE}/_delta_log") and \
+        DeltaTable(cur.uri, storage_options=cur.options).transaction_version(LEGACY) is not None
+    if manifest.get("parts") and not done:
+        parts = []
+        for p in manifest["parts"]:
+            with storage.fs.open(storage.path(f"{TABLE}/parts/{p['name']}"), "rb") as f:
+                t = pq.read_table(f)
+            parts.append(t.drop_columns([c for c in INTERNAL if c in t.column_names]))
+        with StagingWriter(storage) as w:
+            w.write_table(latest_per_key(pa.concat_tables(parts, promote_options="permissive")))
+        schema = staged_schema(w.staged).append(pa.field(GROUP, pa.int16()))
+        txns = [Transaction(WRITER, 1), Transaction(LEGACY, 1)] + [Transaction(SOURCE + sha, 1)
+                                                                     for sha in manifest.get("files", {})]
+        dt = DeltaTable.create(cur.uri, schema, mode="ignore", partition_by=[GROUP], storage_options=cur.options)
+        dt.create_write_transaction(w.staged.add_actions(), mode="append", schema=dt.schema(), partition_by=[GROUP],
+                                    commit_properties=CommitProperties(app_transactions=txns))
+    for name in ("parts", "_manifest.json"):
+        if storage.exists(f"{TABLE}/{name}"):
+            storage.fs.makedirs(storage.path(f"{TABLE}/_legacy"), exist_ok=True)
+            storage.fs.mv(storage.path(f"{TABLE}/{name}"), storage.path(f"{TABLE}/_legacy/{name}"), recursive=True)

@@ -1,0 +1,192 @@
+"""The head of a CSV file -> its :class:`Layout`: encoding, delimiter, header, the shape (single
+series, long or wide), the role of each column and the timestamp format."""
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+TIME_NAMES = {"ds", "date", "time", "timestamp", "datetime", "month", "period", "week", "day", "dt"}
+ID_NAMES = {"unique_id", "series_id", "id", "series", "item_id", "key", "sku", "name"}
+VALUE_NAMES = {"y", "value", "target", "values"}
+TIME_FORMATS = ("%Y-%m-%d", "%Y-%m", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y/%m/%d", "%m/%d/%Y",
+                "%d/%m/%Y", "%d.%m.%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%Y%m%d", "%Y")
+NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
+HEAD_BYTES = 1 << 20
+
+
+class FileRejected(ValueError):
+    """The whole file cannot be ingested; ``code`` is machine-readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """What the user told us (each None = infer)."""
+
+    time_col: str | None = None
+    value_col: str | None = None
+    id_col: str | None = None
+    covariates: tuple[str, ...] | None = None
+    dayfirst: bool = False
+
+
+@dataclass
+class Layout:
+    """What :func:`sniff` decided about a file."""
+
+    name: str
+    encoding: str
+    delimiter: str
+    columns: list[str]
+    shape: str  # single | long | wide
+    time_col: str
+    id_col: str | None
+    value_cols: list[str]  # single/long: [value]; wide: one per series
+    covariates: list[str] = field(default_factory=list)
+    time_format: str | None = None  # strptime format; None = flexible parsing
+    decimal_comma: bool = False
+
+    def series_name(self, col: str) -> str:
+        return posixpath.splitext(posixpath.basename(self.name))[0] if self.shape == "single" else col
+
+
+def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> Layout:
+    """Decide encoding, delimiter, shape, roles and timestamp format from the first bytes of a file."""
+    if not head.strip():
+        raise FileRejected("empty_file", "the file is empty")
+    encoding, text = _decode_head(head, complete=len(head) < HEAD_BYTES)
+    text = text.lstrip("\ufeff")
+    if len(head) >= HEAD_BYTES:  # keep whole lines only
+        text = text[: text.rfind("\n") + 1] or text
+    delimiter = _sniff_delimiter(text)
+    columns = [c.strip() for c in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
+    if len(set(columns)) != len(columns):
+        raise FileRejected("duplicate_columns", f"the header repeats column names: {columns}")
+    sample = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, nrows=2000,
+                         skipinitialspace=True, on_bad_lines="skip")
+    sample.columns = columns
+    if sample.empty:
+        raise FileRejected("header_only", "the file has a header but no data rows")
+    tcol = _pick_time(sample, mapping.time_col)
+    decimal_comma = delimiter != "," and _decimal_comma(sample.drop(columns=[tcol]))
+    numeric = [c for c in columns if c != tcol and _mostly_numeric(sample[c], decimal_comma)]
+    icol = _pick_id(sample, mapping.id_col, tcol, numeric)
+    if icol is not None:
+        vcol = _pick_value(mapping.value_col, [c for c in numeric if c != icol])
+        covs = list(mapping.covariates) if mapping.covariates is not None else \
+            [c for c in numeric if c not in (icol, vcol)]
+        shape, values = "long", [vcol]
+    elif mapping.value_col:
+        _pick_value(mapping.value_col, numeric)
+        shape, values, covs = "single", [mapping.value_col], list(mapping.covariates or [])
+    else:
+        if not numeric:
+            raise FileRejected("no_value_column", f"no numeric value column among {columns}")
+        shape, values, covs = ("single" if len(numeric) == 1 else "wide"), numeric, []
+    missing = [c for c in covs if c not in columns]
+    if missing:
+        raise FileRejected("missing_column", f"covariate columns {missing} not in {columns}")
+    fmt = _time_format(sample[tcol], mapping.dayfirst)
+    return Layout(name, encoding, delimiter, columns, shape, tcol, icol, values, covs, fmt, decimal_comma)
+
+
+def _decode_head(head: bytes, complete: bool) -> tuple[str, str]:
+    try:
+        return "utf-8", head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not complete and exc.start >= len(head) - 3:  # a character cut by the head boundary
+            return "utf-8", head[: exc.start].decode("utf-8")
+    return "latin-1", head.decode("latin-1")
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+
+
+def _mostly_numeric(col: pd.Series, decimal_comma: bool, frac: float = 0.5) -> bool:
+    s = col.str.strip().str.strip('"')
+    s = s[s != ""]
+    if s.empty:
+        return False
+    if decimal_comma:
+        s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return bool(s.str.fullmatch(NUMBER[1:-1].replace(r"\s*", "")).mean() >= frac)
+
+
+def _decimal_comma(sample: pd.DataFrame) -> bool:
+    s = sample.stack().str.strip()
+    return bool(s.str.fullmatch(r"-?[\d.]*\d,\d+").mean() > 0.3)
+
+
+def _time_format(col: pd.Series, dayfirst: bool) -> str | None:
+    s = col.str.strip()
+    s = s[s != ""].head(500)
+    formats = [f for f in TIME_FORMATS if not (dayfirst and f.startswith("%m/")) and
+               not (not dayfirst and f.startswith("%d/"))]
+    best, best_ok = None, 0.0
+    for fmt in formats:
+        ok = pd.to_datetime(s, format=fmt, errors="coerce", utc="%z" in fmt).notna().mean()
+        if ok > best_ok:
+            best, best_ok = fmt, ok
+    return best if best_ok >= 0.9 else None
+
+
+def _pick_time(raw: pd.DataFrame, time_col: str | None) -> str:
+    if time_col:
+        if time_col not in raw.columns:
+            raise FileRejected("missing_column", f"time column {time_col!r} not in {list(raw.columns)}")
+        return time_col
+    named = [c for c in raw.columns if c.lower() in TIME_NAMES]
+    if len(named) == 1:
+        return named[0]
+    parsed = [c for c in raw.columns
+              if not raw[c].str.strip().str.fullmatch(r"[-+]?[\d.,]+").all()
+              and pd.to_datetime(raw[c].head(50), errors="coerce", format="mixed", utc=True).notna().mean() >= 0.9]
+    if len(parsed) == 1:
+        return parsed[0]
+    cands = named or parsed
+    raise FileRejected("ambiguous_time" if cands else "no_time_column",
+                       f"cannot tell the timestamp column (candidates: {cands or 'none'}); set --time-col")
+
+
+def _pick_id(raw: pd.DataFrame, id_col: str | None, tcol: str, numeric: list[str]) -> str | None:
+    if id_col:
+        if id_col not in raw.columns:
+            raise FileRejected("missing_column", f"id column {id_col!r} not in {list(raw.columns)}")
+        return id_col
+    named = [c for c in raw.columns if c.lower() in ID_NAMES and c != tcol]
+    if len(named) == 1:
+        return named[0]
+    text = [c for c in raw.columns if c != tcol and c not in numeric]
+    if len(text) == 1:
+        return text[0]
+    if len(text) > 1:
+        raise FileRejected("ambiguous_id", f"several text columns could be the series id: {text}; set --id-col")
+    return None
+
+
+def _pick_value(value_col: str | None, cands: list[str]) -> str:
+    if value_col:
+        if value_col not in cands:
+            raise FileRejected("missing_column", f"value column {value_col!r} is not a numeric column of {cands}")
+        return value_col
+    named = [c for c in cands if c.lower() in VALUE_NAMES]
+    if len(named) == 1:
+        return named[0]
+    if len(cands) == 1:
+        return cands[0]
+    raise FileRejected("ambiguous_value" if cands else "no_value_column",
+                       f"cannot tell the value column (candidates: {cands or 'none'}); set --value-col")
