@@ -25,6 +25,7 @@ import argparse
 import platform
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +40,8 @@ from lstm_model.bundle import forecast_packed  # noqa: E402
 from lstm_model.network import LSTMForecaster, NetworkConfig  # noqa: E402
 from lstm_model.training import TrainConfig, fit, loss_fn, pick_device  # noqa: E402
 from lstm_model.windows import PackedSeries, complete, gather, window_starts  # noqa: E402
+from tasks.adapters.settings import load_settings  # noqa: E402
+from tasks.train.configs import network_config, train_config  # noqa: E402
 
 
 class Budget(Exception):
@@ -150,13 +153,18 @@ def time_to_accuracy(net: NetworkConfig, data: np.ndarray, tr: np.ndarray, va: n
             raise Budget
 
     try:
-        fit(net, data, tr, va, TrainConfig(epochs=10_000, batch_size=batch, lr=lr, loss="mse", patience=10_000,
-                                           warmup_frac=0.0, min_lr_frac=1.0, device=device), on_epoch=on_epoch)
+        fit(net, data, tr, va, loop(epochs=10_000, batch_size=batch, lr=lr, loss="mse", patience=10_000,
+                                    warmup_frac=0.0, min_lr_frac=1.0, device=str(device)), on_epoch=on_epoch)
     except Budget:
         pass
     within = [(v, t) for t, v in seen if t <= seconds] or [(seen[0][1], seen[0][0])]
     best = min(within)
     return best[0], best[1], len(seen)
+
+
+def loop(**kw) -> TrainConfig:
+    """The settings' training loop with ``kw`` changed."""
+    return replace(train_config(load_settings()), **kw)
 
 
 def forecast_rate(n_series: int, net: NetworkConfig, device: torch.device) -> float:
@@ -193,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     if device.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))
-    net = NetworkConfig(input_size=a.input_size, horizon=a.horizon, hidden_size=64, num_layers=2)
+    net = network_config(load_settings({"model.hidden_size": 64, "model.num_layers": 2}), a.input_size, a.horizon)
     p = workload(a.series, a.steps)
     data, tr, va = prepared(p, a.input_size, a.horizon, val=a.horizon)
     lines = [f"device: {name} ({device}), torch {torch.__version__}, {date.today().isoformat()}",
@@ -203,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(lines), flush=True)
 
     lr = min(2e-2, 3e-3 * (a.batch / 1024) ** 0.5)  # larger batches, larger steps (square-root rule)
-    res = fit(net, data, tr, va, TrainConfig(epochs=a.epochs, batch_size=a.batch, lr=lr, loss="mse",
+    res = fit(net, data, tr, va, loop(epochs=a.epochs, batch_size=a.batch, lr=lr, loss="mse",
                                              patience=a.epochs, device=str(device)))
     project = float(np.median([r["windows_per_s"] for r in res.history[1:]] or [res.windows_per_s]))
     epoch_s = float(np.median([r["epoch_seconds"] for r in res.history[1:]] or [res.seconds]))

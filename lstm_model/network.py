@@ -10,28 +10,30 @@ import torch
 from torch import nn
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkConfig:
-    """Everything needed to rebuild the network (serialised as JSON next to the weights)."""
+    """Everything needed to rebuild the network (serialised as JSON next to the weights). Built from
+    the settings (``tasks.train.configs``), which hold every default."""
 
-    input_size: int = 24  # L: past steps the network sees
-    horizon: int = 12  # H: future steps emitted at once
-    n_features: int = 1  # F: target + covariates
-    hidden_size: int = 64
-    num_layers: int = 2
-    dropout: float = 0.0
-    level_norm: bool = True  # subtract the last observed value from each window, add it back to the output
-    window_scale: bool = False  # also divide each window's target by its spread, multiply the output back
-    members: int = 1  # independently trained networks whose forecasts are averaged
+    input_size: int  # L: past steps the network sees
+    horizon: int  # H: future steps emitted at once
+    hidden_size: int
+    num_layers: int
+    dropout: float
+    level_norm: bool  # subtract the last observed value from each window, add it back to the output
+    window_scale: bool  # also divide each window's target by its spread, multiply the output back
+    n_features: int = 1  # F: target + covariates (what the data has)
+    members: int = 1  # independently trained networks whose forecasts are averaged (see Ensemble.of)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "NetworkConfig":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        return cls(**{**BEFORE_FIELDS, **{k: v for k, v in d.items() if k in cls.__dataclass_fields__}})
 
 
+BEFORE_FIELDS = {"window_scale": False}  # what a bundle written before these fields existed did
 SPREAD_FLOOR = 1e-3  # a window's spread (scaled units) below which it counts as flat
 
 

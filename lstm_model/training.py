@@ -22,22 +22,25 @@ from lstm_model.windows import gather
 LOSSES = ("mae", "mse", "huber")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    epochs: int = 300
-    batch_size: int = 1024
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    warmup_frac: float = 0.05
-    min_lr_frac: float = 0.1
-    patience: int = 50
+    """The loop's configuration, built from the settings (``tasks.train.configs``), which hold every
+    default; the loop's own constants and the run's files follow."""
+
+    epochs: int
+    batch_size: int
+    lr: float  # peak learning rate
+    weight_decay: float
+    patience: int  # epochs without validation improvement before stopping
+    loss: str  # one of LOSSES
+    seed: int
+    device: str
+    max_windows_per_epoch: int | None  # sample this many training windows per epoch (None: all)
+    resume: bool  # continue from ``checkpoint`` when it exists
+    warmup_frac: float = 0.05  # of the schedule: linear warm-up, then cosine decay
+    min_lr_frac: float = 0.1  # the decay's floor, as a fraction of ``lr``
     grad_clip: float = 1.0
-    loss: str = "mae"
-    seed: int = 0
-    device: str = "auto"
-    max_windows_per_epoch: int | None = None  # sample this many training windows per epoch (None: all)
     checkpoint: str | None = None  # local file holding the whole training state after every epoch
-    resume: bool = False  # continue from ``checkpoint`` when it exists
     stop_after: int | None = None  # run this many epochs of the ``epochs``-long schedule, keep the last weights
 
 

@@ -90,3 +90,23 @@ def mlflow_client(storage: Path | str):
 
     uri = f"sqlite:///{storage}/mlflow.db"
     return MlflowClient(uri, uri)
+
+
+def net_config(**kw):
+    """A network configuration with the settings' defaults, ``kw`` changed (input_size, horizon required)."""
+    from dataclasses import replace
+
+    from tasks.adapters.settings import Settings
+    from tasks.train.configs import network_config
+
+    return replace(network_config(Settings(), kw.pop("input_size"), kw.pop("horizon")), **kw)
+
+
+def train_config(**kw):
+    """A training-loop configuration with the settings' defaults, ``kw`` changed."""
+    from dataclasses import replace
+
+    from tasks.adapters.settings import Settings
+    from tasks.train.configs import train_config as from_settings
+
+    return replace(from_settings(Settings()), **kw)

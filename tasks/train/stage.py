@@ -23,6 +23,7 @@ from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit
 from lstm_model.windows import PackedSeries, complete, window_starts
 from tasks.train import comparators
+from tasks.train.configs import network_config, train_config
 from tasks.train.evaluate import Evaluation, Split, choose_windows, evaluate, split
 from tasks.series.frequency import seasons
 from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
@@ -132,13 +133,8 @@ def _plan(df: pd.DataFrame, s: Settings) -> Plan:
     season = seasons(prep.freqs, s.data.season_length)
     L = s.data.input_size or auto_input_size(H, int(season.max()))
     W = choose_windows(int(prep.packed.lengths.max()), H, L, s.data.n_windows, s.data.val_windows, step)
-    net = NetworkConfig(input_size=L, horizon=H, n_features=1 + len(covariates), hidden_size=s.model.hidden_size,
-                        num_layers=s.model.num_layers, dropout=s.model.dropout, level_norm=s.model.level_norm,
-                        window_scale=s.model.window_scale)
-    tc = TrainConfig(epochs=s.training.epochs, batch_size=s.training.batch_size, lr=s.training.lr,
-                     weight_decay=s.training.weight_decay, patience=s.training.patience, loss=s.training.loss,
-                     seed=s.training.seed, device=s.training.device,
-                     max_windows_per_epoch=s.training.max_windows_per_epoch, resume=s.training.resume)
+    net = network_config(s, L, H, 1 + len(covariates))
+    tc = train_config(s)
     data_fp = fingerprint(df)
     return Plan(prep, covariates, season, split(prep.packed, H, s.data.val_windows, W, step), net, tc, data_fp,
                 checkpoint_key(s, data_fp))

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import net_config
 from lstm_model import backtest, scaling
 from lstm_model.bundle import forecast_at
-from lstm_model.network import Ensemble, NetworkConfig
+from lstm_model.network import Ensemble
 from lstm_model.windows import PackedSeries
 
 
@@ -22,7 +23,7 @@ def test_backtest_reads_nothing_after_each_cutoff():
     rng = np.random.default_rng(1)
     values = [rng.uniform(10, 20, n) for n in (60, 45)]
     packed = PackedSeries.from_arrays(values)
-    cfg = NetworkConfig(input_size=12, horizon=6, hidden_size=8, num_layers=1)
+    cfg = net_config(input_size=12, horizon=6, hidden_size=8, num_layers=1)
     torch.manual_seed(0)
     model = Ensemble(cfg)
     stats = scaling.fit_stats(packed.values, packed.series_of_point(), packed.position() < 20, 2)

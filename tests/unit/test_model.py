@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import net_config, train_config
 from lstm_model import scaling
 from lstm_model.bundle import FORMAT_VERSION, ModelBundle, forecast_packed
-from lstm_model.network import Ensemble, LSTMForecaster, NetworkConfig
-from lstm_model.training import TrainConfig, fit, lr_at
+from lstm_model.network import Ensemble, LSTMForecaster
+from lstm_model.training import fit, lr_at
 from lstm_model.windows import PackedSeries, window_starts
 
-CFG = NetworkConfig(input_size=8, horizon=3, hidden_size=8, num_layers=1)
+CFG = net_config(input_size=8, horizon=3, hidden_size=8, num_layers=1)
 
 
 def sine_data(n_series: int = 3, length: int = 60):
@@ -26,7 +27,7 @@ def sine_data(n_series: int = 3, length: int = 60):
 
 @pytest.mark.parametrize("features", [1, 3])
 def test_output_shape(features):
-    model = LSTMForecaster(NetworkConfig(input_size=8, horizon=5, n_features=features, hidden_size=4))
+    model = LSTMForecaster(net_config(input_size=8, horizon=5, n_features=features, hidden_size=4))
     assert model(torch.randn(7, 8, features)).shape == (7, 5)
 
 
@@ -40,18 +41,18 @@ def test_level_norm_shifts_outputs_with_the_input_level():
 
 def test_training_learns_and_is_reproducible():
     _, data, tr, va = sine_data()
-    cfg = TrainConfig(epochs=40, batch_size=64, lr=1e-2, seed=3, patience=100)
+    cfg = train_config(epochs=40, batch_size=64, lr=1e-2, seed=3, patience=100)
     a, b = fit(CFG, data, tr, va, cfg), fit(CFG, data, tr, va, cfg)
     assert a.history[-1]["train_loss"] < a.history[0]["train_loss"] / 2
     for k, v in a.model.state_dict().items():
         torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=0)
-    c = fit(CFG, data, tr, va, TrainConfig(epochs=2, batch_size=64, lr=1e-2, seed=4))
+    c = fit(CFG, data, tr, va, train_config(epochs=2, batch_size=64, lr=1e-2, seed=4))
     assert not torch.equal(c.model.head.weight, a.model.head.weight)
     assert a.best_val_loss == min(r["val_loss"] for r in a.history)
 
 
 def test_lr_schedule_warms_up_then_decays():
-    cfg = TrainConfig(epochs=100, lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
+    cfg = train_config(epochs=100, lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
     lrs = [lr_at(e, cfg) for e in range(100)]
     assert lrs[0] < lrs[9] == pytest.approx(1.0)
     assert all(x >= y for x, y in zip(lrs[10:], lrs[11:])) and lrs[-1] == pytest.approx(0.1, abs=0.01)
@@ -59,12 +60,12 @@ def test_lr_schedule_warms_up_then_decays():
 
 def test_fit_without_windows_is_a_clear_error():
     with pytest.raises(ValueError, match="no training window"):
-        fit(CFG, np.zeros((5, 1)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), TrainConfig())
+        fit(CFG, np.zeros((5, 1)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), train_config())
 
 
 def test_bundle_round_trip_gives_same_forecasts():
     packed, data, tr, va = sine_data()
-    res = fit(CFG, data, tr, va, TrainConfig(epochs=5, seed=0))
+    res = fit(CFG, data, tr, va, train_config(epochs=5, seed=0))
     sid = packed.series_of_point()
     stats = scaling.fit_stats(packed.values, sid, np.ones_like(sid, bool), packed.n_series)
     bundle = ModelBundle(CFG, Ensemble.of(CFG, [res.model]).state_dict(), stats, ["a", "b", "c"], {"freq": "MS"})
@@ -90,7 +91,7 @@ def test_unseen_series_get_their_own_statistics():
 @pytest.mark.cuda
 def test_trains_on_cuda_with_bf16():
     _, data, tr, va = sine_data()
-    res = fit(CFG, data, tr, va, TrainConfig(epochs=3, device="cuda"))
+    res = fit(CFG, data, tr, va, train_config(epochs=3, device="cuda"))
     assert res.device.startswith("cuda") and np.isfinite(res.best_val_loss)
 
 

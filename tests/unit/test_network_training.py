@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import net_config, train_config
 from lstm_model import scaling
 from lstm_model.bundle import FORMAT_VERSION, ModelBundle, forecast_packed
 from lstm_model.network import Ensemble, LSTMForecaster, NetworkConfig
-from lstm_model.training import TrainConfig, fit, lr_at
+from lstm_model.training import fit, lr_at
 from lstm_model.windows import PackedSeries, gather, window_starts
 
 L, H = 6, 2
-NET = NetworkConfig(input_size=L, horizon=H, hidden_size=8, num_layers=1)
+NET = net_config(input_size=L, horizon=H, hidden_size=8, num_layers=1)
 
 
 def sine_packed(n_series: int = 3, length: int = 40) -> PackedSeries:
@@ -41,7 +42,7 @@ def state_dicts_equal(a: dict, b: dict) -> bool:
 @pytest.mark.parametrize("level_norm", [True, False])
 def test_output_shape_is_batch_by_horizon(n_features, level_norm):
     torch.manual_seed(0)
-    model = LSTMForecaster(NetworkConfig(input_size=7, horizon=4, n_features=n_features, hidden_size=5,
+    model = LSTMForecaster(net_config(input_size=7, horizon=4, n_features=n_features, hidden_size=5,
                                          num_layers=2, level_norm=level_norm))
     out = model(torch.randn(3, 7, n_features))
     assert out.shape == (3, 4)
@@ -51,7 +52,7 @@ def test_output_shape_is_batch_by_horizon(n_features, level_norm):
 @pytest.mark.parametrize("n_features", [1, 3])
 def test_level_norm_shifts_outputs_by_the_same_constant(n_features):
     torch.manual_seed(1)
-    model = LSTMForecaster(NetworkConfig(input_size=L, horizon=3, n_features=n_features, hidden_size=8,
+    model = LSTMForecaster(net_config(input_size=L, horizon=3, n_features=n_features, hidden_size=8,
                                          num_layers=2, level_norm=True)).eval()
     x = torch.randn(5, L, n_features)
     shifted = x.clone()
@@ -66,7 +67,7 @@ def test_a_flat_window_forecasts_its_level(window_scale):
     """A series that stopped (every input value the same, zeros included) gets that value back at every
     step, whatever the weights; a window with any variation does not."""
     torch.manual_seed(2)
-    model = LSTMForecaster(NetworkConfig(input_size=L, horizon=3, hidden_size=8, num_layers=2,
+    model = LSTMForecaster(net_config(input_size=L, horizon=3, hidden_size=8, num_layers=2,
                                          window_scale=window_scale)).eval()
     flat = torch.tensor([0.0, 2.5, -1.0]).view(3, 1, 1).expand(3, L, 1)
     with torch.no_grad():
@@ -78,7 +79,7 @@ def test_a_flat_window_forecasts_its_level(window_scale):
 
 def test_window_scale_forecasts_scale_with_the_window():
     torch.manual_seed(3)
-    model = LSTMForecaster(NetworkConfig(input_size=L, horizon=3, hidden_size=8, num_layers=1,
+    model = LSTMForecaster(net_config(input_size=L, horizon=3, hidden_size=8, num_layers=1,
                                          window_scale=True)).eval()
     x = torch.randn(4, L, 1)
     with torch.no_grad():
@@ -87,7 +88,7 @@ def test_window_scale_forecasts_scale_with_the_window():
 
 def test_without_level_norm_a_shift_is_not_passed_through():
     torch.manual_seed(1)
-    model = LSTMForecaster(NetworkConfig(input_size=L, horizon=3, hidden_size=8, num_layers=1,
+    model = LSTMForecaster(net_config(input_size=L, horizon=3, hidden_size=8, num_layers=1,
                                          level_norm=False)).eval()
     x = torch.randn(5, L, 1)
     with torch.no_grad():
@@ -106,7 +107,7 @@ def test_ensemble_is_the_mean_of_its_members():
 
 
 def test_network_config_dict_round_trip_ignores_unknown_keys():
-    cfg = NetworkConfig(input_size=5, horizon=2, n_features=2, hidden_size=3, num_layers=1, dropout=0.1,
+    cfg = net_config(input_size=5, horizon=2, n_features=2, hidden_size=3, num_layers=1, dropout=0.1,
                         level_norm=False)
     assert NetworkConfig.from_dict({**cfg.to_dict(), "something_new": 1}) == cfg
 
@@ -115,7 +116,7 @@ def test_network_config_dict_round_trip_ignores_unknown_keys():
 
 def test_fit_reduces_the_loss_and_keeps_the_best_weights():
     p, data, tr, va = sine_dataset()
-    res = fit(NET, data, tr, va, TrainConfig(epochs=30, batch_size=32, lr=1e-2, seed=0, patience=100))
+    res = fit(NET, data, tr, va, train_config(epochs=30, batch_size=32, lr=1e-2, seed=0, patience=100, loss="mae"))
     assert res.n_train_windows == tr.size and res.n_val_windows == va.size
     assert len(res.history) == 30
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
@@ -135,7 +136,7 @@ def val_mae(model, data: np.ndarray, starts: np.ndarray) -> float:
 
 def test_early_stopping_returns_the_best_epoch_weights_not_the_last():
     _, data, tr, va = sine_dataset()
-    res = fit(NET, data, tr, va, TrainConfig(epochs=40, batch_size=16, lr=3e-2, seed=0, patience=3))
+    res = fit(NET, data, tr, va, train_config(epochs=40, batch_size=16, lr=3e-2, seed=0, patience=3, loss="mae"))
     n = len(res.history)
     assert n < 40  # stopped early ...
     assert res.best_epoch == n - 1 - 3  # ... exactly `patience` epochs after the best one
@@ -148,25 +149,25 @@ def test_early_stopping_returns_the_best_epoch_weights_not_the_last():
 
 def test_fit_is_reproducible_with_a_seed():
     _, data, tr, va = sine_dataset()
-    cfg = TrainConfig(epochs=8, batch_size=16, lr=1e-2, seed=5, patience=100)
+    cfg = train_config(epochs=8, batch_size=16, lr=1e-2, seed=5, patience=100)
     a = fit(NET, data, tr, va, cfg)
     b = fit(NET, data, tr, va, cfg)
     assert state_dicts_equal(a.model.state_dict(), b.model.state_dict())
     assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]
-    c = fit(NET, data, tr, va, TrainConfig(epochs=8, batch_size=16, lr=1e-2, seed=6, patience=100))
+    c = fit(NET, data, tr, va, train_config(epochs=8, batch_size=16, lr=1e-2, seed=6, patience=100))
     assert not state_dicts_equal(a.model.state_dict(), c.model.state_dict())
 
 
 def test_fit_stops_early_when_nothing_improves():
     _, data, tr, va = sine_dataset()
-    res = fit(NET, data, tr, va, TrainConfig(epochs=50, lr=0.0, patience=3, seed=0))  # lr 0: weights frozen
+    res = fit(NET, data, tr, va, train_config(epochs=50, lr=0.0, patience=3, seed=0))  # lr 0: weights frozen
     assert len(res.history) == 1 + 3
     assert res.best_epoch == 0
 
 
 def test_fit_without_validation_uses_the_training_loss():
     _, data, tr, _ = sine_dataset()
-    res = fit(NET, data, tr, np.zeros(0, dtype=np.int64), TrainConfig(epochs=5, lr=1e-2, seed=0))
+    res = fit(NET, data, tr, np.zeros(0, dtype=np.int64), train_config(epochs=5, lr=1e-2, seed=0))
     assert all(r["val_loss"] is None for r in res.history)
     assert res.best_val_loss == min(r["train_loss"] for r in res.history)
 
@@ -174,17 +175,17 @@ def test_fit_without_validation_uses_the_training_loss():
 def test_fit_without_training_windows_is_a_value_error():
     empty = np.zeros(0, dtype=np.int64)
     with pytest.raises(ValueError, match="no training window"):
-        fit(NET, np.zeros((5, 1)), empty, empty, TrainConfig(epochs=1))
+        fit(NET, np.zeros((5, 1)), empty, empty, train_config(epochs=1))
     # also through window_starts: every series shorter than input_size + horizon
     short = PackedSeries.from_arrays([np.ones(5), np.ones(7)])
     starts = window_starts(short.offsets, np.zeros(2, int), short.lengths, L + H)
     assert starts.size == 0
     with pytest.raises(ValueError):
-        fit(NET, short.values[:, None], starts, empty, TrainConfig(epochs=1))
+        fit(NET, short.values[:, None], starts, empty, train_config(epochs=1))
 
 
 def test_lr_warms_up_then_decays():
-    cfg = TrainConfig(epochs=100, lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
+    cfg = train_config(epochs=100, lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
     lrs = [lr_at(e, cfg) for e in range(100)]
     warm = lrs[:10]
     assert warm == pytest.approx([(e + 1) / 10 for e in range(10)])  # linear warm-up to the peak
@@ -199,7 +200,7 @@ def test_lr_warms_up_then_decays():
 
 def test_lr_reaches_the_floor_at_the_last_epoch():
     """Documented: 'cosine decay to min_lr_frac * lr at the last epoch' (the last epoch is epochs - 1)."""
-    cfg = TrainConfig(epochs=10, lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
+    cfg = train_config(epochs=10, lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
     assert lr_at(cfg.epochs - 1, cfg) == pytest.approx(0.1, rel=1e-6)
 
 
@@ -210,7 +211,7 @@ def trained_bundle():
     sid = p.series_of_point()
     stats = scaling.fit_stats(p.values, sid, p.position() < (p.lengths - 4)[sid], p.n_series, "auto", "standard")
     scaled = scaling.scale(p.values, sid, stats)[:, None]
-    res = fit(NET, scaled, tr, va, TrainConfig(epochs=3, lr=1e-2, seed=0))
+    res = fit(NET, scaled, tr, va, train_config(epochs=3, lr=1e-2, seed=0))
     ens = Ensemble.of(NET, [res.model])
     return p, ModelBundle(ens.cfg, ens.state_dict(), stats, ["a", "b", "c"], {"freq": "MS", "season": 8})
 

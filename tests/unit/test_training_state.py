@@ -6,16 +6,16 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import net_config, train_config
 from lstm_model import scaling
 from lstm_model.bundle import ModelBundle, features, forecast_packed
-from lstm_model.network import NetworkConfig
-from lstm_model.training import TrainConfig, fit
+from lstm_model.training import fit
 from lstm_model.windows import PackedSeries, window_starts
 from tasks.adapters.settings import load_settings
 from tasks.train.stage import train_stage
 
 L, H = 6, 2
-NET = NetworkConfig(input_size=L, horizon=H, hidden_size=8, num_layers=2, dropout=0.1)
+NET = net_config(input_size=L, horizon=H, hidden_size=8, num_layers=2, dropout=0.1)
 
 
 def sine_data(n_series: int = 3, length: int = 40, val: int = 4):
@@ -38,7 +38,7 @@ class Interrupted(Exception):
 
 def test_resume_continues_to_the_same_result_as_an_uninterrupted_run(tmp_path):
     data, tr, va = sine_data()
-    cfg = TrainConfig(epochs=12, batch_size=16, lr=1e-2, patience=100, seed=3)
+    cfg = train_config(epochs=12, batch_size=16, lr=1e-2, patience=100, seed=3)
     straight = fit(NET, data, tr, va, cfg)
 
     ckpt = str(tmp_path / "ckpt" / "member-0.pt")
@@ -48,8 +48,8 @@ def test_resume_continues_to_the_same_result_as_an_uninterrupted_run(tmp_path):
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        fit(NET, data, tr, va, TrainConfig(**{**cfg.__dict__, "checkpoint": ckpt}), on_epoch=crash_after_epoch_5)
-    resumed = fit(NET, data, tr, va, TrainConfig(**{**cfg.__dict__, "checkpoint": ckpt, "resume": True}))
+        fit(NET, data, tr, va, train_config(**{**cfg.__dict__, "checkpoint": ckpt}), on_epoch=crash_after_epoch_5)
+    resumed = fit(NET, data, tr, va, train_config(**{**cfg.__dict__, "checkpoint": ckpt, "resume": True}))
 
     assert resumed.resumed_from_epoch == 5
     assert [r["epoch"] for r in resumed.history] == list(range(12))
@@ -61,7 +61,7 @@ def test_resume_continues_to_the_same_result_as_an_uninterrupted_run(tmp_path):
 def test_without_resume_a_checkpoint_is_written_but_not_read(tmp_path):
     data, tr, va = sine_data()
     ckpt = tmp_path / "member-0.pt"
-    cfg = TrainConfig(epochs=3, batch_size=16, seed=1, checkpoint=str(ckpt))
+    cfg = train_config(epochs=3, batch_size=16, seed=1, checkpoint=str(ckpt))
     first = fit(NET, data, tr, va, cfg)
     assert ckpt.exists() and first.resumed_from_epoch is None
     again = fit(NET, data, tr, va, cfg)  # starts over: the same three epochs, not zero more
@@ -72,16 +72,16 @@ def test_without_resume_a_checkpoint_is_written_but_not_read(tmp_path):
 
 def test_resume_of_a_finished_training_trains_no_more(tmp_path):
     data, tr, va = sine_data()
-    cfg = TrainConfig(epochs=4, batch_size=16, seed=1, checkpoint=str(tmp_path / "m.pt"))
+    cfg = train_config(epochs=4, batch_size=16, seed=1, checkpoint=str(tmp_path / "m.pt"))
     done = fit(NET, data, tr, va, cfg)
-    again = fit(NET, data, tr, va, TrainConfig(**{**cfg.__dict__, "resume": True}))
+    again = fit(NET, data, tr, va, train_config(**{**cfg.__dict__, "resume": True}))
     assert again.resumed_from_epoch == 3 and len(again.history) == 4
     assert same_weights(again.model, done.model)
 
 
 def test_every_epoch_reports_throughput_and_time():
     data, tr, va = sine_data()
-    res = fit(NET, data, tr, va, TrainConfig(epochs=2, batch_size=16))
+    res = fit(NET, data, tr, va, train_config(epochs=2, batch_size=16))
     for row in res.history:
         assert row["windows_per_s"] > 0 and row["epoch_seconds"] > 0
     assert res.peak_memory_mb == 0.0  # CPU: no device memory to report
@@ -94,7 +94,7 @@ def test_max_windows_per_epoch_samples_that_many_windows():
     def count(row: dict) -> None:
         seen.append(round(row["windows_per_s"] * row["epoch_seconds"]))
 
-    fit(NET, data, tr, va, TrainConfig(epochs=2, batch_size=8, max_windows_per_epoch=20), on_epoch=count)
+    fit(NET, data, tr, va, train_config(epochs=2, batch_size=8, max_windows_per_epoch=20), on_epoch=count)
     assert seen == [20, 20] and tr.size > 20
 
 
