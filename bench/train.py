@@ -25,7 +25,6 @@ import argparse
 import platform
 import sys
 import time
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -40,8 +39,6 @@ from lstm_model.bundle import forecast_packed  # noqa: E402
 from lstm_model.network import LSTMForecaster, NetworkConfig  # noqa: E402
 from lstm_model.training import TrainConfig, fit, loss_fn, pick_device  # noqa: E402
 from lstm_model.windows import PackedSeries, complete, gather, window_starts  # noqa: E402
-from tasks.adapters.settings import load_settings  # noqa: E402
-from tasks.train.configs import network_config, train_config  # noqa: E402
 
 
 class Budget(Exception):
@@ -162,9 +159,15 @@ def time_to_accuracy(net: NetworkConfig, data: np.ndarray, tr: np.ndarray, va: n
     return best[0], best[1], len(seen)
 
 
+# The workload's network and loop, spelled out: the bench needs only torch and numpy (no settings).
+NETWORK = {"hidden_size": 64, "num_layers": 2, "dropout": 0.0, "level_norm": True, "window_scale": False}
+LOOP = {"epochs": 5, "batch_size": 1024, "lr": 3e-3, "weight_decay": 0.0, "patience": 5, "loss": "mse", "seed": 0,
+        "device": "auto", "max_windows_per_epoch": None, "resume": False}
+
+
 def loop(**kw) -> TrainConfig:
-    """The settings' training loop with ``kw`` changed."""
-    return replace(train_config(load_settings()), **kw)
+    """The workload's training loop with ``kw`` changed."""
+    return TrainConfig(**{**LOOP, **kw})
 
 
 def forecast_rate(n_series: int, net: NetworkConfig, device: torch.device) -> float:
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     if device.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))
-    net = network_config(load_settings({"model.hidden_size": 64, "model.num_layers": 2}), a.input_size, a.horizon)
+    net = NetworkConfig(input_size=a.input_size, horizon=a.horizon, **NETWORK)
     p = workload(a.series, a.steps)
     data, tr, va = prepared(p, a.input_size, a.horizon, val=a.horizon)
     lines = [f"device: {name} ({device}), torch {torch.__version__}, {date.today().isoformat()}",

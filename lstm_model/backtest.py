@@ -9,7 +9,6 @@ from typing import Callable
 
 import numpy as np
 
-from lstm_model import baselines, metrics
 from lstm_model.windows import PackedSeries
 
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -31,34 +30,6 @@ def pairs(origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def actuals(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizon: int) -> np.ndarray:
     idx = packed.offsets[series, None] + origin[:, None] + np.arange(horizon)[None, :]  # (M, H)
     return packed.values[idx]
-
-
-def baseline_predictors(packed: PackedSeries, horizon: int, season: int) -> dict[str, Predict]:
-    def on_pairs(fn):
-        def predict(series: np.ndarray, origin: np.ndarray) -> np.ndarray:
-            sub = PackedSeries(packed.values, packed.offsets[series], packed.lengths[series])
-            return fn(sub, origin)
-        return predict
-
-    return {
-        "naive": on_pairs(lambda p, o: baselines.naive(p, o, horizon)),
-        "snaive": on_pairs(lambda p, o: baselines.seasonal_naive(p, o, horizon, season)),
-        "drift": on_pairs(lambda p, o: baselines.drift(p, o, horizon)),
-    }
-
-
-def evaluate(models: dict[str, Predict], packed: PackedSeries, origins: np.ndarray, horizon: int,
-             season: int) -> dict[str, dict[str, np.ndarray]]:
-    """Per model: forecasts (W*S, H) and per-(cutoff, series) metrics (W*S,), plus the actuals.
-    The MASE scale of each pair uses only the history before its own cutoff."""
-    series, origin = pairs(origins)
-    y = actuals(packed, series, origin, horizon)
-    scale = baselines.seasonal_scale_at(packed, series, origin, season)
-    out: dict[str, dict[str, np.ndarray]] = {"_": {"y": y, "series": series, "origin": origin, "scale": scale}}
-    for name, predict in models.items():
-        y_hat = predict(series, origin)
-        out[name] = {"y_hat": y_hat, **metrics.all_metrics(y, y_hat, scale)}
-    return out
 
 
 LEVELS = (80, 95)  # the interval levels (%) every forecast carries

@@ -79,10 +79,6 @@ class Storage:
         return sorted(self.fs.glob(self.path(pattern)))
 
 
-def read_source(url: str) -> bytes:
-    """The bytes of an input file (local path or fsspec URL); never modifies it."""
-    with fsspec.open(url, "rb") as f:
-        return f.read()
 
 
 def discover(input_path: str) -> list[str]:

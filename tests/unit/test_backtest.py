@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.conftest import net_config
-from lstm_model import backtest, scaling
+from lstm_model import backtest, baselines, metrics, scaling
 from lstm_model.bundle import forecast_at
 from lstm_model.network import Ensemble
 from lstm_model.windows import PackedSeries
@@ -31,8 +31,8 @@ def test_backtest_reads_nothing_after_each_cutoff():
 
     def run(p: PackedSeries) -> dict:
         models = {"lstm": lambda s, o: forecast_at(model, p, s, o, stats),
-                  **backtest.baseline_predictors(p, 6, 12)}
-        return backtest.evaluate(models, p, origins, 6, 12)
+                  **baseline_predictors(p, 6, 12)}
+        return run_backtest(models, p, origins, 6, 12)
 
     clean = run(packed)
     poisoned_values = [v.copy() for v in values]
@@ -79,3 +79,33 @@ def test_conformal_quantiles_masked_steps():
 def test_coverage_ignores_missing_actuals():
     y = np.array([[1.0, 5.0, np.nan]])
     assert backtest.coverage(y, y - 1, np.array([[2.0, 4.0, 0.0]])) == pytest.approx(0.5)
+
+
+# -- the backtest of a few predictors on the same pairs (what the train stage does, reduced) -------
+
+def baseline_predictors(packed: PackedSeries, horizon: int, season: int) -> dict[str, backtest.Predict]:
+    def on_pairs(fn):
+        def predict(series: np.ndarray, origin: np.ndarray) -> np.ndarray:
+            sub = PackedSeries(packed.values, packed.offsets[series], packed.lengths[series])
+            return fn(sub, origin)
+        return predict
+
+    return {
+        "naive": on_pairs(lambda p, o: baselines.naive(p, o, horizon)),
+        "snaive": on_pairs(lambda p, o: baselines.seasonal_naive(p, o, horizon, season)),
+        "drift": on_pairs(lambda p, o: baselines.drift(p, o, horizon)),
+    }
+
+
+def run_backtest(models: dict[str, backtest.Predict], packed: PackedSeries, origins: np.ndarray, horizon: int,
+             season: int) -> dict[str, dict[str, np.ndarray]]:
+    """Per model: forecasts (W*S, H) and per-(cutoff, series) metrics (W*S,), plus the actuals.
+    The MASE scale of each pair uses only the history before its own cutoff."""
+    series, origin = backtest.pairs(origins)
+    y = backtest.actuals(packed, series, origin, horizon)
+    scale = baselines.seasonal_scale_at(packed, series, origin, season)
+    out: dict[str, dict[str, np.ndarray]] = {"_": {"y": y, "series": series, "origin": origin, "scale": scale}}
+    for name, predict in models.items():
+        y_hat = predict(series, origin)
+        out[name] = {"y_hat": y_hat, **metrics.all_metrics(y, y_hat, scale)}
+    return out
