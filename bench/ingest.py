@@ -54,7 +54,7 @@ def child(mode: str, csv: str, out: str) -> dict:
 
     t0 = time.perf_counter()
     if mode == "project":
-        rows = ingest_files(csv, Storage(out), IngestSettings())["rows_accepted"]
+        rows = ingest_files(csv, Storage(out), IngestSettings()).rows_accepted
     elif mode == "pyarrow":
         t = pacsv.read_csv(csv)
         pq.write_table(t, os.path.join(out, "bare.parquet"))

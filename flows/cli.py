@@ -7,6 +7,7 @@ import types
 import typing
 from typing import Any
 
+from flows import render
 from tasks.adapters.settings import Settings, load_settings, quiet_environment, redact, secrets_to_env
 
 COMMANDS = {
@@ -93,7 +94,7 @@ def _dispatch(command: str, s: Settings, overrides: dict[str, Any]) -> int:
         from flows.common import with_runner
         from flows.ingest import ingest_flow
 
-        print(_ingest_text(with_runner(ingest_flow, overrides)(overrides=overrides)))
+        print(render.ingest_text(with_runner(ingest_flow, overrides)(overrides=overrides)))
     elif command == "train":
         if s.training.nproc > 1:
             from flows.ddp import launch
@@ -101,58 +102,17 @@ def _dispatch(command: str, s: Settings, overrides: dict[str, Any]) -> int:
             return launch(s.training.nproc, overrides)
         from flows.train import train_flow
 
-        print(_train_text(train_flow(overrides=overrides)))
+        print(render.train_text(train_flow(overrides=overrides)))
     elif command == "forecast":
         from flows.common import with_runner
         from flows.forecast import forecast_flow
 
-        print(_forecast_text(with_runner(forecast_flow, overrides)(overrides=overrides)))
+        print(render.forecast_text(with_runner(forecast_flow, overrides)(overrides=overrides)))
     elif command == "run":
         from flows.pipeline import pipeline_flow
 
-        r = pipeline_flow(overrides=overrides)
-        print("\n".join([_ingest_text(r["ingest"]), _train_text(r["train"]), _forecast_text(r["forecast"])]))
+        print(render.pipeline_text(pipeline_flow(overrides=overrides)))
     return 0
-
-
-def _ingest_text(r: dict) -> str:
-    lines = [f"ingest: {r['files_ingested']} file(s) ingested, {r['files_rejected']} rejected; "
-             f"{r['rows_accepted']} rows accepted, {r['rows_rejected']} rows quarantined; "
-             f"curated {r['curated_rows']} rows in {r['curated_parts']} file(s), version {r['curated_version']}, "
-             f"at {r['curated_path']}"]
-    lines += [f"  rejected {f['file']}: {f['reason']}" for f in r["files"] if f["status"] == "rejected"]
-    return "\n".join(lines)
-
-
-def _train_text(r: dict) -> str:
-    from flows.common import metrics_table
-    from tasks.train.comparators import LABELS
-
-    m = r["metrics"]
-    per_model = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in r["series_per_model"].items())
-    coverage = (f"  LSTM interval coverage: 80 % -> {m['coverage_80']:.0%}, 95 % -> {m['coverage_95']:.0%}"
-                f" of {m['coverage_points']:,.0f} test points\n") if "coverage_80" in m else ""
-    lstm = (f"LSTM {r['epochs']} epochs (best {r['best_epoch']}) on {r['device']}, {r['windows_per_s']:,.0f} windows/s; "
-            f"served weights refit on every point to {r['train_end']} ({r['refit_epochs']} epochs)"
-            if r["epochs"] else "no series long enough for the LSTM")
-    return (f"train: {r['series']} series; {lstm}\n"
-            f"  backtest: {r['backtest_windows']} test window(s), {m['points']:,.0f} (series, cutoff) pairs, "
-            f"every model on the same points\n{metrics_table(m, r['models'])}\n"
-            f"  served model per series (chosen on validation): {per_model}\n{coverage}"
-            f"  registered model version {r['model_version']} (MLflow run {r['mlflow_run_id']})\n"
-            f"  gate: {r['gate']}; champion is v{r['champion_version']}")
-
-
-def _forecast_text(r: dict) -> str:
-    from tasks.train.comparators import LABELS
-
-    per_model = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in r.get("series_per_model", {}).items())
-    why = r.get("skipped_reasons", {})
-    skipped = f"\n  skipped {len(r['skipped_series'])} series: " + ", ".join(
-        f"{i} ({why.get(i, '?')})" for i in r["skipped_series"][:5]) if r.get("skipped_series") else ""
-    return (f"forecast: {r['rows']} rows for {r['series']} series ({per_model}), cutoff {r['cutoff']}, "
-            f"model v{r['model_version']} ({r.get('shards', 1)} shard(s) under "
-            f"{r.get('task_runner', 'ThreadPoolTaskRunner')})\n  written to {r['path']}{skipped}")
 
 
 if __name__ == "__main__":

@@ -98,19 +98,3 @@ def with_runner(flow_: F, overrides: dict[str, Any] | None = None, **named: Any)
     return flow_.with_options(task_runner=SettingsTaskRunner(  # type: ignore[attr-defined]
         {**(overrides or {}), **{k: v for k, v in named.items() if v is not None}}))
 
-
-def metrics_table(m: dict[str, float], models: list[str], markdown: bool = False) -> str:
-    """The test metrics of every model compared (and the served forecasts) as a text or markdown table."""
-    from tasks.train.comparators import LABELS
-
-    cols = [*models, "selected"]
-    names = [LABELS.get(c, c) for c in cols]
-    keys = ("mae", "rmse", "mape", "smape", "mase")
-    if markdown:
-        head = "| test windows | " + " | ".join(names) + " |\n|---|" + "---|" * len(cols)
-        return head + "\n" + "\n".join(f"| {k} | " + " | ".join(f"{m.get(f'{c}_{k}', float('nan')):.4g}"
-                                                               for c in cols) + " |" for k in keys)
-    width = max(12, *(len(n) + 2 for n in names))
-    head = f"  {'':6s}" + "".join(f"{n:>{width}}" for n in names)
-    return head + "\n" + "\n".join(f"  {k.upper():6s}" + "".join(f"{m.get(f'{c}_{k}', float('nan')):>{width}.4f}"
-                                                                for c in cols) for k in keys)

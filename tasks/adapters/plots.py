@@ -6,10 +6,12 @@ import io
 import numpy as np
 import pandas as pd
 
+from lstm_model.backtest import LEVELS
+
 
 def forecast_plot(history: pd.DataFrame, frame: pd.DataFrame, table: pd.DataFrame, n: int = 4) -> bytes:
     """Last backtest window of the n/2 best and n/2 worst series by served MASE: history, actuals,
-    the served forecast (the model chosen for the series), the LSTM with its 80 % interval, seasonal naive."""
+    the served forecast (the model chosen for the series), the LSTM with its narrowest interval, seasonal naive."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,8 +28,9 @@ def forecast_plot(history: pd.DataFrame, frame: pd.DataFrame, table: pd.DataFram
         h = history[(history["unique_id"] == uid) & (history["ds"] < t["ds"].min())].tail(4 * len(t))
         ax.plot(h["ds"], h["y"], color="black", lw=1, label="history")
         ax.plot(t["ds"], t["y"], color="black", lw=1, ls="--", label="actual")
-        if "lstm_lo_80" in t:
-            ax.fill_between(t["ds"], t["lstm_lo_80"], t["lstm_hi_80"], color="tab:blue", alpha=0.2, label="80 %")
+        lo, hi = f"lstm_lo_{LEVELS[0]}", f"lstm_hi_{LEVELS[0]}"
+        if lo in t:
+            ax.fill_between(t["ds"], t[lo], t[hi], color="tab:blue", alpha=0.2, label=f"{LEVELS[0]} %")
         if "lstm" in t:
             ax.plot(t["ds"], t["lstm"], color="tab:blue", lw=1.5, label="LSTM")
         if "seasonal_naive" in t:

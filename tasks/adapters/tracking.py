@@ -111,7 +111,7 @@ def log_model(t: Path):
 def alias_version(client: MlflowClient, name: str, alias: str = CHAMPION) -> str | None:
     """The version behind ``alias``, None when there is none; a server failure is raised."""
     try:
-        return str(client.get_model_version_byalias_version(name, alias).version)
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException as exc:
         if exc.error_code in MISSING:
             return None

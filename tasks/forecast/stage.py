@@ -1,6 +1,7 @@
 """Forecast stage: the champion model + the latest history -> a forecasts partition with lineage."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -32,6 +33,37 @@ def load_history(s: Settings) -> pd.DataFrame:
     if history.empty:
         raise FileNotFoundError(f"no curated data under {Storage(s.storage.root).uri('curated')}: run ingest first")
     return history
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """The closed loop's outcome: earlier forecasts scored against the actuals ingested since."""
+    scores: list[dict] = field(default_factory=list)  # per cutoff and model version: points, mae, mase, ...
+    degraded: bool = False  # the champion's realised MASE is over the threshold for ``patience`` cutoffs
+    champion_version: str | None = None  # None: nothing scored
+    logged_to_mlflow: int = 0  # score rows logged to the runs of the versions that forecast them
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """One forecast: the cutoff's partition written, its lineage, what could not be forecast."""
+    path: str  # the partition written
+    table_version: int  # the forecasts table's version of that write
+    rows: int
+    series: int
+    cutoff: str  # the date (or timestamp, intraday) the forecasts start after
+    model_version: str
+    mlflow_run_id: str
+    curated_version: int | None  # the curated table version read (None: a frame not read from the table)
+    skipped_series: list[str]
+    skipped_reasons: dict[str, str]  # series id -> why it was not forecast
+    series_per_model: dict[str, int]  # served model -> number of series it forecast
+    model_uri_ui: str | None  # the model version's page in the MLflow UI
+    # set by the forecast flow:
+    shards: int = 1
+    task_runner: str = "ThreadPoolTaskRunner"
+    scores: list[dict] = field(default_factory=list)  # :attr:`ScoreSummary.scores` of the same run
+    degraded: bool = False
 
 
 ROWS_PER_SHARD = 1_000_000
@@ -73,7 +105,7 @@ def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> t
     return forecast_frame(plan.bundle, history, s.tracking.serve_model)
 
 
-def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> dict:
+def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> ForecastResult:
     """Champion + a history frame -> the cutoff's partition, in one go (no shards)."""
     plan = ForecastPlan(*load_champion(s), shards=[(0, 1)],  # fails before anything is written
                         curated_version=history.attrs.get("curated_version"))
@@ -81,7 +113,7 @@ def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None =
 
 
 def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, dict[str, str]]],
-                    flow_run_id: str | None = None) -> dict:
+                    flow_run_id: str | None = None) -> ForecastResult:
     """The shards' forecasts + lineage -> one atomic write of the cutoff's partition."""
     storage = Storage(s.storage.root)
     frames = [f for f, _ in parts if not f.empty]
@@ -101,47 +133,46 @@ def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFr
     fc["created_at"] = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)
     partition = partition_value(cutoff)
     table_version = tables.replace_partition(storage, FORECASTS, fc, partition)  # one commit, whole or nothing
-    return {
-        "path": storage.uri(f"{FORECASTS}/{tables.PARTITION}={partition}"),
-        "table_version": table_version,
-        "rows": len(fc),
-        "series": int(fc["unique_id"].nunique()),
-        "cutoff": str(cutoff.date()) if cutoff == cutoff.normalize() else str(cutoff),
-        "model_version": version,
-        "mlflow_run_id": run_id,
-        "curated_version": plan.curated_version,
-        "skipped_series": skipped,
-        "skipped_reasons": reasons,
-        "series_per_model": {str(k): int(v) for k, v in
-                             fc.drop_duplicates("unique_id")["model"].value_counts().items()},
-        "model_uri_ui": model_page(s, version),
-    }
+    return ForecastResult(
+        path=storage.uri(f"{FORECASTS}/{tables.PARTITION}={partition}"),
+        table_version=table_version,
+        rows=len(fc),
+        series=int(fc["unique_id"].nunique()),
+        cutoff=str(cutoff.date()) if cutoff == cutoff.normalize() else str(cutoff),
+        model_version=version,
+        mlflow_run_id=run_id,
+        curated_version=plan.curated_version,
+        skipped_series=skipped,
+        skipped_reasons=reasons,
+        series_per_model={str(k): int(v) for k, v in fc.drop_duplicates("unique_id")["model"].value_counts().items()},
+        model_uri_ui=model_page(s, version),
+    )
 
 
-def load_and_score(s: Settings) -> dict:
+def load_and_score(s: Settings) -> ScoreSummary:
     """Score earlier forecasts (the first forecast of a storage reads nothing); fails when there is
     no curated data at all."""
     storage = Storage(s.storage.root)
     if not Curated(storage).size()[0]:
         raise FileNotFoundError(f"no curated data under {storage.uri('curated')}: run ingest first")
     if not tables.exists(storage, FORECASTS):
-        return {"scores": [], "degraded": False, "champion_version": None}
+        return ScoreSummary()
     return score_stage(s)
 
 
-def score_stage(s: Settings) -> dict:
+def score_stage(s: Settings) -> ScoreSummary:
     """Score earlier forecasts against the actuals ingested since; flag a degrading champion."""
     scores = score_forecasts(Storage(s.storage.root), s.data.season_length)
     if scores.empty:
-        return {"scores": [], "degraded": False, "champion_version": None}
+        return ScoreSummary()
     champion = champion_version(s)
     logged = log_scores(s, scores)
-    return {
-        "scores": scores.astype({"cutoff": str, "scored_at": str}).to_dict("records"),
-        "degraded": champion is not None and degraded(scores, champion, s.monitor.mase_threshold, s.monitor.patience),
-        "champion_version": champion,
-        "logged_to_mlflow": logged,
-    }
+    return ScoreSummary(
+        scores=scores.astype({"cutoff": str, "scored_at": str}).to_dict("records"),
+        degraded=champion is not None and degraded(scores, champion, s.monitor.mase_threshold, s.monitor.patience),
+        champion_version=champion,
+        logged_to_mlflow=logged,
+    )
 
 
 def transient(task, task_run, state) -> bool:
@@ -152,7 +183,7 @@ def transient(task, task_run, state) -> bool:
 
 @task(name="load-and-score", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
       retry_condition_fn=transient)
-def load_and_score_task(s: Settings) -> dict:
+def load_and_score_task(s: Settings) -> ScoreSummary:
     return load_and_score(s)
 
 
@@ -171,5 +202,5 @@ def forecast_shard_task(shard: tuple[int, int], s: Settings, plan: ForecastPlan)
 @task(name="write-forecast-partition", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
       retry_condition_fn=transient)
 def write_forecasts_task(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, list[str]]],
-                         flow_run_id: str | None) -> dict:
+                         flow_run_id: str | None) -> ForecastResult:
     return write_forecasts(s, plan, parts, flow_run_id)

@@ -51,6 +51,21 @@ class FileReport:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one ingest did: every file's report, the totals, and the curated table after it."""
+    files: list[dict]  # asdict(FileReport) of every file seen, in order: the ingest-files table artifact
+    files_ingested: int
+    files_rejected: int
+    rows_accepted: int  # rows of the ingested files
+    rows_rejected: int  # bad rows quarantined, all files together
+    curated_rows: int  # the curated table after the ingest
+    curated_parts: int  # its data files
+    curated_version: int | None  # its newest version (None: no table yet)
+    curated_path: str
+    maintenance: dict = field(default_factory=dict)  # what :func:`tasks.ingest.commit.maintain` did
+
+
 @dataclass
 class FileResult:
     report: FileReport
@@ -230,7 +245,7 @@ def commit_files(cur: Curated, results: list[FileResult], cfg: IngestSettings) -
     return [r.report for r in results]
 
 
-def ingest_files(input_path: str, storage: Storage, cfg: IngestSettings) -> dict:
+def ingest_files(input_path: str, storage: Storage, cfg: IngestSettings) -> IngestSummary:
     """Ingest every CSV under ``input_path`` (sequentially); one bad file never stops the others."""
     cur = Curated(storage)
     known, columns = KnownSources(cur), cur.value_columns()
@@ -238,28 +253,28 @@ def ingest_files(input_path: str, storage: Storage, cfg: IngestSettings) -> dict
     return commit_and_maintain(cur, results, cfg)
 
 
-def commit_and_maintain(cur: Curated, results: list[FileResult], cfg: IngestSettings) -> dict:
+def commit_and_maintain(cur: Curated, results: list[FileResult], cfg: IngestSettings) -> IngestSummary:
     """The files' commits, then the due maintenance: the ingest's summary."""
     reports = commit_files(cur, results, cfg)
     return summarize(cur, reports, maintain(cur, cfg.vacuum_retention_hours, cfg.compact_min_files))
 
 
-def summarize(cur: Curated, reports: list[FileReport], maintenance: dict | None = None) -> dict:
+def summarize(cur: Curated, reports: list[FileReport], maintenance: dict | None = None) -> IngestSummary:
     storage = cur.storage
     dt = cur.table()
     rows, files = cur.size(dt)
-    return {
-        "files": [asdict(r) for r in reports],
-        "files_ingested": sum(r.status == "ingested" for r in reports),
-        "files_rejected": sum(r.status == "rejected" for r in reports),
-        "rows_accepted": sum(r.rows for r in reports if r.status == "ingested"),
-        "rows_rejected": sum(r.rows_bad for r in reports),
-        "curated_rows": rows,
-        "curated_parts": files,
-        "curated_version": None if dt is None else dt.version(),
-        "curated_path": storage.uri("curated"),
-        "maintenance": maintenance or {},
-    }
+    return IngestSummary(
+        files=[asdict(r) for r in reports],
+        files_ingested=sum(r.status == "ingested" for r in reports),
+        files_rejected=sum(r.status == "rejected" for r in reports),
+        rows_accepted=sum(r.rows for r in reports if r.status == "ingested"),
+        rows_rejected=sum(r.rows_bad for r in reports),
+        curated_rows=rows,
+        curated_parts=files,
+        curated_version=None if dt is None else dt.version(),
+        curated_path=storage.uri("curated"),
+        maintenance=maintenance or {},
+    )
 
 
 def quarantine(storage: Storage, url: str, digest: str, code: str, message: str, rows: list[dict]) -> None:
@@ -316,7 +331,7 @@ def ingest_file_task(url: str, storage_root: str, cfg: IngestSettings, known: Co
 
 
 @task(name="commit-curated", cache_policy=NO_CACHE)
-def commit_task(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> dict:
+def commit_task(storage_root: str, results: list[FileResult], cfg: IngestSettings) -> IngestSummary:
     return commit_and_maintain(Curated(Storage(storage_root)), results, cfg)
 
 

@@ -25,11 +25,11 @@ pytestmark = pytest.mark.e2e
 INGEST = ("import sys, json; from tasks.ingest.stage import ingest_files; from tasks.adapters.settings import IngestSettings;"
           "from tasks.adapters.storage import Storage;"
           "s = ingest_files(sys.argv[1], Storage(sys.argv[2]), IngestSettings());"
-          "print(json.dumps([f['status'] for f in s['files']]))")
+          "print(json.dumps([f['status'] for f in s.files]))")
 FORECAST = ("import sys, json; from tasks.forecast.stage import forecast_stage, load_history;"
             "from tasks.adapters.settings import load_settings;"
             "s = load_settings({'storage.root': sys.argv[1], 'data.horizon': 6});"
-            "r = forecast_stage(s, load_history(s)); print(json.dumps([r['curated_version'], r['rows'], r['skipped_reasons']]))")
+            "r = forecast_stage(s, load_history(s)); print(json.dumps([r.curated_version, r.rows, r.skipped_reasons]))")
 
 
 def monthly(uid: str, start: str, n: int, level: float) -> pd.DataFrame:

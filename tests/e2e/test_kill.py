@@ -78,7 +78,7 @@ def test_sigkill_mid_ingest_leaves_curated_intact(tmp_path):
     assert orphans  # the killed writer's staged files: in the folder, in no version
 
     summary = ingest_files(str(big), storage, IngestSettings())
-    assert summary["files_ingested"] == 1
+    assert summary.files_ingested == 1
     final = Curated(storage).read()
     assert len(final) == n + len(before)
     assert not final.duplicated(["unique_id", "ds"]).any()

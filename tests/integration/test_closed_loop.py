@@ -28,22 +28,22 @@ def test_forecasts_are_scored_when_actuals_arrive(tmp_path, air_csv):
     ingest_flow(input=str(tmp_path / "hist"), storage=storage)
     train = train_flow(storage=storage)
     first = forecast_flow(storage=storage)
-    assert first["cutoff"] == "1959-12-01" and first["scores"] == []
+    assert first.cutoff == "1959-12-01" and first.scores == []
 
     ingest_flow(input=str(tmp_path / "new"), storage=storage)
     second = forecast_flow(storage=storage)
-    assert second["cutoff"] == "1960-12-01"
-    (row,) = [r for r in second["scores"] if r["cutoff"].startswith("1959-12-01")]
+    assert second.cutoff == "1960-12-01"
+    (row,) = [r for r in second.scores if r["cutoff"].startswith("1959-12-01")]
     fc = forecasts_table(tmp_path / "storage", "1959-12-01")
     actual = pd.read_csv(tmp_path / "new" / "AirPassengers.csv")["#Passengers"].to_numpy(float)
-    assert row["points"] == 12 and row["model_version"] == train["model_version"]
+    assert row["points"] == 12 and row["model_version"] == train.model_version
     assert row["mae"] == pytest.approx(np.mean(np.abs(actual - fc.sort_values("ds")["y_hat"].to_numpy())))
     from deltalake import DeltaTable
 
     stored = DeltaTable(str(tmp_path / "storage" / "scores")).to_pandas()
     assert len(stored) == 1 and stored["mase"].iloc[0] == pytest.approx(row["mase"])
     history = mlflow_client(tmp_path / "storage").get_metric_history(
-        train["mlflow_run_id"], "realised_mae")
+        train.mlflow_run_id, "realised_mae")
     assert [m.value for m in history] == pytest.approx([row["mae"]])
 
     # the MASE denominator stored with the forecast is the one computed from the whole history:

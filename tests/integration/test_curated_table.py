@@ -41,8 +41,8 @@ def test_other_engines_read_exactly_the_rows_read_curated_returns(tmp_path):
 
     def ingest(name: str, rows, **cfg) -> dict:
         summary = ingest_files(str(long_file(raw / name, rows)), st, IngestSettings(**cfg))
-        versions.append(summary["curated_version"])
-        (report,) = summary["files"]
+        versions.append(summary.curated_version)
+        (report,) = summary.files
         return report
 
     assert ingest("a.csv", days("a", "2020-01-01", 30, 0) + days("b", "2020-01-01", 30, 100))["status"] == "ingested"
@@ -93,7 +93,7 @@ def test_an_older_parts_and_manifest_storage_is_converted_in_place(tmp_path):
     assert (root / "curated" / "_delta_log").is_dir() and not (root / "curated" / "_manifest.json").exists()
     assert (root / "curated" / "_legacy" / "parts" / "00000001-x.parquet").exists()  # kept, never deleted
     summary = ingest_files(str(source), Storage(str(root)), IngestSettings())
-    assert summary["files"][0]["status"] == "unchanged"  # the manifest's files are known to the table
+    assert summary.files[0]["status"] == "unchanged"  # the manifest's files are known to the table
     pd.testing.assert_frame_equal(as_stored(root), df)
 
 

@@ -17,17 +17,17 @@ def test_pipeline_on_air_passengers(tmp_path, air_csv):
     storage = tmp_path / "storage"
     result = pipeline_flow(input=str(air_csv), storage=str(storage))
 
-    assert result["ingest"]["rows_accepted"] == 144
-    assert result["train"]["metrics"]["lstm_mase"] < 1.0
-    assert result["train"]["promoted"]
-    assert result["train"]["train_end"] == "1960-12-01 00:00:00"  # the served weights saw every month
+    assert result.ingest.rows_accepted == 144
+    assert result.train.metrics["lstm_mase"] < 1.0
+    assert result.train.promoted
+    assert result.train.train_end == "1960-12-01 00:00:00"  # the served weights saw every month
     fc = forecasts_table(storage)
     assert len(fc) == 12
-    assert fc["model"].nunique() == 1 and fc["model"].iloc[0] in result["train"]["models"]
+    assert fc["model"].nunique() == 1 and fc["model"].iloc[0] in result.train.models
     assert list(fc["ds"].dt.strftime("%Y-%m-%d")) == [f"1961-{m:02d}-01" for m in range(1, 13)]
     lineage = {"cutoff", "model_name", "model_version", "mlflow_run_id", "flow_run_id", "created_at"}
     assert lineage <= set(fc.columns)
-    assert (fc["model_version"] == result["train"]["model_version"]).all()
+    assert (fc["model_version"] == result.train.model_version).all()
     assert fc["flow_run_id"].str.len().gt(0).all()
     assert (fc["cutoff"] == pd.Timestamp("1960-12-01")).all()
 
@@ -42,7 +42,7 @@ def test_pipeline_on_air_passengers(tmp_path, air_csv):
 
     # re-running: same file adds nothing, the partition is replaced (still 12 rows)
     again = pipeline_flow(input=str(air_csv), storage=str(storage))
-    assert again["ingest"]["files_ingested"] == 0 and again["ingest"]["curated_rows"] == 144
+    assert again.ingest.files_ingested == 0 and again.ingest.curated_rows == 144
     assert len(forecasts_table(storage)) == 12
     from deltalake import DeltaTable
 
@@ -58,11 +58,11 @@ def test_bad_file_does_not_stop_good_ones(tmp_path, air_csv):
     (air_csv.parent / "odd.csv").write_text("when,a_label,b_label\nx,1,2\n")
     before = {p: p.read_bytes() for p in air_csv.parent.iterdir()}
     summary = ingest_flow(input=str(air_csv.parent), storage=str(tmp_path / "s"))
-    status = {f["file"].rsplit("/", 1)[-1]: f for f in summary["files"]}
+    status = {f["file"].rsplit("/", 1)[-1]: f for f in summary.files}
     assert status["AirPassengers.csv"]["status"] == "ingested"
     assert status["broken.csv"]["status"] == "rejected" and "empty_file" in status["broken.csv"]["reason"]
     assert status["odd.csv"]["status"] == "rejected"
-    assert summary["curated_rows"] == 144
+    assert summary.curated_rows == 144
     assert len(list((tmp_path / "s" / "quarantine").glob("*.json"))) == 2
     assert {p: p.read_bytes() for p in air_csv.parent.iterdir()} == before  # inputs untouched
 
@@ -88,11 +88,11 @@ def test_a_first_training_whose_lstm_loses_still_serves_every_series(tmp_path, l
     over = {"training.epochs": 1, "training.lr": 1e-6, "model.level_norm": False, "data.horizon": 6,
             "data.comparators": "auto_ets,seasonal_naive,naive"}
     result = pipeline_flow(input=str(long_csv), storage=str(storage), overrides=over)
-    train = result["train"]
-    assert train["promoted"] and train["champion_version"] == train["model_version"]
-    assert "lstm" not in train["series_per_model"]
+    train = result.train
+    assert train.promoted and train.champion_version == train.model_version
+    assert "lstm" not in train.series_per_model
     fc = forecasts_table(storage)
     assert fc["unique_id"].nunique() == 20 and (fc["model"] != "lstm").all()
     assert set(fc["model"]) <= {"auto_ets", "seasonal_naive", "naive", "ensemble"}
     again = forecast_flow(storage=str(storage), overrides=over)
-    assert again["series"] == 20 and again["series_per_model"]
+    assert again.series == 20 and again.series_per_model

@@ -35,7 +35,7 @@ def ingest(tmp_path: Path, name: str, payload: bytes, block_size_mb: int) -> dic
     path = tmp_path / f"{name}.csv"
     path.write_bytes(payload)
     storage = Storage(str(tmp_path / f"storage-{name}-{block_size_mb}"))
-    (report,) = ingest_files(str(path), storage, IngestSettings(block_size_mb=block_size_mb))["files"]
+    (report,) = ingest_files(str(path), storage, IngestSettings(block_size_mb=block_size_mb)).files
     return {k: v for k, v in report.items() if k != "file"}
 
 

@@ -27,7 +27,7 @@ class Run:
         before = path.read_bytes()
         summary = ingest_files(str(path), self.storage, IngestSettings(**cfg))
         assert path.read_bytes() == before, "the input file was modified"
-        (report,) = summary["files"]
+        (report,) = summary.files
         return report
 
     def curated(self) -> pd.DataFrame:
@@ -314,9 +314,9 @@ def test_io_error_on_one_file_rejects_only_that_file(run):
     (run.raw / "c.csv").write_text("month,other\n" + "".join(f"{m},{i}\n" for i, m in enumerate(monthly(12))))
     (run.raw / "b.csv").symlink_to("/proc/self/mem")  # reading it fails with a real EIO from the kernel
     summary = ingest_files(str(run.raw), run.storage, IngestSettings())
-    status = {Path(r["file"]).name: (r["status"], r["reason"].split(":")[0]) for r in summary["files"]}
+    status = {Path(r["file"]).name: (r["status"], r["reason"].split(":")[0]) for r in summary.files}
     assert status == {"a.csv": ("ingested", ""), "b.csv": ("rejected", "io_error"), "c.csv": ("ingested", "")}
-    assert len(run.curated()) == 24 and summary["files_rejected"] == 1
+    assert len(run.curated()) == 24 and summary.files_rejected == 1
     assert [q["code"] for q in run.quarantine()] == ["io_error"]
 
 

@@ -23,7 +23,7 @@ def test_a_logged_champion_meets_zeros_negatives_and_new_series(tmp_path, air_cs
     storage = str(tmp_path / "storage")
     ingest_flow(input=str(air_csv), storage=storage)
     first = train_flow(storage=storage, overrides=FAST)
-    assert first["promoted"]
+    assert first.promoted
     # new series the champion never saw: one with a zero, one with negatives
     air = pd.read_csv(air_csv)["#Passengers"].to_numpy(float)
     months = pd.date_range("1949-01-01", periods=144, freq="MS").strftime("%Y-%m")
@@ -36,7 +36,7 @@ def test_a_logged_champion_meets_zeros_negatives_and_new_series(tmp_path, air_cs
     ingest_flow(input=str(raw), storage=storage)
     out = forecast_flow(storage=storage)
     fc = _forecasts(storage, "1960-12-01")
-    assert out["skipped_series"] == [] and set(fc["unique_id"]) == {"AirPassengers", "zero", "neg"}
+    assert out.skipped_series == [] and set(fc["unique_id"]) == {"AirPassengers", "zero", "neg"}
     assert np.isfinite(fc.select_dtypes("number").to_numpy()).all()
     # a series the champion took logs of gets a zero as its newest point
     (tmp_path / "next").mkdir()
@@ -47,8 +47,8 @@ def test_a_logged_champion_meets_zeros_negatives_and_new_series(tmp_path, air_cs
     assert len(fc) == 3 * 12 and np.isfinite(fc.select_dtypes("number").to_numpy()).all()
     # the next training gates against the champion on the new data and decides
     second = train_flow(storage=storage, overrides=FAST)
-    assert second["model_version"] == "2" and second["champion_version"] in ("1", "2")
-    assert "champion" in second["gate"]
+    assert second.model_version == "2" and second.champion_version in ("1", "2")
+    assert "champion" in second.gate
 
 
 def test_series_too_short_for_any_window_are_still_forecast(tmp_path):
@@ -64,8 +64,8 @@ def test_series_too_short_for_any_window_are_still_forecast(tmp_path):
     storage = str(tmp_path / "storage")
     ingest_flow(input=str(raw), storage=storage)
     train = train_flow(storage=storage, horizon=6, overrides=FAST)
-    assert train["epochs"] == 0 and "lstm" not in train["series_per_model"]  # no window: comparators serve
+    assert train.epochs == 0 and "lstm" not in train.series_per_model  # no window: comparators serve
     out = forecast_flow(storage=storage)
     fc = _forecasts(storage, "2020-08-01")
-    assert out["skipped_series"] == [] and len(fc) == 12 and np.isfinite(fc["y_hat"]).all()
+    assert out.skipped_series == [] and len(fc) == 12 and np.isfinite(fc["y_hat"]).all()
     assert fc.groupby("unique_id")["ds"].min().tolist() == [pd.Timestamp("2020-09-01")] * 2

@@ -1,0 +1,168 @@
+"""The one place stage results become text: the command line's summaries and the Prefect artifacts.
+
+Nothing is imported at module level beyond the standard library: the command line and the DDP
+launcher import this module before the environment is quieted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from tasks.forecast.stage import ForecastResult, ScoreSummary
+    from tasks.ingest.stage import IngestSummary
+    from tasks.train.summary import TrainSummary
+
+
+class Stages(Protocol):
+    """A pipeline run's results (:class:`flows.pipeline.PipelineResult`)."""
+
+    @property
+    def ingest(self) -> IngestSummary: ...
+
+    @property
+    def train(self) -> TrainSummary: ...
+
+    @property
+    def forecast(self) -> ForecastResult: ...
+
+
+def _labels() -> dict[str, str]:
+    from tasks.train.comparators import LABELS
+
+    return LABELS
+
+
+def _per_model(counts: dict[str, int]) -> str:
+    labels = _labels()
+    return ", ".join(f"{labels.get(k, k)} {v}" for k, v in counts.items())
+
+
+# --- the command line
+
+
+def ingest_text(r: IngestSummary) -> str:
+    lines = [
+        f"ingest: {r.files_ingested} file(s) ingested, {r.files_rejected} rejected; "
+        f"{r.rows_accepted} rows accepted, {r.rows_rejected} rows quarantined; "
+        f"curated {r.curated_rows} rows in {r.curated_parts} file(s), version {r.curated_version}, "
+        f"at {r.curated_path}"
+    ]
+    lines += [f"  rejected {f['file']}: {f['reason']}" for f in r.files if f["status"] == "rejected"]
+    return "\n".join(lines)
+
+
+def train_text(r: TrainSummary) -> str:
+    m = r.metrics
+    coverage = (
+        (
+            f"  LSTM interval coverage: 80 % -> {m['coverage_80']:.0%}, 95 % -> {m['coverage_95']:.0%}"
+            f" of {m['coverage_points']:,.0f} test points\n"
+        )
+        if "coverage_80" in m
+        else ""
+    )
+    lstm = (
+        f"LSTM {r.epochs} epochs (best {r.best_epoch}) on {r.device}, {r.windows_per_s:,.0f} windows/s; "
+        f"served weights refit on every point to {r.train_end} ({r.refit_epochs} epochs)"
+        if r.epochs
+        else "no series long enough for the LSTM"
+    )
+    return (
+        f"train: {r.series} series; {lstm}\n"
+        f"  backtest: {r.backtest_windows} test window(s), {m['points']:,.0f} (series, cutoff) pairs, "
+        f"every model on the same points\n{metrics_table(m, r.models)}\n"
+        f"  served model per series (chosen on validation): {_per_model(r.series_per_model)}\n{coverage}"
+        f"  registered model version {r.model_version} (MLflow run {r.mlflow_run_id})\n"
+        f"  gate: {r.gate}; champion is v{r.champion_version}"
+    )
+
+
+def forecast_text(r: ForecastResult) -> str:
+    why = r.skipped_reasons
+    skipped = (
+        f"\n  skipped {len(r.skipped_series)} series: "
+        + ", ".join(f"{i} ({why.get(i, '?')})" for i in r.skipped_series[:5])
+        if r.skipped_series
+        else ""
+    )
+    return (
+        f"forecast: {r.rows} rows for {r.series} series ({_per_model(r.series_per_model)}), cutoff {r.cutoff}, "
+        f"model v{r.model_version} ({r.shards} shard(s) under {r.task_runner})\n"
+        f"  written to {r.path}{skipped}"
+    )
+
+
+def pipeline_text(r: Stages) -> str:
+    return "\n".join([ingest_text(r.ingest), train_text(r.train), forecast_text(r.forecast)])
+
+
+def metrics_table(m: dict[str, float], models: list[str], markdown: bool = False) -> str:
+    """The test metrics of every model compared (and the served forecasts) as a text or markdown table."""
+    labels = _labels()
+    cols = [*models, "selected"]
+    names = [labels.get(c, c) for c in cols]
+    keys = ("mae", "rmse", "mape", "smape", "mase")
+    if markdown:
+        head = "| test windows | " + " | ".join(names) + " |\n|---|" + "---|" * len(cols)
+        return (
+            head
+            + "\n"
+            + "\n".join(
+                f"| {k} | " + " | ".join(f"{m.get(f'{c}_{k}', float('nan')):.4g}" for c in cols) + " |" for k in keys
+            )
+        )
+    width = max(12, *(len(n) + 2 for n in names))
+    head = f"  {'':6s}" + "".join(f"{n:>{width}}" for n in names)
+    return (
+        head
+        + "\n"
+        + "\n".join(
+            f"  {k.upper():6s}" + "".join(f"{m.get(f'{c}_{k}', float('nan')):>{width}.4f}" for c in cols) for k in keys
+        )
+    )
+
+
+# --- Prefect artifacts (tables stay lists of plain dicts)
+
+
+def ingest_table(r: IngestSummary) -> list[dict]:
+    """The ``ingest-files`` table artifact: one row per file seen."""
+    return list(r.files)
+
+
+def scores_table(r: ScoreSummary) -> list[dict]:
+    """The ``forecast-scores`` table artifact: realised accuracy per cutoff and model version."""
+    return list(r.scores)
+
+
+def train_markdown(model_name: str, r: TrainSummary) -> str:
+    """The ``train-summary`` markdown artifact."""
+    m = r.metrics
+    coverage = (
+        (
+            f"LSTM conformal intervals, empirical coverage on the test windows: 80 %: {m['coverage_80']:.1%}, "
+            f"95 %: {m['coverage_95']:.1%}, of {m['coverage_points']:,.0f} points.\n\n"
+        )
+        if "coverage_80" in m
+        else ""
+    )
+    return (
+        f"# {model_name} v{r.model_version}\n\n**Gate:** {r.gate}\n\n"
+        f"MLflow run `{r.mlflow_run_id}`, {r.series} series, {r.backtest_windows} test window(s) over "
+        f"{m['points']:,.0f} (series, cutoff) pairs; LSTM {r.epochs} epochs on {r.device}, served weights "
+        f"refit on every point up to {r.train_end} ({r.refit_epochs} epochs).\n\n"
+        f"{metrics_table(m, r.models, markdown=True)}\n\n"
+        f"Served model per series (chosen on the validation windows): {_per_model(r.series_per_model)}.\n\n"
+        f"{coverage}Forecast vs actual (best and worst series): "
+        f"`{r.plot_uri}`; per-series table: `{r.table_uri}`.\n"
+    )
+
+
+def forecast_markdown(model_name: str, r: ForecastResult) -> str:
+    """The ``forecast-summary`` markdown artifact."""
+    return (
+        f"# Forecasts {r.cutoff}\n\n{r.rows} rows, {r.series} series, "
+        f"model `{model_name}` v{r.model_version} "
+        f"(MLflow run `{r.mlflow_run_id}`)\n\nWritten to `{r.path}`\n"
+    )
