@@ -1,8 +1,10 @@
 """Shared fixtures: quiet, offline-friendly environment; synthetic data; small real settings."""
 from __future__ import annotations
 
+import io
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +112,32 @@ def train_config(**kw):
     from tasks.train.configs import train_config as from_settings
 
     return replace(from_settings(Settings()), **kw)
+
+
+@dataclass
+class ParsedFile:
+    """A whole (small) file parsed in memory: good rows sorted, duplicates resolved (keep last)."""
+
+    frame: pd.DataFrame  # unique_id, ds, y[, covariates]
+    shape: str
+    bad_rows: list[dict] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def parse_csv(payload: bytes, name: str, time_col: str | None = None, value_col: str | None = None,
+              id_col: str | None = None, dayfirst: bool = False) -> ParsedFile:
+    """Parse an in-memory file (the streaming path, collected)."""
+    import pyarrow as pa
+
+    from tasks.ingest.csv_reader import iter_batches
+    from tasks.ingest.sniff import HEAD_BYTES, ColumnMapping, sniff
+
+    layout = sniff(payload[:HEAD_BYTES], name, ColumnMapping(time_col, value_col, id_col, dayfirst=dayfirst))
+    tables, bad = [], []
+    for good, details, _ in iter_batches(io.BytesIO(payload), layout):
+        tables.append(good)
+        bad += details
+    df = pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame(columns=["unique_id", "ds", "y"])
+    n = len(df)
+    df = df.drop_duplicates(["unique_id", "ds"], keep="last").sort_values(["unique_id", "ds"], kind="stable")
+    return ParsedFile(df.reset_index(drop=True), layout.shape, bad, duplicates=n - len(df))

@@ -6,7 +6,6 @@ final name, so a reader sees either the previous file or the new one, never a pa
 """
 from __future__ import annotations
 
-import io
 import json
 import posixpath
 import uuid
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
-import pandas as pd
 
 
 class Storage:
@@ -54,17 +52,6 @@ class Storage:
             if self.fs.exists(tmp):
                 self.fs.rm(tmp)
         return final
-
-    def write_parquet(self, rel: str, df: pd.DataFrame) -> str:
-        buf = io.BytesIO()
-        df.to_parquet(buf, index=False)
-        return self.write_bytes_atomic(rel, buf.getvalue())
-
-    def read_parquet(self, rel: str) -> pd.DataFrame | None:
-        if not self.exists(rel):
-            return None
-        with self.fs.open(self.path(rel), "rb") as f:
-            return pd.read_parquet(f)
 
     def write_json(self, rel: str, obj: Any) -> str:
         return self.write_bytes_atomic(rel, json.dumps(obj, indent=1, default=str).encode())

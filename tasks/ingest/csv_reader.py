@@ -13,8 +13,6 @@ row itself, with the wrong number of fields, is reported by its text).
 """
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 import numpy as np
@@ -23,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tasks.ingest.sniff import HEAD_BYTES, NON_FINITE, NUMBER, ColumnMapping, Layout, sniff
+from tasks.ingest.sniff import NON_FINITE, NUMBER, Layout
 
 MAX_BAD_DETAILS = 10_000  # bad rows described one by one per file; all are counted
 
@@ -227,27 +225,3 @@ def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
     if out.type.tz is not None:
         out = out.cast(pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("ns"))
     return out
-
-
-@dataclass
-class ParsedFile:
-    """A whole (small) file parsed in memory: good rows sorted, duplicates resolved (keep last)."""
-
-    frame: pd.DataFrame  # unique_id, ds, y[, covariates]
-    shape: str
-    bad_rows: list[dict] = field(default_factory=list)
-    duplicates: int = 0
-
-
-def parse_csv(payload: bytes, name: str, time_col: str | None = None, value_col: str | None = None,
-              id_col: str | None = None, dayfirst: bool = False) -> ParsedFile:
-    """Parse an in-memory file (the streaming path, collected)."""
-    layout = sniff(payload[:HEAD_BYTES], name, ColumnMapping(time_col, value_col, id_col, dayfirst=dayfirst))
-    tables, bad = [], []
-    for good, details, _ in iter_batches(io.BytesIO(payload), layout):
-        tables.append(good)
-        bad += details
-    df = pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame(columns=["unique_id", "ds", "y"])
-    n = len(df)
-    df = df.drop_duplicates(["unique_id", "ds"], keep="last").sort_values(["unique_id", "ds"], kind="stable")
-    return ParsedFile(df.reset_index(drop=True), layout.shape, bad, duplicates=n - len(df))

@@ -70,10 +70,10 @@ def test_sigkill_during_a_partition_write_keeps_the_previous_one(tmp_path):
     storage = Storage(str(tmp_path / "s"))
     rel = "forecasts/cutoff_date=2020-01-01/forecasts.parquet"
     previous = pd.DataFrame({"unique_id": ["a"] * 3, "y_hat": [1.0, 2.0, 3.0]})
-    storage.write_parquet(rel, previous)
+    storage.write_bytes_atomic(rel, previous.to_parquet(index=False))
     code = ("import sys, numpy as np, pandas as pd; from tasks.adapters.storage import Storage;"
             "n = 30_000_000; df = pd.DataFrame({'unique_id': np.arange(n).astype(str), 'y_hat': np.ones(n)});"
-            "print('ready', flush=True); Storage(sys.argv[1]).write_parquet(sys.argv[2], df)")
+            "print('ready', flush=True); Storage(sys.argv[1]).write_bytes_atomic(sys.argv[2], df.to_parquet(index=False))")
     proc = subprocess.Popen([sys.executable, "-c", code, storage.url, rel], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     folder = Path(storage.root) / "forecasts" / "cutoff_date=2020-01-01"

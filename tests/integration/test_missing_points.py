@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.ingest.csv_reader import parse_csv
 from tasks.forecast.predict import forecast_frame
 from tasks.adapters.settings import load_settings
 from tasks.train.stage import train_stage
+from tests.conftest import parse_csv
 
 
 def test_training_and_forecast_skip_windows_with_missing_points(tmp_path, air_csv):

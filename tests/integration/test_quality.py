@@ -4,11 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasks.ingest.csv_reader import parse_csv
 from tasks.forecast.predict import forecast_frame
 from tasks.adapters.settings import load_settings
 from tasks.train.stage import train_stage
-from tests.conftest import make_long_csv
+from tests.conftest import parse_csv, make_long_csv
 
 
 def test_intervals_present_ordered_and_calibrated(tmp_path, air_csv):

@@ -54,7 +54,7 @@ def test_concurrent_writers_of_one_cutoff_leave_one_writers_rows(tmp_path):
 def test_plain_parquet_partitions_of_an_older_storage_are_converted_in_place(tmp_path):
     storage = Storage(str(tmp_path))
     for cutoff, value in (("2020-01-01", 1.0), ("2020-02-01", 2.0)):
-        storage.write_parquet(f"forecasts/cutoff_date={cutoff}/forecasts.parquet", frame(value, cutoff))
+        storage.write_bytes_atomic(f"forecasts/cutoff_date={cutoff}/forecasts.parquet", frame(value, cutoff).to_parquet(index=False))
     old = tables.read(storage, "forecasts")
     assert len(old) == 6 and (tmp_path / "forecasts" / "_delta_log").is_dir()
     tables.replace_partition(storage, "forecasts", frame(5.0, "2020-02-01"), "2020-02-01")
@@ -65,7 +65,7 @@ def test_plain_parquet_partitions_of_an_older_storage_are_converted_in_place(tmp
 def test_scores_replaced_whole_and_an_older_scores_file_converted(tmp_path):
     storage = Storage(str(tmp_path))
     old = pd.DataFrame({"cutoff": pd.to_datetime(["2020-01-01"]).as_unit("ns"), "model_version": ["1"], "mase": [0.5]})
-    storage.write_parquet("scores/scores.parquet", old)  # the file of storages older than the table
+    storage.write_bytes_atomic("scores/scores.parquet", old.to_parquet(index=False))  # the file of storages older than the table
     pd.testing.assert_frame_equal(tables.read(storage, "scores").astype({"cutoff": "datetime64[ns]"}), old)
     new = pd.concat([old, old.assign(model_version="2", mase=0.7)], ignore_index=True)
     assert tables.overwrite(storage, "scores", new) == 1

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.ingest.csv_reader import parse_csv
+from tests.conftest import parse_csv
+
 from tasks.forecast.predict import forecast_frame
 from tasks.adapters.settings import load_settings
 from tasks.adapters.tracking import NoChampionError, connect, load_champion

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.ingest.csv_reader import parse_csv
+from tests.conftest import parse_csv
+
 from tasks.ingest.sniff import FileRejected
 
 ROOT = Path(__file__).resolve().parents[2]
