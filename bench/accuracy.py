@@ -13,6 +13,7 @@ over series; the summary is the geometric mean over sets of MASE relative to the
 statistical model of each set (both floored at MASE_FLOOR), and the count of sets where the served
 forecasts beat seasonal naive.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,9 +67,13 @@ def statistical(train: pd.DataFrame, h: int, m: int) -> pd.DataFrame:
     from statsforecast import StatsForecast
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
 
-    models = [AutoETS(season_length=m, alias="auto_ets"), AutoTheta(season_length=m, alias="auto_theta"),
-              AutoARIMA(season_length=m, alias="auto_arima"), SeasonalNaive(m, alias="seasonal_naive"),
-              Naive(alias="naive")]
+    models = [
+        AutoETS(season_length=m, alias="auto_ets"),
+        AutoTheta(season_length=m, alias="auto_theta"),
+        AutoARIMA(season_length=m, alias="auto_arima"),
+        SeasonalNaive(m, alias="seasonal_naive"),
+        Naive(alias="naive"),
+    ]
     frame = train.assign(ds=train.groupby("unique_id").cumcount())  # steps: business days, gaps and all
     fc = StatsForecast(models=models, freq=1, n_jobs=1, fallback_model=Naive()).forecast(df=frame, h=h)
     return fc.sort_values(["unique_id", "ds"], ignore_index=True)
@@ -80,13 +85,19 @@ def served(train: pd.DataFrame, h: int, seed: int, extra: list[str], work: Path)
     train.to_csv(csv, index=False)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     common = ["--storage", str(storage)]
-    run = subprocess.run([*CLI, "run", "--input", str(csv), "--horizon", str(h), "--seed", str(seed), "--no-progress",
-                          *common, *extra], cwd=work, env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [*CLI, "run", "--input", str(csv), "--horizon", str(h), "--seed", str(seed), "--no-progress", *common, *extra],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if run.returncode:
         raise RuntimeError(run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "run failed")
     selected = DeltaTable(str(storage / "forecasts")).to_pandas()
-    alone = subprocess.run([*CLI, "forecast", "--serve-model", "lstm", *common], cwd=work, env=env,
-                           capture_output=True, text=True)
+    alone = subprocess.run(
+        [*CLI, "forecast", "--serve-model", "lstm", *common], cwd=work, env=env, capture_output=True, text=True
+    )
     lstm = DeltaTable(str(storage / "forecasts")).to_pandas() if not alone.returncode else pd.DataFrame()
     if alone.returncode:
         print(f"  LSTM alone: {alone.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
@@ -117,8 +128,10 @@ def main() -> None:
         index = index[index["name"].isin(a.sets.split(","))]
     extra = [x for kv in a.set for x in flag(*kv.split("=", 1))]
     cols = ["served", "lstm", "combo", *STATS]
-    print(f"{'set':>16} {'h':>3} {'m':>3} " + " ".join(f"{c:>14}" for c in cols) + f" {'best stat':>14} "
-          f"{'served/best':>11} {'lstm/best':>9}  served models  seconds")
+    print(
+        f"{'set':>16} {'h':>3} {'m':>3} " + " ".join(f"{c:>14}" for c in cols) + f" {'best stat':>14} "
+        f"{'served/best':>11} {'lstm/best':>9}  served models  seconds"
+    )
     rows = []
     for _, r in index.iterrows():
         name, h, m = r["name"], int(r["horizon"]), int(r["season_length"])
@@ -130,21 +143,32 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 try:
                     sel, lstm, _ = served(train, h, seed, extra, Path(tmp))
-                    scores_s = {"served": mase(train, test, sel, "y_hat", m),
-                                "lstm": mase(train, test, lstm, "y_hat", m) if not lstm.empty else (np.nan, np.nan),
-                                "combo": mase(train, test, combination(sf, lstm), "y_hat", m)}
+                    scores_s = {
+                        "served": mase(train, test, sel, "y_hat", m),
+                        "lstm": mase(train, test, lstm, "y_hat", m) if not lstm.empty else (np.nan, np.nan),
+                        "combo": mase(train, test, combination(sf, lstm), "y_hat", m),
+                    }
                     models = sel.drop_duplicates("unique_id")["model"].value_counts().to_dict()
                 except Exception as exc:  # a failed run is a result too
                     scores_s = {k: (np.nan, np.nan) for k in ("served", "lstm", "combo")}
                     models = {"error": str(exc)}
             best = min(STATS, key=lambda c: scores[c][0])
-            row = {"set": name, "seed": seed, **{c: v[0] for c, v in {**scores_s, **scores}.items()},
-                   **{f"{c}_mape": v[1] for c, v in {**scores_s, **scores}.items()}, "best": best,
-                   "seconds": time.perf_counter() - t0}
+            row = {
+                "set": name,
+                "seed": seed,
+                **{c: v[0] for c, v in {**scores_s, **scores}.items()},
+                **{f"{c}_mape": v[1] for c, v in {**scores_s, **scores}.items()},
+                "best": best,
+                "seconds": time.perf_counter() - t0,
+            }
             rows.append(row)
-            print(f"{name:>16} {h:>3} {m:>3} " + " ".join(f"{row[c]:>14.3f}" for c in cols)
-                  + f" {best:>14} {ratio(row['served'], row[best]):>11.3f} {ratio(row['lstm'], row[best]):>9.3f}  "
-                  f"{models}  {row['seconds']:.0f}", flush=True)
+            print(
+                f"{name:>16} {h:>3} {m:>3} "
+                + " ".join(f"{row[c]:>14.3f}" for c in cols)
+                + f" {best:>14} {ratio(row['served'], row[best]):>11.3f} {ratio(row['lstm'], row[best]):>9.3f}  "
+                f"{models}  {row['seconds']:.0f}",
+                flush=True,
+            )
     t = pd.DataFrame(rows)
     if a.out:
         t.to_csv(a.out, index=False)
@@ -171,20 +195,28 @@ def summary(t: pd.DataFrame) -> None:
     best = by_set[list(STATS)].min(axis=1).clip(lower=MASE_FLOOR)
     gm = lambda x: float(np.exp(np.mean(np.log(x.clip(lower=MASE_FLOOR) / best))))  # noqa: E731
     print(f"\nsets: {len(by_set)}, seeds: {t.groupby('set').size().max()}")
-    print(f"served: geometric mean of MASE / best statistical model per set {gm(by_set['served']):.3f}; "
-          f"beats seasonal naive on {(by_set['served'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets; "
-          f"writes forecasts on {int(np.isfinite(by_set['served']).sum())}/{len(by_set)}")
-    print(f"combination (LSTM + AutoETS + AutoTheta + AutoARIMA, every series): geometric mean relative to the "
-          f"best statistical model {gm(by_set['combo']):.3f}; beats seasonal naive on "
-          f"{(by_set['combo'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets")
-    print(f"LSTM alone: geometric mean relative to the best statistical model {gm(by_set['lstm']):.3f}; "
-          f"beats seasonal naive on {(by_set['lstm'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets")
+    print(
+        f"served: geometric mean of MASE / best statistical model per set {gm(by_set['served']):.3f}; "
+        f"beats seasonal naive on {(by_set['served'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets; "
+        f"writes forecasts on {int(np.isfinite(by_set['served']).sum())}/{len(by_set)}"
+    )
+    print(
+        f"combination (LSTM + AutoETS + AutoTheta + AutoARIMA, every series): geometric mean relative to the "
+        f"best statistical model {gm(by_set['combo']):.3f}; beats seasonal naive on "
+        f"{(by_set['combo'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets"
+    )
+    print(
+        f"LSTM alone: geometric mean relative to the best statistical model {gm(by_set['lstm']):.3f}; "
+        f"beats seasonal naive on {(by_set['lstm'] < by_set['seasonal_naive']).sum()}/{len(by_set)} sets"
+    )
     for c in STATS:
         print(f"{c:>14}: geometric mean relative to the best {gm(by_set[c]):.3f}")
     if "air_passengers" in set(t["set"]):
         air = t[t["set"] == "air_passengers"]
-        print(f"AirPassengers served MAPE {air['served_mape'].mean():.2f} ± {air['served_mape'].std(ddof=0):.2f} % "
-              f"over {len(air)} seed(s); LSTM alone {air['lstm_mape'].mean():.2f} %")
+        print(
+            f"AirPassengers served MAPE {air['served_mape'].mean():.2f} ± {air['served_mape'].std(ddof=0):.2f} % "
+            f"over {len(air)} seed(s); LSTM alone {air['lstm_mape'].mean():.2f} %"
+        )
 
 
 if __name__ == "__main__":

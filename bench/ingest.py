@@ -7,6 +7,7 @@
 Each contender runs in its own process (so peak RSS is its own) on the same file, one after the
 other in this run, and the table prints rows/s, the ratio to bare pyarrow and peak RSS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,20 @@ def make_csv(path: Path, rows: int) -> None:
     ids = np.char.add("s", np.char.zfill(np.arange(n_series).astype(str), 6))
     ds = np.datetime64("2020-01-01") + np.arange(STEPS).astype("timedelta64[D]")
     rng = np.random.default_rng(0)
-    with pacsv.CSVWriter(path, pa.schema([("series_id", pa.string()), ("timestamp", pa.string()),
-                                          ("value", pa.float64())])) as w:
+    with pacsv.CSVWriter(
+        path, pa.schema([("series_id", pa.string()), ("timestamp", pa.string()), ("value", pa.float64())])
+    ) as w:
         for lo in range(0, n_series, 10_000):
             k = min(10_000, n_series - lo)
-            w.write_table(pa.table({"series_id": np.repeat(ids[lo: lo + k], STEPS),
-                                    "timestamp": np.tile(ds.astype(str), k),
-                                    "value": rng.normal(100, 10, k * STEPS).round(3)}))
+            w.write_table(
+                pa.table(
+                    {
+                        "series_id": np.repeat(ids[lo : lo + k], STEPS),
+                        "timestamp": np.tile(ds.astype(str), k),
+                        "value": rng.normal(100, 10, k * STEPS).round(3),
+                    }
+                )
+            )
 
 
 def child(mode: str, csv: str, out: str) -> dict:
@@ -48,9 +56,9 @@ def child(mode: str, csv: str, out: str) -> dict:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from tasks.ingest.stage import ingest_files
     from tasks.adapters.settings import IngestSettings
     from tasks.adapters.storage import Storage
+    from tasks.ingest.stage import ingest_files
 
     t0 = time.perf_counter()
     if mode == "project":
@@ -72,8 +80,13 @@ def measure(mode: str, csv: Path, work: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, __file__, "--child", mode, str(csv), str(out)], capture_output=True,
-                       text=True, env=env, check=True)
+    r = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(csv), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -90,9 +103,9 @@ def growth(marks: list[int], work: Path, series: int = 1_000, probes: int = 8) -
     import pyarrow.compute as pc
 
     from tasks.adapters.curated import Curated
-    from tasks.ingest.stage import ingest_files
     from tasks.adapters.settings import IngestSettings
     from tasks.adapters.storage import Storage
+    from tasks.ingest.stage import ingest_files
 
     st, cfg = Storage(str(work / "growth")), IngestSettings()
     ids = [f"s{i:05d}" for i in range(series)]
@@ -102,8 +115,10 @@ def growth(marks: list[int], work: Path, series: int = 1_000, probes: int = 8) -
         nonlocal day
         f = work / "day.csv"
         ds = str((pd.Timestamp("2000-01-01") + pd.Timedelta(days=day)).date())
-        f.write_text("unique_id,ds,y\n" + "".join(f"{u},{ds},{v:.3f}\n" for u, v in
-                                                   zip(ids, np.random.default_rng(day).normal(100, 10, series))))
+        f.write_text(
+            "unique_id,ds,y\n"
+            + "".join(f"{u},{ds},{v:.3f}\n" for u, v in zip(ids, np.random.default_rng(day).normal(100, 10, series)))
+        )
         day += 1
         t0 = time.perf_counter()
         ingest_files(str(f), st, cfg)
@@ -114,8 +129,10 @@ def growth(marks: list[int], work: Path, series: int = 1_000, probes: int = 8) -
         fn()
         return time.perf_counter() - t0
 
-    lines = [f"{'after':>6} {'ingest ms':>9} {'mean ms':>8} {'read all ms':>11} {'rows':>10} {'read last day ms':>16} "
-             f"{'files':>6}"]
+    lines = [
+        f"{'after':>6} {'ingest ms':>9} {'mean ms':>8} {'read all ms':>11} {'rows':>10} {'read last day ms':>16} "
+        f"{'files':>6}"
+    ]
     cur = Curated(st)
     for mark in marks:
         while day < mark:
@@ -124,9 +141,13 @@ def growth(marks: list[int], work: Path, series: int = 1_000, probes: int = 8) -
         ing, mean = statistics.median(times), statistics.fmean(times)  # the mean includes the compactions due
         read = statistics.median(timed(cur.read) for _ in range(probes))
         since = pa.scalar(pd.Timestamp("2000-01-01") + pd.Timedelta(days=day - 1), pa.timestamp("us"))
-        last = statistics.median(timed(lambda: cur.read_table(where=pc.field("ds") >= since)) for _ in range(probes))
+        last = statistics.median(
+            timed(lambda since=since: cur.read_table(where=pc.field("ds") >= since)) for _ in range(probes)
+        )
         rows, files = cur.size()
-        lines.append(f"{mark:>6} {ing * 1000:>9.0f} {mean * 1000:>8.0f} {read * 1000:>11.0f} {rows:>10,} {last * 1000:>16.0f} {files:>6}")
+        lines.append(
+            f"{mark:>6} {ing * 1000:>9.0f} {mean * 1000:>8.0f} {read * 1000:>11.0f} {rows:>10,} {last * 1000:>16.0f} {files:>6}"
+        )
     return lines
 
 
@@ -150,8 +171,10 @@ def main() -> None:
             if a.workdir is None:
                 shutil.rmtree(work, ignore_errors=True)
         return
-    lines = [f"{'rows':>11} {'file MB':>8} {'contender':>9} {'seconds':>8} {'rows/s':>12} {'vs pyarrow':>10} "
-             f"{'peak RSS MB':>11}"]
+    lines = [
+        f"{'rows':>11} {'file MB':>8} {'contender':>9} {'seconds':>8} {'rows/s':>12} {'vs pyarrow':>10} "
+        f"{'peak RSS MB':>11}"
+    ]
     try:
         for rows in a.rows:
             csv = work / f"long-{rows}.csv"
@@ -160,8 +183,10 @@ def main() -> None:
             base = res["pyarrow"]["rows"] / res["pyarrow"]["seconds"]
             for m, r in res.items():
                 rate = r["rows"] / r["seconds"]
-                lines.append(f"{rows:>11,} {csv.stat().st_size / 2**20:>8.0f} {m:>9} {r['seconds']:>8.2f} "
-                             f"{rate:>12,.0f} {rate / base:>9.2f}x {r['peak_rss_mb']:>11.0f}")
+                lines.append(
+                    f"{rows:>11,} {csv.stat().st_size / 2**20:>8.0f} {m:>9} {r['seconds']:>8.2f} "
+                    f"{rate:>12,.0f} {rate / base:>9.2f}x {r['peak_rss_mb']:>11.0f}"
+                )
             csv.unlink()
     finally:
         if a.workdir is None:

@@ -10,6 +10,7 @@ RSS is that process's own (``wait4``), the wall time is the process's, and the f
 time is read back from the Prefect API (the process also spends 3-5 s importing torch, prefect
 and mlflow). MLflow is the storage's sqlite file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,17 +37,21 @@ def write_csv(path: Path, n_series: int, n_steps: int, seed: int = 0) -> int:
     """A long CSV (series_id, timestamp, value) of daily series: level, weekly season, trend, noise."""
     rng = np.random.default_rng(seed)
     stamps = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-01") + n_steps).astype(str)
-    with pacsv.CSVWriter(str(path), pa.schema([("series_id", pa.string()), ("timestamp", pa.string()),
-                                               ("value", pa.float64())])) as w:
+    with pacsv.CSVWriter(
+        str(path), pa.schema([("series_id", pa.string()), ("timestamp", pa.string()), ("value", pa.float64())])
+    ) as w:
         for lo in range(0, n_series, 20_000):  # bounded memory while writing
             k = min(20_000, n_series - lo)
             t = np.arange(n_steps)[None, :]
             level = rng.uniform(20, 500, (k, 1))
-            y = level * (1 + 0.002 * t * rng.uniform(-1, 1, (k, 1)) + 0.2 * np.sin(2 * np.pi * t / 7)) \
+            y = (
+                level * (1 + 0.002 * t * rng.uniform(-1, 1, (k, 1)) + 0.2 * np.sin(2 * np.pi * t / 7))
                 + rng.normal(0, 0.05, (k, n_steps)) * level
+            )
             ids = np.repeat(np.char.add("s", np.arange(lo, lo + k).astype(str)), n_steps)
-            w.write_table(pa.table({"series_id": ids, "timestamp": np.tile(stamps, k),
-                                    "value": np.round(y, 3).reshape(-1)}))
+            w.write_table(
+                pa.table({"series_id": ids, "timestamp": np.tile(stamps, k), "value": np.round(y, 3).reshape(-1)})
+            )
     return n_series * n_steps
 
 
@@ -54,8 +59,9 @@ def run_stage(args: list[str], env: dict) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MiB, stdout) of ``lstm-forecast ARGS`` in its own process."""
     t0 = time.perf_counter()
     out = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, env=env, stdout=out,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     out.seek(0)
@@ -73,8 +79,9 @@ def _post(url: str, body: dict) -> list[dict]:
 
 def last_flow_seconds(api: str, name: str) -> tuple[float, str]:
     """Run time of the newest flow run named ``name`` and its slowest tasks (from the Prefect API)."""
-    runs = _post(f"{api}/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1,
-                                             "flows": {"name": {"any_": [name]}}})
+    runs = _post(
+        f"{api}/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1, "flows": {"name": {"any_": [name]}}}
+    )
     if not runs:
         return float("nan"), ""
     tasks = _post(f"{api}/task_runs/filter", {"flow_runs": {"id": {"any_": [runs[0]["id"]]}}, "limit": 200})
@@ -106,8 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     csv.parent.mkdir(parents=True)
     t0 = time.perf_counter()
     rows = write_csv(csv, a.series, a.steps)
-    print(f"{rows:,} rows ({a.series:,} series x {a.steps} steps), {csv.stat().st_size / 2**20:,.0f} MB CSV "
-          f"written in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(
+        f"{rows:,} rows ({a.series:,} series x {a.steps} steps), {csv.stat().st_size / 2**20:,.0f} MB CSV "
+        f"written in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
 
     port = free_port()
     s = load_settings({"storage.root": str(work / "prefect"), "server.prefect_port": port})
@@ -118,9 +128,25 @@ def main(argv: list[str] | None = None) -> None:
     common = ["--storage", str(storage)]
     stages = {
         "ingest": (["ingest", "--input", str(csv), "--runner", a.runner], "ingest"),
-        "train": (["train", "--horizon", "7", "--input-size", "14", "--epochs", str(a.epochs),
-                   "--max-windows-per-epoch", str(a.windows_per_epoch), "--batch-size", str(a.batch),
-                   "--nproc", str(a.nproc), "--no-progress"], "train"),
+        "train": (
+            [
+                "train",
+                "--horizon",
+                "7",
+                "--input-size",
+                "14",
+                "--epochs",
+                str(a.epochs),
+                "--max-windows-per-epoch",
+                str(a.windows_per_epoch),
+                "--batch-size",
+                str(a.batch),
+                "--nproc",
+                str(a.nproc),
+                "--no-progress",
+            ],
+            "train",
+        ),
         # the latest version, whatever the gate decided: the benchmark measures the machinery, not accuracy
         "forecast": (["forecast", "--runner", a.runner, "--serve-alias", "challenger"], "forecast"),
     }
@@ -138,15 +164,19 @@ def main(argv: list[str] | None = None) -> None:
         stop_servers(servers)
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
-    head = [f"bench/scale.py, {date.today().isoformat()}, {os.cpu_count()} cores, {a.series:,} series x {a.steps} "
-            f"steps, runner {a.runner}, train {a.epochs} epochs x {a.windows_per_epoch:,} windows, nproc {a.nproc}",
-            f"{'stage':<9}{'wall s':>9}{'flow s':>10}{'peak RSS MB':>14}   summary"]
+    head = [
+        f"bench/scale.py, {date.today().isoformat()}, {os.cpu_count()} cores, {a.series:,} series x {a.steps} "
+        f"steps, runner {a.runner}, train {a.epochs} epochs x {a.windows_per_epoch:,} windows, nproc {a.nproc}",
+        f"{'stage':<9}{'wall s':>9}{'flow s':>10}{'peak RSS MB':>14}   summary",
+    ]
     print("\n".join(head + lines))
     if a.keep:
         print(f"storage kept at {storage}")
     if a.save:
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
-        (ROOT / "bench" / "results" / f"scale-{date.today().isoformat()}.txt").write_text("\n".join(head + lines) + "\n")
+        (ROOT / "bench" / "results" / f"scale-{date.today().isoformat()}.txt").write_text(
+            "\n".join(head + lines) + "\n"
+        )
 
 
 if __name__ == "__main__":

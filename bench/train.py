@@ -19,6 +19,7 @@ time-to-accuracy: the best validation loss reached within the same wall time at 
 at the benchmark's batch size.
 Only torch and numpy are needed (``lstm_model`` is pure), so it runs on a bare GPU machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,9 +51,16 @@ def workload(n_series: int, n_steps: int, seed: int = 0) -> PackedSeries:
     rng = np.random.default_rng(seed)
     t = np.arange(n_steps)[None, :]  # (1, T)
     level = rng.uniform(10, 1000, (n_series, 1))
-    y = level * (1 + rng.uniform(-1e-4, 5e-4, (n_series, 1)) * t
-                 + 0.2 * np.sin(2 * np.pi * (t + rng.integers(0, 24, (n_series, 1))) / 24)
-                 + 0.1 * np.sin(2 * np.pi * t / 168)) + rng.normal(0, 0.02, (n_series, n_steps)) * level
+    y = (
+        level
+        * (
+            1
+            + rng.uniform(-1e-4, 5e-4, (n_series, 1)) * t
+            + 0.2 * np.sin(2 * np.pi * (t + rng.integers(0, 24, (n_series, 1))) / 24)
+            + 0.1 * np.sin(2 * np.pi * t / 168)
+        )
+        + rng.normal(0, 0.02, (n_series, n_steps)) * level
+    )
     return PackedSeries.from_arrays(list(np.abs(y) + 1.0))  # (S, T) -> packed (S*T,)
 
 
@@ -73,8 +81,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def ceiling(net: NetworkConfig, data: np.ndarray, starts: np.ndarray, batch: int, device: torch.device,
-            steps: int) -> float:
+def ceiling(
+    net: NetworkConfig, data: np.ndarray, starts: np.ndarray, batch: int, device: torch.device, steps: int
+) -> float:
     """Windows/s of the bare training step on one batch already on the device (same precision)."""
     torch.manual_seed(0)
     model = LSTMForecaster(net).to(device).train()
@@ -115,8 +124,9 @@ def tutorial(p: PackedSeries, data: np.ndarray, net: NetworkConfig, device: torc
         for i in range(len(series) - L - H + 1):
             xs.append(series[i : i + L])
             ys.append(series[i + L : i + L + H])
-    loader = DataLoader(TensorDataset(torch.tensor(np.array(xs))[:, :, None], torch.tensor(np.array(ys))),
-                        batch_size=256, shuffle=True)
+    loader = DataLoader(
+        TensorDataset(torch.tensor(np.array(xs))[:, :, None], torch.tensor(np.array(ys))), batch_size=256, shuffle=True
+    )
     torch.manual_seed(0)
     model = LSTMForecaster(net).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -138,8 +148,16 @@ def tutorial(p: PackedSeries, data: np.ndarray, net: NetworkConfig, device: torc
     return done / (time.perf_counter() - t0)
 
 
-def time_to_accuracy(net: NetworkConfig, data: np.ndarray, tr: np.ndarray, va: np.ndarray, batch: int,
-                     lr: float, device: str, seconds: float) -> tuple[float, float, int]:
+def time_to_accuracy(
+    net: NetworkConfig,
+    data: np.ndarray,
+    tr: np.ndarray,
+    va: np.ndarray,
+    batch: int,
+    lr: float,
+    device: str,
+    seconds: float,
+) -> tuple[float, float, int]:
     """(best validation loss within ``seconds``, seconds it took to reach it, epochs run)."""
     seen: list[tuple[float, float]] = []
     t0 = time.perf_counter()
@@ -150,8 +168,23 @@ def time_to_accuracy(net: NetworkConfig, data: np.ndarray, tr: np.ndarray, va: n
             raise Budget
 
     try:
-        fit(net, data, tr, va, loop(epochs=10_000, batch_size=batch, lr=lr, loss="mse", patience=10_000,
-                                    warmup_frac=0.0, min_lr_frac=1.0, device=str(device)), on_epoch=on_epoch)
+        fit(
+            net,
+            data,
+            tr,
+            va,
+            loop(
+                epochs=10_000,
+                batch_size=batch,
+                lr=lr,
+                loss="mse",
+                patience=10_000,
+                warmup_frac=0.0,
+                min_lr_frac=1.0,
+                device=str(device),
+            ),
+            on_epoch=on_epoch,
+        )
     except Budget:
         pass
     within = [(v, t) for t, v in seen if t <= seconds] or [(seen[0][1], seen[0][0])]
@@ -161,8 +194,18 @@ def time_to_accuracy(net: NetworkConfig, data: np.ndarray, tr: np.ndarray, va: n
 
 # The workload's network and loop, spelled out: the bench needs only torch and numpy (no settings).
 NETWORK = {"hidden_size": 64, "num_layers": 2, "dropout": 0.0, "level_norm": True, "window_scale": False}
-LOOP = {"epochs": 5, "batch_size": 1024, "lr": 3e-3, "weight_decay": 0.0, "patience": 5, "loss": "mse", "seed": 0,
-        "device": "auto", "max_windows_per_epoch": None, "resume": False}
+LOOP = {
+    "epochs": 5,
+    "batch_size": 1024,
+    "lr": 3e-3,
+    "weight_decay": 0.0,
+    "patience": 5,
+    "loss": "mse",
+    "seed": 0,
+    "device": "auto",
+    "max_windows_per_epoch": None,
+    "resume": False,
+}
 
 
 def loop(**kw) -> TrainConfig:
@@ -175,8 +218,9 @@ def forecast_rate(n_series: int, net: NetworkConfig, device: torch.device) -> fl
     p = workload(n_series, net.input_size + 40, seed=1)
     stats = scaling.fit_stats(p.values, p.series_of_point(), np.ones(p.values.shape, bool), p.n_series)
     model = LSTMForecaster(net).to(device).eval()
-    forecast_packed(model, workload(64, net.input_size + 40), np.full(64, net.input_size + 40), stats.take(
-        np.arange(64)))  # warm-up
+    forecast_packed(
+        model, workload(64, net.input_size + 40), np.full(64, net.input_size + 40), stats.take(np.arange(64))
+    )  # warm-up
     sync(device)
     t0 = time.perf_counter()
     y_hat = forecast_packed(model, p, p.lengths, stats)  # (S, H), back on the host
@@ -207,15 +251,22 @@ def main(argv: list[str] | None = None) -> None:
     net = NetworkConfig(input_size=a.input_size, horizon=a.horizon, **NETWORK)
     p = workload(a.series, a.steps)
     data, tr, va = prepared(p, a.input_size, a.horizon, val=a.horizon)
-    lines = [f"device: {name} ({device}), torch {torch.__version__}, {date.today().isoformat()}",
-             f"workload: {a.series:,} series x {a.steps:,} steps, input {a.input_size}, horizon {a.horizon}, "
-             f"LSTM 2x64; {tr.size:,} training windows, {va.size:,} validation windows; batch {a.batch:,}, "
-             f"{'bf16' if device.type == 'cuda' else 'fp32'}"]
+    lines = [
+        f"device: {name} ({device}), torch {torch.__version__}, {date.today().isoformat()}",
+        f"workload: {a.series:,} series x {a.steps:,} steps, input {a.input_size}, horizon {a.horizon}, "
+        f"LSTM 2x64; {tr.size:,} training windows, {va.size:,} validation windows; batch {a.batch:,}, "
+        f"{'bf16' if device.type == 'cuda' else 'fp32'}",
+    ]
     print("\n".join(lines), flush=True)
 
     lr = min(2e-2, 3e-3 * (a.batch / 1024) ** 0.5)  # larger batches, larger steps (square-root rule)
-    res = fit(net, data, tr, va, loop(epochs=a.epochs, batch_size=a.batch, lr=lr, loss="mse",
-                                             patience=a.epochs, device=str(device)))
+    res = fit(
+        net,
+        data,
+        tr,
+        va,
+        loop(epochs=a.epochs, batch_size=a.batch, lr=lr, loss="mse", patience=a.epochs, device=str(device)),
+    )
     project = float(np.median([r["windows_per_s"] for r in res.history[1:]] or [res.windows_per_s]))
     epoch_s = float(np.median([r["epoch_seconds"] for r in res.history[1:]] or [res.seconds]))
     ceil = ceiling(net, data, tr, min(a.batch, tr.size), device, steps=max(10, int(3 * tr.size / a.batch)))
@@ -223,24 +274,33 @@ def main(argv: list[str] | None = None) -> None:
     fc = forecast_rate(a.forecast_series, net, device)
     data_mb = data.nbytes / 2**20
     rows = [
-        ("(a) project: fit(), gathered by index", f"{project:>14,.0f}", f"{project / ceil:>9.2f}x", f"{project / tut:>9.1f}x"),
+        (
+            "(a) project: fit(), gathered by index",
+            f"{project:>14,.0f}",
+            f"{project / ceil:>9.2f}x",
+            f"{project / tut:>9.1f}x",
+        ),
         ("(b) ceiling: bare step on a resident batch", f"{ceil:>14,.0f}", f"{1:>9.2f}x", f"{ceil / tut:>9.1f}x"),
         ("(c) tutorial: Python windows + DataLoader", f"{tut:>14,.0f}", f"{tut / ceil:>9.2f}x", f"{1:>9.1f}x"),
     ]
     out = [f"{'windows/s':<44}{'':>14}{'vs ceiling':>10}{'vs tutorial':>11}"]
     out += [f"{r[0]:<44}{r[1]}{r[2]:>10}{r[3]:>11}" for r in rows]
-    out += [f"(d) epoch time (train + validation): {epoch_s:.3f} s ({tr.size:,} windows)",
-            f"(e) peak device memory during fit: {res.peak_memory_mb:,.0f} MiB (series data on the device: "
-            f"{data_mb:,.1f} MiB = series x length x 4 bytes; CPU runs report 0)",
-            f"(f) forecast: {a.forecast_series:,} series in {a.forecast_series / fc:.2f} s ({fc:,.0f} series/s)"]
+    out += [
+        f"(d) epoch time (train + validation): {epoch_s:.3f} s ({tr.size:,} windows)",
+        f"(e) peak device memory during fit: {res.peak_memory_mb:,.0f} MiB (series data on the device: "
+        f"{data_mb:,.1f} MiB = series x length x 4 bytes; CPU runs report 0)",
+        f"(f) forecast: {a.forecast_series:,} series in {a.forecast_series / fc:.2f} s ({fc:,.0f} series/s)",
+    ]
     print("\n".join(out), flush=True)
 
     tta = []
     for batch in (1024, a.batch):
         lr_b = min(2e-2, 3e-3 * (batch / 1024) ** 0.5)
         best, at, epochs = time_to_accuracy(net, data, tr, va, batch, lr_b, str(device), a.tta_seconds)
-        tta.append(f"  batch {batch:>6,} (lr {lr_b:.4f}): best validation loss {best:.5f} reached at {at:6.1f} s "
-                   f"({epochs} epochs in the {a.tta_seconds:.0f} s budget)")
+        tta.append(
+            f"  batch {batch:>6,} (lr {lr_b:.4f}): best validation loss {best:.5f} reached at {at:6.1f} s "
+            f"({epochs} epochs in the {a.tta_seconds:.0f} s budget)"
+        )
     out += [f"time-to-accuracy (constant lr, {a.tta_seconds:.0f} s each):", *tta]
     print("\n".join(out[-3:]), flush=True)
     if a.save:

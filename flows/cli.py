@@ -1,4 +1,5 @@
 """``lstm-forecast``: the command line. Every option is a field of :class:`tasks.adapters.settings.Settings`."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,10 @@ COMMANDS = {
     "ingest": ("CSV files -> the curated Delta table", ("storage", "ingest", "scale")),
     "train": ("train, evaluate, log and register a model", ("storage", "data", "model", "training", "tracking")),
     "forecast": ("forecast every series with the champion model", ("storage", "tracking", "scale")),
-    "run": ("the main job: ingest -> train -> forecast",
-            ("storage", "ingest", "data", "model", "training", "tracking", "scale")),
+    "run": (
+        "the main job: ingest -> train -> forecast",
+        ("storage", "ingest", "data", "model", "training", "tracking", "scale"),
+    ),
     "serve": ("run the scheduled deployments against the configured Prefect API", ("storage",)),
     "ui": ("start the Prefect and MLflow servers on 127.0.0.1 (Ctrl-C stops both)", ("storage", "server")),
 }

@@ -1,4 +1,5 @@
 """What every flow shares: settings from parameters, the current flow run id, the task runner."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,14 @@ def task_runner(cfg: ScaleSettings) -> TaskRunner:
             raise RuntimeError("runner 'dask' needs prefect-dask: pip install -e '.[dask]'") from exc
         if cfg.runner_address:
             return DaskTaskRunner(address=cfg.runner_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": cfg.dask_workers, "threads_per_worker": 1,
-                                              "processes": cfg.dask_processes, "dashboard_address": ":0"})
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": cfg.dask_workers,
+                "threads_per_worker": 1,
+                "processes": cfg.dask_processes,
+                "dashboard_address": ":0",
+            }
+        )
     if cfg.runner == "ray":
         try:
             from prefect_ray import RayTaskRunner
@@ -58,10 +65,10 @@ class SettingsTaskRunner(TaskRunner):
         self.overrides = dict(overrides or {})
         self.inner: TaskRunner | None = None
 
-    def duplicate(self) -> "SettingsTaskRunner":
+    def duplicate(self) -> SettingsTaskRunner:
         return type(self)(self.overrides)
 
-    def __enter__(self) -> "SettingsTaskRunner":
+    def __enter__(self) -> SettingsTaskRunner:
         self.inner = task_runner(settings_from(self.overrides).scale)
         self.inner.__enter__()
         self._started = True
@@ -95,6 +102,8 @@ def runner_name(runner: TaskRunner) -> str:
 
 def with_runner(flow_: F, overrides: dict[str, Any] | None = None, **named: Any) -> F:
     """``flow_`` whose task runner also sees ``overrides`` and the named parameters (the CLI's flags)."""
-    return flow_.with_options(task_runner=SettingsTaskRunner(  # type: ignore[attr-defined]
-        {**(overrides or {}), **{k: v for k, v in named.items() if v is not None}}))
-
+    return flow_.with_options(
+        task_runner=SettingsTaskRunner(  # type: ignore[attr-defined]
+            {**(overrides or {}), **{k: v for k, v in named.items() if v is not None}}
+        )
+    )

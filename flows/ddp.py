@@ -7,6 +7,7 @@ model and shows in Prefect; the other ranks only train.
 
     torchrun --standalone --nproc-per-node 4 -m flows.ddp '{"storage.root": "storage"}'
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,16 @@ from typing import Any
 
 def launch(nproc: int, overrides: dict[str, Any]) -> int:
     """Run the data-parallel training in ``nproc`` local processes; returns torchrun's exit code."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "flows.ddp", json.dumps({**overrides, "training.nproc": 1})]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "flows.ddp",
+        json.dumps({**overrides, "training.nproc": 1}),
+    ]
     return subprocess.call(cmd)
 
 

@@ -1,4 +1,5 @@
 """The main job: ingest -> train -> forecast, each a subflow."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from tasks.train.summary import TrainSummary
 @dataclass(frozen=True)
 class PipelineResult:
     """The three subflows' results, in the order they ran."""
+
     ingest: IngestSummary
     train: TrainSummary  # registered and gated
     forecast: ForecastResult  # by the champion after the gate
@@ -36,7 +38,8 @@ def pipeline_flow(
     """1. ingest  2. train (registers, gates the champion)  3. forecast with the champion; ingest and
     forecast fan out under the task runner chosen in the settings (``scale.runner``)."""
     ingest = with_runner(ingest_flow, overrides)(input=input, storage=storage, overrides=overrides)
-    train = train_flow(storage=storage, horizon=horizon, input_size=input_size, epochs=epochs, seed=seed,
-                       overrides=overrides)
+    train = train_flow(
+        storage=storage, horizon=horizon, input_size=input_size, epochs=epochs, seed=seed, overrides=overrides
+    )
     forecast = with_runner(forecast_flow, overrides)(storage=storage, overrides=overrides)
     return PipelineResult(ingest=ingest, train=train, forecast=forecast)

@@ -54,12 +54,12 @@ def ingest_text(r: IngestSummary) -> str:
 
 def train_text(r: TrainSummary) -> str:
     m = r.metrics
+    levels = _covered(m)
     coverage = (
-        (
-            f"  LSTM interval coverage: 80 % -> {m['coverage_80']:.0%}, 95 % -> {m['coverage_95']:.0%}"
-            f" of {m['coverage_points']:,.0f} test points\n"
-        )
-        if "coverage_80" in m
+        "  LSTM interval coverage: "
+        + ", ".join(f"{lv} % -> {m[f'coverage_{lv}']:.0%}" for lv in levels)
+        + f" of {m['coverage_points']:,.0f} test points\n"
+        if levels
         else ""
     )
     lstm = (
@@ -139,12 +139,12 @@ def scores_table(r: ScoreSummary) -> list[dict]:
 def train_markdown(model_name: str, r: TrainSummary) -> str:
     """The ``train-summary`` markdown artifact."""
     m = r.metrics
+    levels = _covered(m)
     coverage = (
-        (
-            f"LSTM conformal intervals, empirical coverage on the test windows: 80 %: {m['coverage_80']:.1%}, "
-            f"95 %: {m['coverage_95']:.1%}, of {m['coverage_points']:,.0f} points.\n\n"
-        )
-        if "coverage_80" in m
+        "LSTM conformal intervals, empirical coverage on the test windows: "
+        + ", ".join(f"{lv} %: {m[f'coverage_{lv}']:.1%}" for lv in levels)
+        + f", of {m['coverage_points']:,.0f} points.\n\n"
+        if levels
         else ""
     )
     return (
@@ -166,3 +166,10 @@ def forecast_markdown(model_name: str, r: ForecastResult) -> str:
         f"model `{model_name}` v{r.model_version} "
         f"(MLflow run `{r.mlflow_run_id}`)\n\nWritten to `{r.path}`\n"
     )
+
+
+def _covered(m: dict[str, float]) -> list[int]:
+    """The interval levels whose coverage the metrics carry, in the order of the levels."""
+    from lstm_model.backtest import LEVELS
+
+    return [lv for lv in LEVELS if f"coverage_{lv}" in m]

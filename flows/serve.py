@@ -4,6 +4,7 @@
 Schedules are UTC by default (``LSTMF_SCHEDULE_TZ`` to change); one run at a time per deployment.
 ``python -m flows.serve --write-yaml`` rewrites ``deployments/prefect.yaml`` from the table.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,16 +52,26 @@ def deployments(overrides: dict[str, Any] | None = None) -> list:
     from prefect.schedules import Cron
 
     params = {"overrides": overrides} if overrides else {}
-    return [flow_of(s.flow).to_deployment(name=f"{s.flow}-scheduled", schedule=Cron(s.cron, timezone=timezone()),
-                                          parameters=params, concurrency_limit=1, tags=TAGS)
-            for s in SCHEDULES]
+    return [
+        flow_of(s.flow).to_deployment(
+            name=f"{s.flow}-scheduled",
+            schedule=Cron(s.cron, timezone=timezone()),
+            parameters=params,
+            concurrency_limit=1,
+            tags=TAGS,
+        )
+        for s in SCHEDULES
+    ]
 
 
 def runner_environment(overrides: dict[str, Any] | None) -> dict[str, str]:
     """The task runner settings among ``overrides`` as ``LSTMF_`` variables: a served run starts in a
     child process that loads its flow afresh, so the runner reaches it through the environment."""
-    return {f"LSTMF_{k.replace('.', '__').upper()}": str(v) for k, v in (overrides or {}).items()
-            if k.startswith("scale.") and v is not None}
+    return {
+        f"LSTMF_{k.replace('.', '__').upper()}": str(v)
+        for k, v in (overrides or {}).items()
+        if k.startswith("scale.") and v is not None
+    }
 
 
 def serve_all(overrides: dict[str, Any] | None = None) -> None:
@@ -74,16 +85,32 @@ def prefect_yaml() -> str:
     """The work-pool deployments of :data:`SCHEDULES`, as ``deployments/prefect.yaml``."""
     from prefect import __version__
 
-    head = ["# Generated from flows/serve.py (python -m flows.serve --write-yaml); deploy with a work pool:",
-            f"#   prefect work-pool create {POOL} --type process",
-            "#   prefect deploy --prefect-file deployments/prefect.yaml --all",
-            f"#   prefect worker start --pool {POOL}",
-            "# Run from the repository root; the worker runs the flows from this checkout.",
-            "name: lstm-forecast", f"prefect-version: {__version__}", "", "deployments:"]
-    body = [line for s in SCHEDULES for line in (
-        f"  - name: {s.flow}-{s.every}", f"    entrypoint: {s.entrypoint}", "    parameters: {}",
-        f"    work_pool: {{name: {POOL}}}", "    concurrency_limit: 1", f"    tags: [{', '.join(TAGS)}]",
-        "    schedules:", f'      - cron: "{s.cron}"', "        timezone: UTC")]
+    head = [
+        "# Generated from flows/serve.py (python -m flows.serve --write-yaml); deploy with a work pool:",
+        f"#   prefect work-pool create {POOL} --type process",
+        "#   prefect deploy --prefect-file deployments/prefect.yaml --all",
+        f"#   prefect worker start --pool {POOL}",
+        "# Run from the repository root; the worker runs the flows from this checkout.",
+        "name: lstm-forecast",
+        f"prefect-version: {__version__}",
+        "",
+        "deployments:",
+    ]
+    body = [
+        line
+        for s in SCHEDULES
+        for line in (
+            f"  - name: {s.flow}-{s.every}",
+            f"    entrypoint: {s.entrypoint}",
+            "    parameters: {}",
+            f"    work_pool: {{name: {POOL}}}",
+            "    concurrency_limit: 1",
+            f"    tags: [{', '.join(TAGS)}]",
+            "    schedules:",
+            f'      - cron: "{s.cron}"',
+            "        timezone: UTC",
+        )
+    ]
     return "\n".join(head + body) + "\n"
 
 

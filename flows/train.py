@@ -1,4 +1,5 @@
 """Train flow: curated data -> trained, evaluated, logged and registered LSTM."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,16 @@ def train_flow(
     overrides: dict[str, Any] | None = None,
 ) -> TrainSummary:
     """1. load curated data  2. train + test  3. log to MLflow, register, gate the champion alias."""
-    s = settings_from(overrides, **{"storage.root": storage, "data.horizon": horizon, "data.input_size": input_size,
-                                    "training.epochs": epochs, "training.seed": seed})
+    s = settings_from(
+        overrides,
+        **{
+            "storage.root": storage,
+            "data.horizon": horizon,
+            "data.input_size": input_size,
+            "training.epochs": epochs,
+            "training.seed": seed,
+        },
+    )
     df = load_curated_task(s)
     trials = []
     if s.training.auto:
@@ -32,7 +41,8 @@ def train_flow(
     outcome = train_task(df, s)
     reg = register_task(s, outcome, df, flow_run_id(), trials)
     summary = train_summary(outcome, reg, trials)
-    create_markdown_artifact(key="train-summary", markdown=train_markdown(s.tracking.model_name, summary),
-                             description="Training summary")
+    create_markdown_artifact(
+        key="train-summary", markdown=train_markdown(s.tracking.model_name, summary), description="Training summary"
+    )
     get_run_logger().info("model v%s: %s", reg.version, reg.reason)
     return summary

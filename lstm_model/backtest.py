@@ -3,9 +3,10 @@
 A forecaster is any ``predict(series (M,), origin (M,)) -> (M, H)``: the LSTM bundle or a
 baseline. Origins are positions inside each series: the forecast covers [origin, origin + H).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -3,6 +3,7 @@
 ``origin`` (S,) is, per series, the position of the first forecast step (everything before it
 is history). Forecasts have shape (S, H).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,15 +41,18 @@ def seasonal_scale(packed: PackedSeries, origin: np.ndarray, season: int | np.nd
     return seasonal_scale_at(packed, np.arange(packed.n_series), origin, season)
 
 
-def seasonal_scale_at(packed: PackedSeries, series: np.ndarray, origin: np.ndarray,
-                      season: int | np.ndarray) -> np.ndarray:
+def seasonal_scale_at(
+    packed: PackedSeries, series: np.ndarray, origin: np.ndarray, season: int | np.ndarray
+) -> np.ndarray:
     """The MASE scale for M (series, origin) pairs: mean |y_t - y_{t-m}| over t < origin, missing
     points skipped; the naive (lag 1) error for histories shorter than one season + 1. -> (M,)
     ``season``: one for all pairs or (M,) each pair's own."""
     pos = packed.position()
     m = np.broadcast_to(np.asarray(season, dtype=np.int64), series.shape)  # (M,)
     out = np.full(series.shape[0], np.nan)
-    for lag in dict.fromkeys([*np.unique(m).tolist(), 1]):  # each distinct season (a few), then lag 1: not a loop over data
+    for lag in dict.fromkeys(
+        [*np.unique(m).tolist(), 1]
+    ):  # each distinct season (a few), then lag 1: not a loop over data
         err = np.zeros(packed.values.shape[0])
         ok = pos >= lag
         idx = np.nonzero(ok)[0]

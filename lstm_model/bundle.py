@@ -3,6 +3,7 @@
 Serialised to two plain payloads, ``weights.safetensors`` bytes and ``model.json`` text; nothing
 is pickled and loading never runs code from the files. A bundle trained on a GPU loads on a CPU.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,7 +63,7 @@ class ModelBundle:
         )
 
     @classmethod
-    def from_payloads(cls, weights: bytes, config: str) -> "ModelBundle":
+    def from_payloads(cls, weights: bytes, config: str) -> ModelBundle:
         cfg = json.loads(config)
         if cfg.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported model format version {cfg.get('format_version')!r}")
@@ -70,11 +71,12 @@ class ModelBundle:
         return cls(
             network=NetworkConfig.from_dict(cfg["network"]),
             state_dict={k: v for k, v in tensors.items() if not k.startswith(EVAL_PREFIX) and k != "empty"},
-            eval_state_dict={k[len(EVAL_PREFIX):]: v for k, v in tensors.items() if k.startswith(EVAL_PREFIX)},
+            eval_state_dict={k[len(EVAL_PREFIX) :]: v for k, v in tensors.items() if k.startswith(EVAL_PREFIX)},
             stats=scaling.ScalerStats.from_dict(cfg["scaler"]),
             series_ids=list(cfg["series_ids"]),
             meta=dict(cfg.get("meta", {})),
-            covariate_stats=scaling.ScalerStats.from_dict(cfg["covariate_scaler"]) if cfg.get("covariate_scaler")
+            covariate_stats=scaling.ScalerStats.from_dict(cfg["covariate_scaler"])
+            if cfg.get("covariate_scaler")
             else None,
             covariates=list(cfg.get("covariates", [])),
         )
@@ -91,8 +93,19 @@ class ModelBundle:
         """Statistics for ``ids`` in that order; a series the model has not seen gets statistics
         fitted on its own history. Returns the stats and a (S,) mask of the unseen series."""
         sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
-        return _known_or_own(self.series_ids, self.stats, ids, lambda: scaling.fit_stats(
-            packed.values, sid, everything, packed.n_series, transform=self.stats.transform, scaler=self.stats.scaler))
+        return _known_or_own(
+            self.series_ids,
+            self.stats,
+            ids,
+            lambda: scaling.fit_stats(
+                packed.values,
+                sid,
+                everything,
+                packed.n_series,
+                transform=self.stats.transform,
+                scaler=self.stats.scaler,
+            ),
+        )
 
     def covariate_stats_for(self, ids: list[str], packed: PackedSeries) -> scaling.ScalerStats | None:
         """Covariate statistics for ``ids`` (unseen series: fitted on their own history); None
@@ -102,12 +115,17 @@ class ModelBundle:
         if packed.n_covariates != len(self.covariates):
             raise ValueError(f"the model reads covariates {self.covariates}; the data has {packed.n_covariates}")
         sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
-        return _known_or_own(self.series_ids, self.covariate_stats, ids, lambda: scaling.fit_covariate_stats(
-            packed.covariates, sid, everything, packed.n_series))[0]
+        return _known_or_own(
+            self.series_ids,
+            self.covariate_stats,
+            ids,
+            lambda: scaling.fit_covariate_stats(packed.covariates, sid, everything, packed.n_series),
+        )[0]
 
 
-def _known_or_own(known_ids: list[str], known: scaling.ScalerStats, ids: list[str],
-                  fit_own) -> tuple[scaling.ScalerStats, np.ndarray]:
+def _known_or_own(
+    known_ids: list[str], known: scaling.ScalerStats, ids: list[str], fit_own
+) -> tuple[scaling.ScalerStats, np.ndarray]:
     """``known`` statistics reordered to ``ids``; rows of ids not in ``known_ids`` from ``fit_own()``."""
     pos = {sid: i for i, sid in enumerate(known_ids)}
     idx = np.array([pos.get(s, -1) for s in ids], dtype=np.int64)
@@ -117,12 +135,18 @@ def _known_or_own(known_ids: list[str], known: scaling.ScalerStats, ids: list[st
         return stats, unseen
     own = fit_own()
     mask = unseen.reshape(-1, *([1] * (stats.loc.ndim - 1)))  # (S,) or (S, 1) against (S, C)
-    return scaling.ScalerStats(np.where(mask, own.loc, stats.loc), np.where(mask, own.scale, stats.scale),
-                               stats.transform, stats.scaler, np.where(unseen, own.log, stats.log)), unseen
+    return scaling.ScalerStats(
+        np.where(mask, own.loc, stats.loc),
+        np.where(mask, own.scale, stats.scale),
+        stats.transform,
+        stats.scaler,
+        np.where(unseen, own.log, stats.log),
+    ), unseen
 
 
-def features(packed: PackedSeries, stats: scaling.ScalerStats,
-             covariate_stats: scaling.ScalerStats | None = None) -> np.ndarray:
+def features(
+    packed: PackedSeries, stats: scaling.ScalerStats, covariate_stats: scaling.ScalerStats | None = None
+) -> np.ndarray:
     """The network's input features, each point once: (N, F) = scaled target, then scaled covariates."""
     sid = packed.series_of_point()
     target = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1)

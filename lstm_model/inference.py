@@ -1,4 +1,5 @@
 """Batched inference: every series' last window in one pass (chunked only to bound memory)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +9,7 @@ from lstm_model.windows import gather
 
 
 @torch.no_grad()
-def predict_windows(
-    model: torch.nn.Module, data: np.ndarray, starts: np.ndarray, chunk: int = 65536
-) -> np.ndarray:
+def predict_windows(model: torch.nn.Module, data: np.ndarray, starts: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """data (N, F) scaled, starts (S,) first index of each input window -> (S, H) scaled forecasts."""
     model.eval()
     device = next(model.parameters()).device

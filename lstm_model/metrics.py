@@ -4,6 +4,7 @@ All take ``y`` and ``y_hat`` of shape (S, H) and return (S,): one value per seri
 over the horizon, ignoring NaN entries (and, for percentage errors, undefined points).
 Aggregate across series with ``np.nanmean``.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -2,6 +2,7 @@
 
 Shapes: B = batch, L = input_size, F = features (target first, then covariates), H = horizon.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -29,7 +30,7 @@ class NetworkConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NetworkConfig":
+    def from_dict(cls, d: dict) -> NetworkConfig:
         return cls(**{**BEFORE_FIELDS, **{k: v for k, v in d.items() if k in cls.__dataclass_fields__}})
 
 
@@ -76,7 +77,7 @@ class Ensemble(nn.Module):
         self.members = nn.ModuleList(LSTMForecaster(cfg) for _ in range(cfg.members))
 
     @classmethod
-    def of(cls, cfg: NetworkConfig, trained: list[LSTMForecaster]) -> "Ensemble":
+    def of(cls, cfg: NetworkConfig, trained: list[LSTMForecaster]) -> Ensemble:
         ens = cls(replace(cfg, members=len(trained)))
         for slot, model in zip(ens.members, trained):
             slot.load_state_dict(model.state_dict())

@@ -10,6 +10,7 @@ a zero or a negative simply gets no log and the others keep it; ``log`` logs eve
 refuses a non-positive fitted value); ``none`` logs none. A later value that cannot be logged
 (a zero in a logged series) becomes missing, never -inf.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class ScalerStats:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ScalerStats":
+    def from_dict(cls, d: dict) -> ScalerStats:
         loc = np.asarray(d["loc"], dtype=np.float64)
         log = d.get("log")
         return cls(
@@ -55,7 +56,7 @@ class ScalerStats:
             np.asarray(log, dtype=bool) if log is not None else np.full(loc.shape[0], d["transform"] == "log"),
         )
 
-    def take(self, idx: np.ndarray) -> "ScalerStats":
+    def take(self, idx: np.ndarray) -> ScalerStats:
         """Statistics of a subset of series, in the order of ``idx``."""
         return ScalerStats(self.loc[idx], self.scale[idx], self.transform, self.scaler, self.log[idx])
 
@@ -66,8 +67,10 @@ def resolve_log(transform: str, values: np.ndarray, sid: np.ndarray, n_series: i
         raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
     not_positive = np.bincount(sid, weights=(values <= 0).astype(np.float64), minlength=n_series) > 0  # (S,)
     if transform == "log" and not_positive.any():
-        raise ValueError("log transform needs strictly positive values "
-                         f"({int(not_positive.sum())} series have a zero or a negative); use transform auto")
+        raise ValueError(
+            "log transform needs strictly positive values "
+            f"({int(not_positive.sum())} series have a zero or a negative); use transform auto"
+        )
     if transform == "none":
         return np.zeros(n_series, dtype=bool)
     return ~not_positive

@@ -2,15 +2,16 @@
 
 No DataLoader, no host<->device copies inside an epoch, one sync per epoch (loss read-out).
 """
+
 from __future__ import annotations
 
 import copy
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -103,9 +104,7 @@ def fit(
     same early-stopping decision. Only rank 0 writes the checkpoint.
     """
     if train_starts.size == 0:
-        raise ValueError(
-            "no training window: every series is shorter than input_size + horizon in its training part"
-        )
+        raise ValueError("no training window: every series is shorter than input_size + horizon in its training part")
     rank, world = _world()
     device = pick_device(cfg.device)
     if world > 1 and device.type == "cuda":
@@ -122,9 +121,7 @@ def fit(
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
-    )
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda")
     criterion = loss_fn(cfg.loss)
     use_bf16 = device.type == "cuda"
     per_epoch = min(tr.numel(), cfg.max_windows_per_epoch or tr.numel())
@@ -138,10 +135,18 @@ def fit(
             y_hat = module(w[:, :L])  # (B, H)
         return criterion(y_hat.float(), w[:, L:, 0])  # target: feature 0 of the last H steps
 
-    result = TrainResult(model=model, device=str(device), n_train_windows=tr.numel(), n_val_windows=va.numel(),
-                         world_size=world)
-    state = {"epoch": -1, "best": copy.deepcopy(model.state_dict()), "best_epoch": 0,
-             "best_val_loss": math.inf, "since_best": 0, "history": [], "seconds": 0.0}
+    result = TrainResult(
+        model=model, device=str(device), n_train_windows=tr.numel(), n_val_windows=va.numel(), world_size=world
+    )
+    state = {
+        "epoch": -1,
+        "best": copy.deepcopy(model.state_dict()),
+        "best_epoch": 0,
+        "best_val_loss": math.inf,
+        "since_best": 0,
+        "history": [],
+        "seconds": 0.0,
+    }
     if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
         state = _restore(cfg.checkpoint, model, opt, gen, device)
         result.resumed_from_epoch = state["epoch"]
@@ -170,8 +175,14 @@ def fit(
         train_loss = float(_sum_over_ranks(total)) / world / n_batches  # the one sync of the epoch
         seconds = time.perf_counter() - te
         score = val if val is not None else train_loss
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val, "lr": lr_at(epoch, cfg),
-               "windows_per_s": per_epoch / max(seconds, 1e-9), "epoch_seconds": seconds}
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val,
+            "lr": lr_at(epoch, cfg),
+            "windows_per_s": per_epoch / max(seconds, 1e-9),
+            "epoch_seconds": seconds,
+        }
         if device.type == "cuda":
             row["gpu_mem_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         state["history"].append(row)
@@ -188,7 +199,11 @@ def fit(
         torch.cuda.synchronize(device)
         result.peak_memory_mb = torch.cuda.max_memory_allocated(device) / 2**20
     result.seconds = time.perf_counter() - t0
-    result.history, result.best_epoch, result.best_val_loss = state["history"], state["best_epoch"], state["best_val_loss"]
+    result.history, result.best_epoch, result.best_val_loss = (
+        state["history"],
+        state["best_epoch"],
+        state["best_val_loss"],
+    )
     result.windows_per_s = len(result.history) * per_epoch / max(result.seconds, 1e-9)
     model.load_state_dict(state["best"])
     model.eval()
@@ -196,8 +211,9 @@ def fit(
 
 
 @torch.no_grad()
-def evaluate_loss(step_loss: Callable[[torch.Tensor], torch.Tensor], starts: torch.Tensor, bs: int,
-                  total_count: int) -> float:
+def evaluate_loss(
+    step_loss: Callable[[torch.Tensor], torch.Tensor], starts: torch.Tensor, bs: int, total_count: int
+) -> float:
     """Mean loss over ``starts`` (this rank's share of ``total_count`` windows), averaged over ranks."""
     total = torch.zeros((), device=starts.device)
     for b in range(0, starts.numel(), bs):
@@ -207,6 +223,7 @@ def evaluate_loss(step_loss: Callable[[torch.Tensor], torch.Tensor], starts: tor
 
 
 # -- data parallel ---------------------------------------------------------------------------------
+
 
 def _world() -> tuple[int, int]:
     """(rank, world size) of the initialised process group; (0, 1) without one."""
@@ -230,10 +247,16 @@ def _sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
 
 # -- checkpoints -----------------------------------------------------------------------------------
 
+
 def _save(path: str, state: dict, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator) -> None:
     """The whole training state (tensors and plain values only), written atomically."""
-    payload = {**state, "model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-               "torch_rng": torch.get_rng_state()}
+    payload = {
+        **state,
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "gen": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+    }
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
@@ -241,8 +264,9 @@ def _save(path: str, state: dict, model: nn.Module, opt: torch.optim.Optimizer, 
     os.replace(tmp, target)
 
 
-def _restore(path: str, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
-             device: torch.device) -> dict:
+def _restore(
+    path: str, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, device: torch.device
+) -> dict:
     """Load a checkpoint written by :func:`_save` (``weights_only``: no code runs) into the objects."""
     payload = torch.load(path, map_location=device, weights_only=True)
     model.load_state_dict(payload.pop("model"))

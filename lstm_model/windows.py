@@ -4,6 +4,7 @@ A packed dataset has N points of S series: ``offsets`` (S,) and ``lengths`` (S,)
 series in the flat arrays. A window is identified by the absolute index of its first point, so
 an epoch's index costs one int64 per window and the data itself is never copied per window.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class PackedSeries:
         """(N,) position of each point inside its own series (0 = first point)."""
         return np.arange(self.values.shape[0]) - np.repeat(self.offsets, self.lengths)
 
-    def select(self, keep: np.ndarray) -> tuple["PackedSeries", np.ndarray]:
+    def select(self, keep: np.ndarray) -> tuple[PackedSeries, np.ndarray]:
         """The series where ``keep`` (S,) is true, and the (N',) indices of their points here."""
         rows = np.nonzero(keep[self.series_of_point()])[0]  # (N',)
         lengths = self.lengths[keep]
@@ -52,7 +53,7 @@ class PackedSeries:
         return PackedSeries(self.values[rows], offsets_of(lengths), lengths, covs), rows
 
     @classmethod
-    def from_arrays(cls, arrays: list[np.ndarray]) -> "PackedSeries":
+    def from_arrays(cls, arrays: list[np.ndarray]) -> PackedSeries:
         lengths = np.array([len(a) for a in arrays], dtype=np.int64)
         values = np.concatenate(arrays).astype(np.float64) if arrays else np.zeros(0)
         return cls(values, offsets_of(lengths), lengths)
@@ -63,9 +64,7 @@ def offsets_of(lengths: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(lengths)])[:-1].astype(np.int64)
 
 
-def window_starts(
-    offsets: np.ndarray, first_end: np.ndarray, stop_end: np.ndarray, window: int
-) -> np.ndarray:
+def window_starts(offsets: np.ndarray, first_end: np.ndarray, stop_end: np.ndarray, window: int) -> np.ndarray:
     """Absolute start index of every window of ``window`` points whose last point lies at a
     position in ``[first_end, stop_end)`` of its series (positions relative to each series).
 

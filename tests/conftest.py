@@ -1,4 +1,5 @@
 """Shared fixtures: quiet, offline-friendly environment; synthetic data; small real settings."""
+
 from __future__ import annotations
 
 import io
@@ -124,8 +125,14 @@ class ParsedFile:
     duplicates: int = 0
 
 
-def parse_csv(payload: bytes, name: str, time_col: str | None = None, value_col: str | None = None,
-              id_col: str | None = None, dayfirst: bool = False) -> ParsedFile:
+def parse_csv(
+    payload: bytes,
+    name: str,
+    time_col: str | None = None,
+    value_col: str | None = None,
+    id_col: str | None = None,
+    dayfirst: bool = False,
+) -> ParsedFile:
     """Parse an in-memory file (the streaming path, collected)."""
     import pyarrow as pa
 

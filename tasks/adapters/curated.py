@@ -11,13 +11,15 @@ group (:class:`StagingWriter`); no reader sees them until a commit adds them, an
 writer are removed by ``vacuum`` once older than the retention, never while another writer may
 still commit them.
 """
+
 from __future__ import annotations
 
 import posixpath
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +47,11 @@ def bucket_of(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     unlike ``hash()``), computed once per distinct id on the dictionary of the column."""
     arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
-    table = np.fromiter((zlib.crc32(v.encode()) % NBUCKETS if v is not None else 0
-                         for v in enc.dictionary.to_pylist()), dtype=np.int16, count=len(enc.dictionary))
+    table = np.fromiter(
+        (zlib.crc32(v.encode()) % NBUCKETS if v is not None else 0 for v in enc.dictionary.to_pylist()),
+        dtype=np.int16,
+        count=len(enc.dictionary),
+    )
     idx = enc.indices.fill_null(0).to_numpy(zero_copy_only=False)
     return pa.array(table[idx] if len(table) else np.zeros(len(arr), np.int16), pa.int16())
 
@@ -119,8 +124,16 @@ class Staged:
             info = self.storage.fs.info(self.path(rel))
             with self.storage.fs.open(self.path(rel), "rb") as f:
                 meta = pq.ParquetFile(f).metadata
-            actions.append(AddAction(rel, int(info["size"]), {GROUP: str(group)},
-                                     int(pd.Timestamp.now("UTC").value // 10**6), True, json.dumps(_file_stats(meta))))
+            actions.append(
+                AddAction(
+                    rel,
+                    int(info["size"]),
+                    {GROUP: str(group)},
+                    int(pd.Timestamp.now("UTC").value // 10**6),
+                    True,
+                    json.dumps(_file_stats(meta)),
+                )
+            )
         return actions
 
 
@@ -239,8 +252,13 @@ class Curated:
         adds = pa.table(dt.get_add_actions(flatten=True))
         return int(pc.sum(adds["num_records"]).as_py() or 0), adds.num_rows
 
-    def read_table(self, columns: list[str] | None = None, shard: tuple[int, int] | None = None,
-                   version: int | str | None = None, where: pc.Expression | None = None) -> pa.Table | None:
+    def read_table(
+        self,
+        columns: list[str] | None = None,
+        shard: tuple[int, int] | None = None,
+        version: int | str | None = None,
+        where: pc.Expression | None = None,
+    ) -> pa.Table | None:
         """The rows (only shard ``(k, n)``'s series when given: its partitions, then its buckets),
         unsorted, without the internal columns; None when there is no table."""
         dt = self.table(version)
@@ -258,14 +276,20 @@ class Curated:
             flt = f if flt is None else flt & f
         return dataset.to_table(columns=names, filter=flt)
 
-    def read(self, columns: list[str] | None = None, shard: tuple[int, int] | None = None,
-             version: int | str | None = None) -> pd.DataFrame:
+    def read(
+        self, columns: list[str] | None = None, shard: tuple[int, int] | None = None, version: int | str | None = None
+    ) -> pd.DataFrame:
         """The dataset sorted by (unique_id, ds); with ``shard=(k, n)`` only the series of shard k of n
         (the shards partition the series); ``version`` reads an earlier one (time travel)."""
         t = self.read_table(columns, shard=shard, version=version)
         if t is None:
-            return pd.DataFrame({"unique_id": pd.Series(dtype=str), "ds": pd.Series(dtype="datetime64[ns]"),
-                                 "y": pd.Series(dtype="float64")})
+            return pd.DataFrame(
+                {
+                    "unique_id": pd.Series(dtype=str),
+                    "ds": pd.Series(dtype="datetime64[ns]"),
+                    "y": pd.Series(dtype="float64"),
+                }
+            )
         df = sort_rows(t).to_pandas()
         df["unique_id"] = df["unique_id"].astype(str)
         if "ds" in df:
@@ -294,13 +318,15 @@ def latest_per_key(t: pa.Table) -> pa.Table:
     if t.num_rows < 2:
         return t
     uid, ds = t["unique_id"].combine_chunks(), t["ds"].combine_chunks()
-    repeat = pc.and_(pc.equal(uid.slice(1), uid.slice(0, len(uid) - 1)),
-                     pc.equal(ds.slice(1), ds.slice(0, len(ds) - 1)))  # (N-1,) row i+1 repeats row i's key
+    repeat = pc.and_(
+        pc.equal(uid.slice(1), uid.slice(0, len(uid) - 1)), pc.equal(ds.slice(1), ds.slice(0, len(ds) - 1))
+    )  # (N-1,) row i+1 repeats row i's key
     return t.filter(pa.concat_arrays([pa.array([True]), pc.invert(repeat.fill_null(False))]))
 
 
-def read_curated(storage_root: str, shard: tuple[int, int] | None = None,
-                 version: int | str | None = None) -> pd.DataFrame:
+def read_curated(
+    storage_root: str, shard: tuple[int, int] | None = None, version: int | str | None = None
+) -> pd.DataFrame:
     return Curated(Storage(storage_root)).read(shard=shard, version=version)
 
 
@@ -321,8 +347,10 @@ def convert_legacy(cur: Curated) -> None:
     from deltalake import CommitProperties, DeltaTable, Transaction
 
     manifest = storage.read_json(manifest_rel)
-    done = storage.exists(f"{TABLE}/_delta_log") and \
-        DeltaTable(cur.uri, storage_options=cur.options).transaction_version(LEGACY) is not None
+    done = (
+        storage.exists(f"{TABLE}/_delta_log")
+        and DeltaTable(cur.uri, storage_options=cur.options).transaction_version(LEGACY) is not None
+    )
     if manifest.get("parts") and not done:
         parts = []
         for p in manifest["parts"]:
@@ -332,11 +360,17 @@ def convert_legacy(cur: Curated) -> None:
         with StagingWriter(storage) as w:
             w.write_table(latest_per_key(pa.concat_tables(parts, promote_options="permissive")))
         schema = staged_schema(w.staged).append(pa.field(GROUP, pa.int16()))
-        txns = [Transaction(WRITER, 1), Transaction(LEGACY, 1)] + [Transaction(SOURCE + sha, 1)
-                                                                     for sha in manifest.get("files", {})]
+        txns = [Transaction(WRITER, 1), Transaction(LEGACY, 1)] + [
+            Transaction(SOURCE + sha, 1) for sha in manifest.get("files", {})
+        ]
         dt = DeltaTable.create(cur.uri, schema, mode="ignore", partition_by=[GROUP], storage_options=cur.options)
-        dt.create_write_transaction(w.staged.add_actions(), mode="append", schema=dt.schema(), partition_by=[GROUP],
-                                    commit_properties=CommitProperties(app_transactions=txns))
+        dt.create_write_transaction(
+            w.staged.add_actions(),
+            mode="append",
+            schema=dt.schema(),
+            partition_by=[GROUP],
+            commit_properties=CommitProperties(app_transactions=txns),
+        )
     for name in ("parts", "_manifest.json"):
         if storage.exists(f"{TABLE}/{name}"):
             storage.fs.makedirs(storage.path(f"{TABLE}/_legacy"), exist_ok=True)

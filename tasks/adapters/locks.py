@@ -8,14 +8,15 @@ reads again and waits. It needs nothing but the storage (local disk or S3 throug
 conditional put). A holder killed with ``kill -9`` never releases: its lease lapses after ``ttl``.
 The rows are the lock's history: who held it, when, and for what.
 """
+
 from __future__ import annotations
 
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -27,8 +28,17 @@ LOCKS = "locks"
 TIDY_EVERY = 64  # lock commits between two compactions of the locks table
 # the lock's history needs no time travel: a tidy drops log entries and tombstones older than an hour
 RETENTION = {"delta.logRetentionDuration": "interval 1 hours", "delta.deletedFileRetentionDuration": "interval 1 hours"}
-SCHEMA = pa.schema([("name", pa.string()), ("seq", pa.int64()), ("holder", pa.string()), ("state", pa.string()),
-                    ("expires_at", pa.timestamp("us", "UTC")), ("at", pa.timestamp("us", "UTC")), ("note", pa.string())])
+SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("seq", pa.int64()),
+        ("holder", pa.string()),
+        ("state", pa.string()),
+        ("expires_at", pa.timestamp("us", "UTC")),
+        ("at", pa.timestamp("us", "UTC")),
+        ("note", pa.string()),
+    ]
+)
 
 
 class LockTimeout(TimeoutError):
@@ -50,9 +60,14 @@ def _append(storage: Storage, dt, row: dict) -> None:
     from deltalake import CommitProperties, Transaction, write_deltalake
 
     row = {**row, "seq": dt.version() + 1}
-    write_deltalake(dt, pa.Table.from_pylist([row], SCHEMA), mode="append",
-                    commit_properties=CommitProperties(app_transactions=[Transaction(f"lstmf.lock.{row['name']}",
-                                                                                     dt.version() + 1)]))
+    write_deltalake(
+        dt,
+        pa.Table.from_pylist([row], SCHEMA),
+        mode="append",
+        commit_properties=CommitProperties(
+            app_transactions=[Transaction(f"lstmf.lock.{row['name']}", dt.version() + 1)]
+        ),
+    )
     if row["seq"] % TIDY_EVERY == 0:
         _tidy(dt)
 
@@ -73,16 +88,16 @@ def _table(storage: Storage):
     where, opts = tables.uri(storage, LOCKS), tables.options(storage)
     if not tables.exists(storage, LOCKS):
         try:
-            DeltaTable.create(where, SCHEMA, mode="ignore", storage_options=opts,
-                              configuration=RETENTION)
+            DeltaTable.create(where, SCHEMA, mode="ignore", storage_options=opts, configuration=RETENTION)
         except DeltaError:  # created by another process in the meantime
             pass
     return DeltaTable(where, storage_options=opts)
 
 
 @contextmanager
-def hold(storage: Storage, name: str, note: str = "", ttl: float = 1800, wait: float = 1800,
-         poll: float = 0.1) -> Iterator[str]:
+def hold(
+    storage: Storage, name: str, note: str = "", ttl: float = 1800, wait: float = 1800, poll: float = 0.1
+) -> Iterator[str]:
     """Hold lock ``name`` for the block (yields the holder id); waits up to ``wait`` seconds for it."""
     from deltalake.exceptions import CommitFailedError
 
@@ -94,14 +109,26 @@ def hold(storage: Storage, name: str, note: str = "", ttl: float = 1800, wait: f
         now = _now()
         if state is None or state["state"] == "released" or pd.Timestamp(state["expires_at"]) < now:
             try:
-                _append(storage, dt, {"name": name, "holder": holder, "state": "held",
-                                      "expires_at": now + timedelta(seconds=ttl), "at": now, "note": note})
+                _append(
+                    storage,
+                    dt,
+                    {
+                        "name": name,
+                        "holder": holder,
+                        "state": "held",
+                        "expires_at": now + timedelta(seconds=ttl),
+                        "at": now,
+                        "note": note,
+                    },
+                )
                 break
             except CommitFailedError:  # another process took it (or released it) first: look again
                 continue
         if time.monotonic() > deadline:
-            raise LockTimeout(f"lock {name!r} in {storage.uri(LOCKS)} is held by {state['holder']} "
-                              f"until {state['expires_at']} ({state['note']})")
+            raise LockTimeout(
+                f"lock {name!r} in {storage.uri(LOCKS)} is held by {state['holder']} "
+                f"until {state['expires_at']} ({state['note']})"
+            )
         time.sleep(poll)
     try:
         yield holder
@@ -112,8 +139,18 @@ def hold(storage: Storage, name: str, note: str = "", ttl: float = 1800, wait: f
             if state is None or state["holder"] != holder or state["state"] != "held":
                 break  # the lease lapsed and another holder took it: nothing of ours to release
             try:
-                _append(storage, dt, {"name": name, "holder": holder, "state": "released", "expires_at": _now(),
-                                      "at": _now(), "note": note})
+                _append(
+                    storage,
+                    dt,
+                    {
+                        "name": name,
+                        "holder": holder,
+                        "state": "released",
+                        "expires_at": _now(),
+                        "at": _now(),
+                        "note": note,
+                    },
+                )
                 break
             except CommitFailedError:
                 continue

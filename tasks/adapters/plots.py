@@ -1,4 +1,5 @@
 """Forecast-vs-actual picture of the backtest (PNG), for the best and worst series by MASE."""
+
 from __future__ import annotations
 
 import io

@@ -1,15 +1,17 @@
 """Training progress: a bar per epoch on a terminal, and a log line every tenth of the epochs."""
+
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 
 @contextmanager
-def epoch_progress(epochs: int, show_bar: bool, log: logging.Logger | logging.LoggerAdapter | None = None
-                   ) -> Iterator[Callable[[dict], None]]:
+def epoch_progress(
+    epochs: int, show_bar: bool, log: logging.Logger | logging.LoggerAdapter | None = None
+) -> Iterator[Callable[[dict], None]]:
     """Yields an ``on_epoch(row)`` callback. The bar (rich) shows the epoch, the losses and the
     windows/s, and only when stderr is a terminal; the log lines go to ``log`` (the Prefect UI)."""
     every = max(1, epochs // 10)
@@ -17,8 +19,14 @@ def epoch_progress(epochs: int, show_bar: bool, log: logging.Logger | logging.Lo
     if show_bar and sys.stderr.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       TextColumn("{task.fields[info]}"), transient=False)
+        bar = Progress(
+            TextColumn("train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            transient=False,
+        )
         bar.start()
         job = bar.add_task("epochs", total=epochs, info="")
 

@@ -1,10 +1,11 @@
 """The two UI servers (Prefect and MLflow) as child processes bound to loopback."""
+
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,8 +37,9 @@ def _bin(name: str) -> str:
     return str(here) if here.exists() else (shutil.which(name) or name)
 
 
-def start_servers(s: Settings, log_dir: Path | None = None,
-                  names: tuple[str, ...] = ("prefect", "mlflow")) -> list[Server]:
+def start_servers(
+    s: Settings, log_dir: Path | None = None, names: tuple[str, ...] = ("prefect", "mlflow")
+) -> list[Server]:
     """Start ``prefect server`` and ``mlflow server`` (sqlite store and artifacts under the storage),
     or only those in ``names``."""
     root = Storage(s.storage.root).local_root()
@@ -48,12 +50,31 @@ def start_servers(s: Settings, log_dir: Path | None = None,
     env = quiet_environment({**os.environ, "PREFECT_UI_API_URL": f"http://{host}:{s.server.prefect_port}/api"})
     env.pop("PREFECT_API_URL", None)  # the server must not try to talk to itself as a client
     specs = [
-        ("prefect", [_bin("prefect"), "server", "start", "--host", host, "--port", str(s.server.prefect_port)],
-         f"http://{host}:{s.server.prefect_port}", "/api/health"),
-        ("mlflow", [_bin("mlflow"), "server", "--host", host, "--port", str(s.server.mlflow_port),
-                    "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-                    "--artifacts-destination", str(root / "mlartifacts"), "--workers", "1"],
-         f"http://{host}:{s.server.mlflow_port}", "/health"),
+        (
+            "prefect",
+            [_bin("prefect"), "server", "start", "--host", host, "--port", str(s.server.prefect_port)],
+            f"http://{host}:{s.server.prefect_port}",
+            "/api/health",
+        ),
+        (
+            "mlflow",
+            [
+                _bin("mlflow"),
+                "server",
+                "--host",
+                host,
+                "--port",
+                str(s.server.mlflow_port),
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(root / "mlartifacts"),
+                "--workers",
+                "1",
+            ],
+            f"http://{host}:{s.server.mlflow_port}",
+            "/health",
+        ),
     ]
     servers = []
     for name, cmd, url, health in (spec for spec in specs if spec[0] in names):
@@ -113,8 +134,11 @@ def run_ui(s: Settings) -> int:
     try:
         wait_healthy(servers)
         print(f"Prefect UI: {servers[0].url}\nMLflow UI:  {servers[1].url}")
-        print(f"Point the pipeline at them:\n  export PREFECT_API_URL={servers[0].url}/api"
-              f"\n  export MLFLOW_TRACKING_URI={servers[1].url}\nCtrl-C stops both servers.", flush=True)
+        print(
+            f"Point the pipeline at them:\n  export PREFECT_API_URL={servers[0].url}/api"
+            f"\n  export MLFLOW_TRACKING_URI={servers[1].url}\nCtrl-C stops both servers.",
+            flush=True,
+        )
         while all(srv.proc.poll() is None for srv in servers):
             time.sleep(1)
         return 1

@@ -1,5 +1,6 @@
 """Typed settings: every option has a default, a description, an ``LSTMF_`` environment variable
 (nested with ``__``, e.g. ``LSTMF_TRAINING__EPOCHS=50``) and a CLI flag (``--epochs``)."""
+
 from __future__ import annotations
 
 import os
@@ -9,10 +10,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/@\s]*):(?P<secret>[^@/\s]+)@")
-_QUERY = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|token|secret|access_key|secret_key|sig|signature)=)"
-                    r"(?P<secret>[^&;\s]+)", re.IGNORECASE)
+_QUERY = re.compile(
+    r"(?P<head>[?&;](?:password|passwd|pwd|token|secret|access_key|secret_key|sig|signature)=)"
+    r"(?P<secret>[^&;\s]+)",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str) -> str:
@@ -40,8 +43,11 @@ def flag(name: str) -> dict:
 
 
 class StorageSettings(BaseModel):
-    root: str = Field("storage", description="Storage root: a local folder or an fsspec URL (s3://...).",
-                      json_schema_extra=flag("--storage"))
+    root: str = Field(
+        "storage",
+        description="Storage root: a local folder or an fsspec URL (s3://...).",
+        json_schema_extra=flag("--storage"),
+    )
 
 
 class IngestSettings(BaseModel):
@@ -61,54 +67,88 @@ class IngestSettings(BaseModel):
         "replace", description="A file that changes already ingested values: replace them, or reject the file."
     )
     gaps: Literal["leave", "fill"] = Field(
-        "leave", description="Missing time steps: leave them out, or fill them as explicit NaN rows (never interpolated)."
+        "leave",
+        description="Missing time steps: leave them out, or fill them as explicit NaN rows (never interpolated).",
     )
-    allow_schema_change: bool = Field(False, description="Accept files whose covariate columns differ from the dataset's.")
+    allow_schema_change: bool = Field(
+        False, description="Accept files whose covariate columns differ from the dataset's."
+    )
     block_size_mb: int = Field(16, ge=1, description="CSV block size read at a time (bounds memory per file).")
-    compact_min_files: int = Field(4, ge=2, description="Compact the curated table once a partition holds this "
-                                   "many small data files (each ingest adds about one per partition it touches).")
+    compact_min_files: int = Field(
+        4,
+        ge=2,
+        description="Compact the curated table once a partition holds this "
+        "many small data files (each ingest adds about one per partition it touches).",
+    )
     vacuum_retention_hours: int = Field(
-        168, ge=1, description="After a compaction, curated files that no version younger than this needs are "
-        "deleted (time travel reaches back this far; an ingest must commit within it).")
+        168,
+        ge=1,
+        description="After a compaction, curated files that no version younger than this needs are "
+        "deleted (time travel reaches back this far; an ingest must commit within it).",
+    )
 
 
 class DataSettings(BaseModel):
     as_of_version: str | None = Field(
-        None, description="Train on the curated table as it was at this version (a number) or time (ISO "
-        "timestamp): time travel, back as far as the vacuum retention.", json_schema_extra=flag("--as-of-version"))
+        None,
+        description="Train on the curated table as it was at this version (a number) or time (ISO "
+        "timestamp): time travel, back as far as the vacuum retention.",
+        json_schema_extra=flag("--as-of-version"),
+    )
     horizon: int = Field(12, ge=1, description="Steps to forecast (and the size of the held-out test part).")
     input_size: int | None = Field(
-        None, ge=1, description="Past steps the network sees (default: the larger of the season and the horizon).")
-    val_windows: int = Field(1, ge=1, description="Validation windows before the test part: early stopping and "
-                             "the per-series choice of model.")
-    n_windows: int = Field(3, ge=1, description="Backtest windows (rolling origins), at most: fewer when the "
-                           "series are too short to keep a training part of 2 (input_size + horizon) points.")
+        None, ge=1, description="Past steps the network sees (default: the larger of the season and the horizon)."
+    )
+    val_windows: int = Field(
+        1,
+        ge=1,
+        description="Validation windows before the test part: early stopping and the per-series choice of model.",
+    )
+    n_windows: int = Field(
+        3,
+        ge=1,
+        description="Backtest windows (rolling origins), at most: fewer when the "
+        "series are too short to keep a training part of 2 (input_size + horizon) points.",
+    )
     step: int | None = Field(None, ge=1, description="Steps between backtest cutoffs (default: horizon).")
     season_length: int | None = Field(
         None, ge=1, description="Season length for seasonal naive / MASE (default: inferred from the frequency)."
     )
     freq: str | None = Field(
-        None, description="Frequency of every series, a pandas alias (MS, QS-JAN, W-SUN, B, D, h, 30min, ...); "
-        "default: inferred per series from its own timestamps.")
+        None,
+        description="Frequency of every series, a pandas alias (MS, QS-JAN, W-SUN, B, D, h, 30min, ...); "
+        "default: inferred per series from its own timestamps.",
+    )
     transform: Literal["auto", "log", "none"] = Field(
-        "auto", description="Value transform before scaling, per series; auto = log for the series whose training "
-        "values are all positive."
+        "auto",
+        description="Value transform before scaling, per series; auto = log for the series whose training "
+        "values are all positive.",
     )
     scaler: Literal["standard", "minmax"] = Field("standard", description="Per-series scaler.")
     covariates: str | None = Field(
-        None, description="Past-observed covariate columns fed to the network: comma-separated names, 'all', "
-        "or unset for the target only.", json_schema_extra=flag("--use-covariates"))
+        None,
+        description="Past-observed covariate columns fed to the network: comma-separated names, 'all', "
+        "or unset for the target only.",
+        json_schema_extra=flag("--use-covariates"),
+    )
     comparators: str = Field(
         "auto_ets,auto_theta,auto_arima,seasonal_naive,naive",
         description="Statistical comparators (statsforecast) backtested beside the LSTM, each a candidate for the "
-        "series it forecasts best on validation: auto_ets, auto_theta, auto_arima, seasonal_naive, naive.")
+        "series it forecasts best on validation: auto_ets, auto_theta, auto_arima, seasonal_naive, naive.",
+    )
     ensemble_margin: float = Field(
-        0.25, ge=0, lt=1, description="The ensemble serves a series unless another model's validation error is "
-        "lower by at least this fraction (0: the lowest error wins outright).")
+        0.25,
+        ge=0,
+        lt=1,
+        description="The ensemble serves a series unless another model's validation error is "
+        "lower by at least this fraction (0: the lowest error wins outright).",
+    )
     max_auto_series: int = Field(
-        2000, ge=0, description="Above this many series only seasonal_naive and naive are compared (the fitted "
-        "models cost a fit per series and cutoff).")
-
+        2000,
+        ge=0,
+        description="Above this many series only seasonal_naive and naive are compared (the fitted "
+        "models cost a fit per series and cutoff).",
+    )
 
     @field_validator("freq")
     @classmethod
@@ -128,8 +168,9 @@ class ModelSettings(BaseModel):
     num_layers: int = Field(2, ge=1, description="Stacked LSTM layers.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between LSTM layers.")
     level_norm: bool = Field(True, description="Normalise each window by its last value.")
-    window_scale: bool = Field(False, description="Also divide each window by its spread (a flat window forecasts "
-                               "its level).")
+    window_scale: bool = Field(
+        False, description="Also divide each window by its spread (a flat window forecasts its level)."
+    )
     ensemble: int = Field(1, ge=1, description="Networks trained with different seeds; their forecasts are averaged.")
 
 
@@ -138,24 +179,40 @@ class TrainingSettings(BaseModel):
     batch_size: int = Field(1024, ge=1, description="Windows per batch.")
     lr: float = Field(3e-3, gt=0, description="Peak learning rate (warm-up then cosine decay).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    patience: int = Field(300, ge=1, description="Early stopping: epochs without validation improvement (the "
-                          "default runs the whole schedule; the best validation epoch is restored either way).")
+    patience: int = Field(
+        300,
+        ge=1,
+        description="Early stopping: epochs without validation improvement (the "
+        "default runs the whole schedule; the best validation epoch is restored either way).",
+    )
     loss: Literal["mae", "mse", "huber"] = Field("mse", description="Training loss on scaled values.")
     seed: int = Field(0, description="Random seed (runs are reproducible on CPU).")
     device: str = Field("auto", description="auto (cuda -> mps -> cpu), cpu, cuda, cuda:1, mps.")
     max_windows_per_epoch: int | None = Field(
-        None, ge=1, description="Train on this many randomly drawn windows per epoch (default: every window).")
-    resume: bool = Field(False, description="Continue an interrupted training of the same data and settings "
-                         "from its last epoch checkpoint.")
+        None, ge=1, description="Train on this many randomly drawn windows per epoch (default: every window)."
+    )
+    resume: bool = Field(
+        False,
+        description="Continue an interrupted training of the same data and settings from its last epoch checkpoint.",
+    )
     checkpoint_dir: str | None = Field(
-        None, description="Local folder for epoch checkpoints (default: <storage>/checkpoints, or a temporary "
-        "folder when the storage is remote).")
+        None,
+        description="Local folder for epoch checkpoints (default: <storage>/checkpoints, or a temporary "
+        "folder when the storage is remote).",
+    )
     progress: bool = Field(True, description="Show a progress bar per epoch on a terminal.")
-    auto: bool = Field(False, description="Search the LSTM recipe first (Optuna, on the validation windows only; "
-                       "each trial a nested MLflow run), then train with the best one.")
+    auto: bool = Field(
+        False,
+        description="Search the LSTM recipe first (Optuna, on the validation windows only; "
+        "each trial a nested MLflow run), then train with the best one.",
+    )
     auto_trials: int = Field(12, ge=1, description="Trials of the --auto search.")
-    nproc: int = Field(1, ge=1, description="Data-parallel training processes on this machine (torchrun; NCCL on "
-                       "GPUs, gloo on CPUs); the batch size stays the global batch.")
+    nproc: int = Field(
+        1,
+        ge=1,
+        description="Data-parallel training processes on this machine (torchrun; NCCL on "
+        "GPUs, gloo on CPUs); the batch size stays the global batch.",
+    )
 
 
 class TrackingSettings(BaseModel):
@@ -165,12 +222,17 @@ class TrackingSettings(BaseModel):
     )
     experiment: str = Field("lstm-forecast", description="MLflow experiment name.")
     model_name: str = Field("lstm-forecaster", description="Registered model name.")
-    serve_alias: str = Field("champion", description="Registry alias the forecast serves: champion, or challenger "
-                             "(the latest version, whatever the gate said) for shadow forecasts.")
+    serve_alias: str = Field(
+        "champion",
+        description="Registry alias the forecast serves: champion, or challenger "
+        "(the latest version, whatever the gate said) for shadow forecasts.",
+    )
     serve_model: Literal["selected", "lstm", "ensemble"] = Field(
-        "selected", description="Forecast each series with the model chosen for it on validation (selected), "
+        "selected",
+        description="Forecast each series with the model chosen for it on validation (selected), "
         "with the LSTM wherever it can forecast (lstm), or with the mean of the LSTM and the fitted comparators "
-        "(ensemble).")
+        "(ensemble).",
+    )
 
 
 class MonitorSettings(BaseModel):
@@ -180,21 +242,27 @@ class MonitorSettings(BaseModel):
 
 class ScaleSettings(BaseModel):
     runner: Literal["default", "dask", "ray"] = Field(
-        "default", description="Prefect task runner of the ingest and forecast flows: default (threads in the flow's "
-        "process), dask (prefect-dask) or ray (prefect-ray)."
+        "default",
+        description="Prefect task runner of the ingest and forecast flows: default (threads in the flow's "
+        "process), dask (prefect-dask) or ray (prefect-ray).",
     )
     runner_address: str | None = Field(
-        None, description="Address of a running Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001); "
-        "unset: start a local cluster for the flow run."
+        None,
+        description="Address of a running Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001); "
+        "unset: start a local cluster for the flow run.",
     )
     dask_workers: int = Field(2, ge=1, description="Workers of the local Dask cluster (runner dask, no address).")
     dask_processes: bool = Field(
-        False, description="Local Dask workers as processes (default: threads in one process, which start in "
-        "about a second instead of about 15 s on 2 cores)."
+        False,
+        description="Local Dask workers as processes (default: threads in one process, which start in "
+        "about a second instead of about 15 s on 2 cores).",
     )
     forecast_shards: int | None = Field(
-        None, ge=1, le=256, description="Shards of series the forecast fans out to, one task each "
-        "(default: one per million curated rows, at most 64)."
+        None,
+        ge=1,
+        le=256,
+        description="Shards of series the forecast fans out to, one task each "
+        "(default: one per million curated rows, at most 64).",
     )
 
 

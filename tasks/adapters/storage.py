@@ -4,6 +4,7 @@ Writes go to a hidden temporary file in the destination folder and are then move
 final name, so a reader sees either the previous file or the new one, never a partial file
 (readers such as pyarrow.dataset skip names starting with '.' or '_').
 """
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,6 @@ class Storage:
 
     def glob(self, pattern: str) -> list[str]:
         return sorted(self.fs.glob(self.path(pattern)))
-
-
 
 
 def discover(input_path: str) -> list[str]:

@@ -9,6 +9,7 @@ On S3, delta-rs's own object store commits; it takes the endpoint and credential
 environment as the rest (``AWS_ENDPOINT_URL``, the botocore variables), and the commit uses S3's
 conditional put, so two writers never overwrite each other's log entry.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,10 +59,19 @@ def replace_partition(storage: Storage, name: str, frame: pd.DataFrame, value: s
     for attempt in range(COMMIT_ATTEMPTS):
         try:
             if exists(storage, name):
-                write_deltalake(where, data, mode="overwrite", partition_by=[PARTITION], storage_options=opts,
-                                predicate=f"{PARTITION} = '{value}'", schema_mode="merge")  # new columns join
+                write_deltalake(
+                    where,
+                    data,
+                    mode="overwrite",
+                    partition_by=[PARTITION],
+                    storage_options=opts,
+                    predicate=f"{PARTITION} = '{value}'",
+                    schema_mode="merge",
+                )  # new columns join
             else:
-                write_deltalake(where, data, mode="error", partition_by=[PARTITION], storage_options=opts)  # create only
+                write_deltalake(
+                    where, data, mode="error", partition_by=[PARTITION], storage_options=opts
+                )  # create only
             return DeltaTable(where, storage_options=opts).version()
         except (CommitFailedError, DeltaError) as exc:
             # another writer committed first (the same cutoff, or the table's creation): the
@@ -73,8 +83,7 @@ def replace_partition(storage: Storage, name: str, frame: pd.DataFrame, value: s
     raise AssertionError("unreachable")
 
 
-def read(storage: Storage, name: str, columns: list[str] | None = None,
-         partition: str | None = None) -> pd.DataFrame:
+def read(storage: Storage, name: str, columns: list[str] | None = None, partition: str | None = None) -> pd.DataFrame:
     """The table's current rows (the columns it has among ``columns``; one partition when given);
     an empty frame when there is no table."""
     from deltalake import DeltaTable
@@ -114,7 +123,11 @@ def _convert_legacy(storage: Storage, name: str) -> None:
     from deltalake import Field, Schema, convert_to_deltalake
 
     if storage.glob(f"{name}/{PARTITION}=*/{name}.parquet"):
-        convert_to_deltalake(uri(storage, name), partition_by=Schema([Field(PARTITION, "string")]),
-                             partition_strategy="hive", storage_options=options(storage))
+        convert_to_deltalake(
+            uri(storage, name),
+            partition_by=Schema([Field(PARTITION, "string")]),
+            partition_strategy="hive",
+            storage_options=options(storage),
+        )
     elif storage.exists(f"{name}/{name}.parquet"):
         convert_to_deltalake(uri(storage, name), storage_options=options(storage))

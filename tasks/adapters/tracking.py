@@ -1,4 +1,5 @@
 """MLflow adapter: tracking URI, run logging, model registration, the champion gate, loading."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,8 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
 from lstm_model.backtest import LEVELS
+from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
 from tasks.adapters.settings import Settings, redact
 from tasks.adapters.storage import Storage
 
@@ -48,8 +49,10 @@ def resolve_uri(s: Settings) -> str:
         return os.environ["MLFLOW_TRACKING_URI"]
     st = Storage(s.storage.root)
     if not st.is_local:
-        raise ValueError("remote storage needs an MLflow tracking URI: set --tracking-uri / "
-                         "LSTMF_TRACKING__TRACKING_URI or MLFLOW_TRACKING_URI (a server, or sqlite:///mlflow.db)")
+        raise ValueError(
+            "remote storage needs an MLflow tracking URI: set --tracking-uri / "
+            "LSTMF_TRACKING__TRACKING_URI or MLFLOW_TRACKING_URI (a server, or sqlite:///mlflow.db)"
+        )
     root = st.local_root()
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'mlflow.db'}"
@@ -85,7 +88,9 @@ def log_lineage(uri: str, version: int) -> None:
     from mlflow.data.delta_dataset_source import DeltaDatasetSource
     from mlflow.data.meta_dataset import MetaDataset
 
-    dataset = MetaDataset(DeltaDatasetSource(path=uri, delta_table_version=version), name="curated", digest=f"v{version}")
+    dataset = MetaDataset(
+        DeltaDatasetSource(path=uri, delta_table_version=version), name="curated", digest=f"v{version}"
+    )
     for attempt in range(3):
         try:  # two runs logging one new dataset at once: the store's get-or-create can lose a race
             mlflow.log_input(dataset, context="training")
@@ -139,7 +144,9 @@ def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
     version = alias_version(client, name, alias)
     if version is None:
         hint = "run train first" if alias == CHAMPION else f"no version carries '{alias}'"
-        raise NoChampionError(f"no model to serve: {name!r} has no '{alias}' alias in {redact(client.tracking_uri)} ({hint})")
+        raise NoChampionError(
+            f"no model to serve: {name!r} has no '{alias}' alias in {redact(client.tracking_uri)} ({hint})"
+        )
     run_id = client.get_model_version(name, version).run_id
     return load_bundle(client, name, version), version, run_id or ""
 
@@ -150,9 +157,17 @@ def _signature():
 
     return ModelSignature(
         inputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y")]),
-        outputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y_hat"),
-                        *(ColSpec("double", f"y_hat_{side}_{level}") for level in LEVELS for side in ("lo", "hi")),
-                        ColSpec("double", "mase_scale"), ColSpec("datetime", "cutoff"), ColSpec("string", "model")]),
+        outputs=Schema(
+            [
+                ColSpec("string", "unique_id"),
+                ColSpec("datetime", "ds"),
+                ColSpec("double", "y_hat"),
+                *(ColSpec("double", f"y_hat_{side}_{level}") for level in LEVELS for side in ("lo", "hi")),
+                ColSpec("double", "mase_scale"),
+                ColSpec("datetime", "cutoff"),
+                ColSpec("string", "model"),
+            ]
+        ),
     )
 
 
@@ -180,8 +195,12 @@ def log_scores(s: Settings, scores) -> int:
             continue  # a version deleted from the registry: its scores stay in storage only
         now = int(time.time() * 1000)
         days = (rows["cutoff"].astype("datetime64[ns]").astype("int64") // 86_400_000_000_000).tolist()
-        metrics = [Metric(k, float(v), now, int(d)) for d, (_, r) in zip(days, rows.iterrows())
-                   for k, v in (("realised_mae", r["mae"]), ("realised_mase", r["mase"])) if np.isfinite(v)]
+        metrics = [
+            Metric(k, float(v), now, int(d))
+            for d, (_, r) in zip(days, rows.iterrows())
+            for k, v in (("realised_mae", r["mae"]), ("realised_mase", r["mase"]))
+            if np.isfinite(v)
+        ]
         client.log_batch(run_id, metrics=metrics)
         n += len(rows)
     return n

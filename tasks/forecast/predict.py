@@ -1,4 +1,5 @@
 """Forecasts from a model bundle and a long history frame: every series by the model chosen for it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,18 +8,18 @@ import pandas as pd
 from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.windows import PackedSeries, complete
-from tasks.train import comparators
-from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine, served_models
 from tasks.series.frequency import future_dates, seasons
 from tasks.series.prepare import prepare, to_frame
+from tasks.train import comparators
+from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine, served_models
 
 BANDS = tuple(f"{side}_{lv}" for lv in LEVELS for side in ("lo", "hi"))
-COLUMNS = ["unique_id", "ds", "y_hat", *(f"y_hat_{band}" for band in BANDS),
-           "mase_scale", "cutoff", "model"]
+COLUMNS = ["unique_id", "ds", "y_hat", *(f"y_hat_{band}" for band in BANDS), "mase_scale", "cutoff", "model"]
 
 
-def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
-                   serve_model: str = "selected") -> tuple[pd.DataFrame, dict[str, str]]:
+def forecast_frame(
+    bundle: ModelBundle, history: pd.DataFrame, serve_model: str = "selected"
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """History (unique_id, ds, y) -> forecasts of the ``horizon`` steps after each series' last
     point (``COLUMNS``), and the series skipped, each with its reason (fewer than two observed
     points, no finite forecast from any model, no frequency to date the forecasts by).
@@ -64,10 +65,16 @@ def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
     observed = np.bincount(p.series_of_point(), weights=np.isfinite(p.values), minlength=p.n_series)  # (S,)
     undated = np.array([f is None for f in prep.freqs.tolist()], dtype=bool)
     ok = (used != "") & ~undated
-    skipped = {str(i): ("fewer than two observed points" if n < comparators.MIN_HISTORY else
-                        "no frequency to date its forecasts (irregular timestamps; set --freq)" if u else
-                        "no model gave a finite forecast")
-               for i, n, u in zip(ids[~ok], observed[~ok], undated[~ok])}
+    skipped = {
+        str(i): (
+            "fewer than two observed points"
+            if n < comparators.MIN_HISTORY
+            else "no frequency to date its forecasts (irregular timestamps; set --freq)"
+            if u
+            else "no model gave a finite forecast"
+        )
+        for i, n, u in zip(ids[~ok], observed[~ok], undated[~ok])
+    }
     if not ok.any():
         return pd.DataFrame(columns=COLUMNS), skipped
     last = prep.last_ds[ok]  # (S,)
@@ -80,9 +87,9 @@ def forecast_frame(bundle: ModelBundle, history: pd.DataFrame,
     return out[COLUMNS], skipped
 
 
-
-def _lstm(bundle: ModelBundle, p: PackedSeries, ids: np.ndarray, use: np.ndarray,
-          scale: np.ndarray) -> dict[str, np.ndarray]:
+def _lstm(
+    bundle: ModelBundle, p: PackedSeries, ids: np.ndarray, use: np.ndarray, scale: np.ndarray
+) -> dict[str, np.ndarray]:
     """The served network's forecasts (S, H) for the series in ``use``, with conformal bands."""
     H = bundle.network.horizon
     out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *BANDS)}
@@ -119,4 +126,3 @@ def _lstm_can_forecast(bundle: ModelBundle, p: PackedSeries) -> np.ndarray:
     ends = p.offsets[ok] + p.lengths[ok] - L
     ok[ok] = np.isin(ends, complete(p.observed(), ends, L))
     return ok
-

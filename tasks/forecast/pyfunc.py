@@ -4,6 +4,7 @@ Its artifacts are ``weights.safetensors`` and ``model.json``. ``predict`` takes 
 (unique_id, ds, y) of history and returns the next ``horizon`` steps of every series it can
 forecast: unique_id, ds, y_hat.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Forecast stage: the champion model + the latest history -> a forecasts partition with lineage."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,13 +10,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from lstm_model.bundle import ModelBundle
-from tasks.forecast.predict import forecast_frame
-from tasks.adapters.settings import Settings
-from tasks.adapters.curated import Curated, read_curated
-from tasks.adapters.storage import Storage
 from tasks.adapters import tables
-from tasks.monitor.scores import FORECASTS, degraded, score_forecasts
+from tasks.adapters.curated import Curated, read_curated
+from tasks.adapters.settings import Settings
+from tasks.adapters.storage import Storage
 from tasks.adapters.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
+from tasks.forecast.predict import forecast_frame
+from tasks.monitor.scores import FORECASTS, degraded, score_forecasts
 
 
 def partition_value(cutoff: pd.Timestamp) -> str:
@@ -38,6 +39,7 @@ def load_history(s: Settings) -> pd.DataFrame:
 @dataclass(frozen=True)
 class ScoreSummary:
     """The closed loop's outcome: earlier forecasts scored against the actuals ingested since."""
+
     scores: list[dict] = field(default_factory=list)  # per cutoff and model version: points, mae, mase, ...
     degraded: bool = False  # the champion's realised MASE is over the threshold for ``patience`` cutoffs
     champion_version: str | None = None  # None: nothing scored
@@ -47,6 +49,7 @@ class ScoreSummary:
 @dataclass(frozen=True)
 class ForecastResult:
     """One forecast: the cutoff's partition written, its lineage, what could not be forecast."""
+
     path: str  # the partition written
     table_version: int  # the forecasts table's version of that write
     rows: int
@@ -77,8 +80,14 @@ class ForecastPlan:
     tasks, and the model holds every series id (100 k ids walked for each of 20 shard tasks cost
     15 s); an opaque object is passed as it is, to threads and to Dask or Ray workers alike."""
 
-    def __init__(self, bundle: ModelBundle, version: str, run_id: str, shards: list[tuple[int, int]],
-                 curated_version: int | None = None) -> None:
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        version: str,
+        run_id: str,
+        shards: list[tuple[int, int]],
+        curated_version: int | None = None,
+    ) -> None:
         self.bundle, self.version, self.run_id, self.shards = bundle, version, run_id, shards
         self.curated_version = curated_version  # every shard reads this version of the curated table
 
@@ -93,8 +102,7 @@ def plan_forecast(s: Settings) -> ForecastPlan:
     n = s.scale.forecast_shards
     if n is None:
         n = max(1, min(MAX_AUTO_SHARDS, -(-cur.size(table)[0] // ROWS_PER_SHARD)))
-    return ForecastPlan(bundle, version, run_id, [(k, n) for k in range(n)],
-                        None if table is None else table.version())
+    return ForecastPlan(bundle, version, run_id, [(k, n) for k in range(n)], None if table is None else table.version())
 
 
 def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> tuple[pd.DataFrame, list[str]]:
@@ -107,13 +115,17 @@ def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> t
 
 def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> ForecastResult:
     """Champion + a history frame -> the cutoff's partition, in one go (no shards)."""
-    plan = ForecastPlan(*load_champion(s), shards=[(0, 1)],  # fails before anything is written
-                        curated_version=history.attrs.get("curated_version"))
+    plan = ForecastPlan(
+        *load_champion(s),
+        shards=[(0, 1)],  # fails before anything is written
+        curated_version=history.attrs.get("curated_version"),
+    )
     return write_forecasts(s, plan, [forecast_frame(plan.bundle, history, s.tracking.serve_model)], flow_run_id)
 
 
-def write_forecasts(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, dict[str, str]]],
-                    flow_run_id: str | None = None) -> ForecastResult:
+def write_forecasts(
+    s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, dict[str, str]]], flow_run_id: str | None = None
+) -> ForecastResult:
     """The shards' forecasts + lineage -> one atomic write of the cutoff's partition."""
     storage = Storage(s.storage.root)
     frames = [f for f, _ in parts if not f.empty]
@@ -181,26 +193,43 @@ def transient(task, task_run, state) -> bool:
     return not isinstance(exc, (NoChampionError, FileNotFoundError, ValueError, RuntimeError))
 
 
-@task(name="load-and-score", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
-      retry_condition_fn=transient)
+@task(
+    name="load-and-score",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[1, 5, 15],
+    retry_condition_fn=transient,
+)
 def load_and_score_task(s: Settings) -> ScoreSummary:
     return load_and_score(s)
 
 
-@task(name="load-champion", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
-      retry_condition_fn=transient)
+@task(
+    name="load-champion", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15], retry_condition_fn=transient
+)
 def plan_task(s: Settings) -> ForecastPlan:
     return plan_forecast(s)
 
 
-@task(name="forecast-shard", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
-      retry_condition_fn=transient)
+@task(
+    name="forecast-shard",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[1, 5, 15],
+    retry_condition_fn=transient,
+)
 def forecast_shard_task(shard: tuple[int, int], s: Settings, plan: ForecastPlan) -> tuple[pd.DataFrame, list[str]]:
     return forecast_shard(s, plan, shard)
 
 
-@task(name="write-forecast-partition", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 5, 15],
-      retry_condition_fn=transient)
-def write_forecasts_task(s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, list[str]]],
-                         flow_run_id: str | None) -> ForecastResult:
+@task(
+    name="write-forecast-partition",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[1, 5, 15],
+    retry_condition_fn=transient,
+)
+def write_forecasts_task(
+    s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, list[str]]], flow_run_id: str | None
+) -> ForecastResult:
     return write_forecasts(s, plan, parts, flow_run_id)

@@ -4,6 +4,7 @@ Vectorised over all rows at once (one sort), whatever the number of series. Inge
 same checks block by block with :class:`tasks.ingest.keystream.KeyStream` (memory O(series)), which
 falls back to this function on hash buckets of series.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,15 +48,23 @@ def check_keys(unique_id: pa.ChunkedArray | pa.Array, ds: np.ndarray) -> KeyRepo
         c, v = codes[order], t[order]
         same = c[1:] == c[:-1]
     dup = same & (v[1:] == v[:-1])
-    report = KeyReport(rows=n, series=len(names), duplicates=int(dup.sum()),
-                       sorted_input=grouped or bool(np.all(order == np.arange(n))))
+    report = KeyReport(
+        rows=n,
+        series=len(names),
+        duplicates=int(dup.sum()),
+        sorted_input=grouped or bool(np.all(order == np.arange(n))),
+    )
     if order is not None:
         report.duplicate_rows = np.sort(order[:-1][dup])  # the earlier of each equal pair is superseded
     seg = np.flatnonzero(np.r_[True, ~same])  # (S,) first row of each series (sorted by code)
     codes_of_seg = c[seg]
-    report.ranges = pd.DataFrame({"unique_id": np.asarray(names, dtype=object)[codes_of_seg],
-                                  "first": v[seg].view("datetime64[ns]"),
-                                  "last": v[np.r_[seg[1:], n] - 1].view("datetime64[ns]")})
+    report.ranges = pd.DataFrame(
+        {
+            "unique_id": np.asarray(names, dtype=object)[codes_of_seg],
+            "first": v[seg].view("datetime64[ns]"),
+            "last": v[np.r_[seg[1:], n] - 1].view("datetime64[ns]"),
+        }
+    )
     if n < 2 or not (same & ~dup).any():
         return report
     steps = _step_values(v.view("datetime64[ns]"), seg)  # (N,) int64 in each series' unit

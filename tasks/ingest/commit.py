@@ -15,6 +15,7 @@
   then ``vacuum`` with the retention setting (which also removes a killed writer's uncommitted
   files), a checkpoint and the expired log entries.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.adapters.curated import (GROUP, INTERNAL, KEYS, SOURCE, TABLE, WRITER, Curated, Staged,
-                                    staged_schema)
+from tasks.adapters.curated import GROUP, INTERNAL, KEYS, SOURCE, TABLE, WRITER, Curated, Staged, staged_schema
 from tasks.adapters.locks import LockTimeout, hold
 
 COMMIT_ATTEMPTS = 30
@@ -67,8 +67,9 @@ class KnownSources:
         return self._dt.transaction_version(SOURCE + str(sha)) is not None
 
 
-def commit_file(cur: Curated, staged: Staged, sha: str, ranges: pd.DataFrame, on_overlap: str,
-                info: dict[str, Any]) -> Outcome:
+def commit_file(
+    cur: Curated, staged: Staged, sha: str, ranges: pd.DataFrame, on_overlap: str, info: dict[str, Any]
+) -> Outcome:
     """Commit one file's staged rows (see the module docstring); the staged files are gone or part of
     the table afterwards."""
     from deltalake import CommitProperties, Transaction
@@ -79,8 +80,10 @@ def commit_file(cur: Curated, staged: Staged, sha: str, ranges: pd.DataFrame, on
         if dt.transaction_version(SOURCE + sha) is not None:
             staged.discard()
             return Outcome("unchanged")
-        props = CommitProperties(custom_metadata={"lstmf.source": json.dumps(info, default=str)},
-                                 app_transactions=[Transaction(WRITER, dt.version() + 1), Transaction(SOURCE + sha, 1)])
+        props = CommitProperties(
+            custom_metadata={"lstmf.source": json.dumps(info, default=str)},
+            app_transactions=[Transaction(WRITER, dt.version() + 1), Transaction(SOURCE + sha, 1)],
+        )
         try:
             have = {f.name for f in dt.schema().fields}
             new_cols = [c for c in staged_schema(staged).names if c not in have]
@@ -89,8 +92,13 @@ def commit_file(cur: Curated, staged: Staged, sha: str, ranges: pd.DataFrame, on
                 staged.discard()
                 return Outcome("rejected", changed)
             if matched == 0 and not new_cols:
-                dt.create_write_transaction(staged.add_actions(), mode="append", schema=dt.schema(),
-                                            partition_by=[GROUP], commit_properties=props)
+                dt.create_write_transaction(
+                    staged.add_actions(),
+                    mode="append",
+                    schema=dt.schema(),
+                    partition_by=[GROUP],
+                    commit_properties=props,
+                )
             else:
                 _merge(dt, staged, ranges, on_overlap == "replace", bool(new_cols), props)
                 staged.discard()
@@ -127,14 +135,20 @@ def _compare(dt: Any, staged: Staged, ranges: pd.DataFrame) -> tuple[int, int]:
     adds = pa.table(dt.get_add_actions(flatten=True))  # the log's file statistics: no data read
     if adds.num_rows:
         ms = pa.scalar(1000, pa.duration("us"))  # statistics are truncated to milliseconds
-        reach = pc.and_(pc.or_(pc.is_null(adds["max.ds"]), pc.greater_equal(pc.add(adds["max.ds"], ms), first)),
-                        pc.or_(pc.is_null(adds["min.ds"]), pc.less_equal(adds["min.ds"], last)))
+        reach = pc.and_(
+            pc.or_(pc.is_null(adds["max.ds"]), pc.greater_equal(pc.add(adds["max.ds"], ms), first)),
+            pc.or_(pc.is_null(adds["min.ds"]), pc.less_equal(adds["min.ds"], last)),
+        )
         reach = pc.and_(pc.is_in(adds[f"partition.{GROUP}"], groups), reach)
     if adds.num_rows == 0 or not pc.any(reach).as_py():
         return 0, 0  # no file of the table reaches the file's partitions and time range: all its keys are new
     ids = pa.array(ranges["unique_id"].astype(str).tolist(), pa.string())
-    where = (pc.field(GROUP).isin(groups) & (pc.field("ds") >= first) & (pc.field("ds") <= last)
-             & pc.field("unique_id").isin(ids))
+    where = (
+        pc.field(GROUP).isin(groups)
+        & (pc.field("ds") >= first)
+        & (pc.field("ds") <= last)
+        & pc.field("unique_id").isin(ids)
+    )
     dataset = dt.to_pyarrow_dataset()
     values = [n for n in dataset.schema.names if n not in (*KEYS, *INTERNAL)]
     old = dataset.to_table(columns=KEYS + values, filter=where)
@@ -161,21 +175,31 @@ def _merge(dt: Any, staged: Staged, ranges: pd.DataFrame, replace: bool, new_col
                 for b in pq.ParquetFile(f).iter_batches(batch_size=1 << 20):
                     yield b.append_column(GROUP, pa.array([group] * b.num_rows, pa.int16()))
 
-    lo, hi = (pd.Timestamp(ranges[c].agg(f)).as_unit("us").isoformat(sep=" ") for c, f in
-              (("first", "min"), ("last", "max")))
-    predicate = (f"t.{GROUP} = s.{GROUP} AND t.ds >= '{lo}' AND t.ds <= '{hi}' "  # literal bounds prune files
-                 "AND t.unique_id = s.unique_id AND t.ds = s.ds")
+    lo, hi = (
+        pd.Timestamp(ranges[c].agg(f)).as_unit("us").isoformat(sep=" ") for c, f in (("first", "min"), ("last", "max"))
+    )
+    predicate = (
+        f"t.{GROUP} = s.{GROUP} AND t.ds >= '{lo}' AND t.ds <= '{hi}' "  # literal bounds prune files
+        "AND t.unique_id = s.unique_id AND t.ds = s.ds"
+    )
     values = [c for c in schema.names if c not in (*KEYS, *INTERNAL)]
-    m = dt.merge(pa.RecordBatchReader.from_batches(schema, batches()), predicate, source_alias="s", target_alias="t",
-                 merge_schema=new_cols, commit_properties=props)
+    m = dt.merge(
+        pa.RecordBatchReader.from_batches(schema, batches()),
+        predicate,
+        source_alias="s",
+        target_alias="t",
+        merge_schema=new_cols,
+        commit_properties=props,
+    )
     if replace:  # only the rows whose values change (all matched rows when the file adds columns)
         changed = None if new_cols else " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in values)
         m = m.when_matched_update_all(predicate=changed)
     m.when_not_matched_insert_all().execute()
 
 
-def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = False,
-             lease_s: float = 3600) -> dict[str, Any]:
+def maintain(
+    cur: Curated, retention_hours: int, min_files: int, force: bool = False, lease_s: float = 3600
+) -> dict[str, Any]:
     """Compact by tiers (:data:`LEVELS`), then vacuum what no version younger than the retention
     needs (in full, unlisted files too, every :data:`VACUUM_EVERY` versions or when ``force``d);
     checkpoint the log and drop its expired entries.
@@ -217,8 +241,9 @@ def maintain(cur: Curated, retention_hours: int, min_files: int, force: bool = F
             # (from the last maintenance's checkpoint) a full vacuum, which lists every file, for the
             # staged files of writers killed before their commit
             full = force or dt.version() // VACUUM_EVERY != _checkpointed(cur) // VACUUM_EVERY
-            out["vacuumed"] = len(dt.vacuum(retention_hours=retention_hours, dry_run=False, full=full,
-                                          enforce_retention_duration=False))
+            out["vacuumed"] = len(
+                dt.vacuum(retention_hours=retention_hours, dry_run=False, full=full, enforce_retention_duration=False)
+            )
             dt.create_checkpoint()
             dt.cleanup_metadata()
             out["version"] = dt.version()

@@ -11,9 +11,11 @@ Line numbers count the header as line 1 and one line per record (exact for files
 lines, line breaks inside quoted fields or malformed rows earlier in the same block; a malformed
 row itself, with the wrong number of fields, is reported by its text).
 """
+
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -30,8 +32,9 @@ class NeedsCareful(Exception):
     """Raised by the fast path when a block holds anything but clean rows."""
 
 
-def iter_batches(source: BinaryIO, layout: Layout, block_size: int = 1 << 24, fast: bool = False
-                 ) -> Iterator[tuple[pa.Table, list[dict], int]]:
+def iter_batches(
+    source: BinaryIO, layout: Layout, block_size: int = 1 << 24, fast: bool = False
+) -> Iterator[tuple[pa.Table, list[dict], int]]:
     """Stream ``source`` -> (good rows table, bad row details, number of bad rows) per block.
 
     ``fast``: let pyarrow type the columns while parsing (as fast as a bare ``read_csv``) and
@@ -42,8 +45,15 @@ def iter_batches(source: BinaryIO, layout: Layout, block_size: int = 1 << 24, fa
     def on_invalid(row) -> str:  # wrong number of fields: quarantine the row, keep reading
         if fast:
             return "error"  # -> ArrowInvalid -> NeedsCareful
-        malformed.append({"line": row.number, "column": None, "code": "malformed_row", "raw": row.text,
-                          "message": f"{row.actual_columns} fields, expected {row.expected_columns}"})
+        malformed.append(
+            {
+                "line": row.number,
+                "column": None,
+                "code": "malformed_row",
+                "raw": row.text,
+                "message": f"{row.actual_columns} fields, expected {row.expected_columns}",
+            }
+        )
         return "skip"
 
     types = {c: pa.string() for c in layout.columns}
@@ -55,11 +65,15 @@ def iter_batches(source: BinaryIO, layout: Layout, block_size: int = 1 << 24, fa
         reader = pacsv.open_csv(
             source,
             read_options=pacsv.ReadOptions(encoding=layout.encoding, block_size=block_size),
-            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False,
-                                                 timestamp_parsers=[layout.time_format or pacsv.ISO8601]),
+            parse_options=pacsv.ParseOptions(
+                delimiter=layout.delimiter, newlines_in_values=False, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                timestamp_parsers=[layout.time_format or pacsv.ISO8601],
+            ),
         )
         for batch in reader:
             table = pa.Table.from_batches([batch]).rename_columns([str(c).strip() for c in batch.schema.names])
@@ -95,12 +109,15 @@ def _convert_clean(raw: pa.Table, layout: Layout) -> pa.Table:
     for v in [*covs.values(), *(raw[c] for c in layout.value_cols)]:
         if layout.shape != "wide" and v.null_count:
             raise NeedsCareful("missing value")
-        if not (pc.all(pc.is_finite(v)).as_py() in (True, None)):
+        if pc.all(pc.is_finite(v)).as_py() not in (True, None):
             raise NeedsCareful("non-finite value")
     parts = []
     for col in layout.value_cols:
-        uid = ids if ids is not None else pa.array(np.full(raw.num_rows, layout.series_name(col), dtype=object),
-                                                   pa.string())
+        uid = (
+            ids
+            if ids is not None
+            else pa.array(np.full(raw.num_rows, layout.series_name(col), dtype=object), pa.string())
+        )
         t = pa.table({"unique_id": uid, "ds": ds, "y": raw[col], **covs})
         parts.append(t.filter(pc.is_valid(t["y"])) if layout.shape == "wide" else t)
     return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
@@ -152,8 +169,15 @@ def _details(raw: pa.Table, t: pa.Table, bad_mask, first_row: int, n: int, layou
     rows = []
     for k, p in enumerate(pos.to_pylist()):
         r = p % n  # row within the block
-        rows.append({"line": first_row + r + 2, "column": cols[k], "code": codes[k], "message": MESSAGES[codes[k]],
-                     "raw": layout.delimiter.join(str(raw[c][r]) for c in layout.columns)})
+        rows.append(
+            {
+                "line": first_row + r + 2,
+                "column": cols[k],
+                "code": codes[k],
+                "message": MESSAGES[codes[k]],
+                "raw": layout.delimiter.join(str(raw[c][r]) for c in layout.columns),
+            }
+        )
     return rows
 
 
@@ -199,10 +223,19 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
     values = pc.cast(pc.if_else(number, t, pa.scalar("0")), pa.float64())
     ok = pc.and_(number, pc.is_finite(values))  # a digit string too long for float64 overflows to inf
     values = pc.if_else(ok, values, pa.scalar(None, pa.float64()))
-    code = pc.if_else(ok, pa.scalar(None, pa.string()),
-                      pc.if_else(pc.equal(pc.binary_length(t), 0), pa.scalar("missing_value"),
-                                 pc.if_else(pc.or_(number, pc.match_substring_regex(t, NON_FINITE, ignore_case=True)),
-                                            pa.scalar("non_finite"), pa.scalar("bad_value"))))
+    code = pc.if_else(
+        ok,
+        pa.scalar(None, pa.string()),
+        pc.if_else(
+            pc.equal(pc.binary_length(t), 0),
+            pa.scalar("missing_value"),
+            pc.if_else(
+                pc.or_(number, pc.match_substring_regex(t, NON_FINITE, ignore_case=True)),
+                pa.scalar("non_finite"),
+                pa.scalar("bad_value"),
+            ),
+        ),
+    )
     return values, code
 
 

@@ -13,13 +13,14 @@ series, by time, wide files). When a series goes back in time across blocks, :me
 redoes the exact checks on the rows just written, spilled to a temporary folder in hash buckets
 of series and checked one bucket at a time (memory bounded by the bucket, not by the file).
 """
+
 from __future__ import annotations
 
 import math
 import tempfile
 import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,18 @@ BIG = np.iinfo(np.int64).max
 DAY = 86_400 * 10**9
 KEY_SCHEMA = pa.schema([("unique_id", pa.string()), ("ds", pa.timestamp("ns"))])
 # per-series state: name -> (dtype, initial value)
-_STATE = {"lo": (np.int64, BIG), "hi": (np.int64, -BIG), "rows": (np.int64, 0), "distinct": (np.int64, 0),
-          "min_ns": (np.int64, BIG), "gcd_ns": (np.int64, 0), "min_m": (np.int64, BIG), "gcd_m": (np.int64, 0),
-          "start": (bool, True), "end": (bool, True)}
+_STATE = {
+    "lo": (np.int64, BIG),
+    "hi": (np.int64, -BIG),
+    "rows": (np.int64, 0),
+    "distinct": (np.int64, 0),
+    "min_ns": (np.int64, BIG),
+    "gcd_ns": (np.int64, 0),
+    "min_m": (np.int64, BIG),
+    "gcd_m": (np.int64, 0),
+    "start": (bool, True),
+    "end": (bool, True),
+}
 
 
 def _days(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -85,8 +95,9 @@ class KeyStream:
         """(N,) int64 codes numbering series by first appearance in the file."""
         n = len(ids)
         if n > 1:  # runs of one id (the common case) are found by comparing neighbours
-            heads = np.flatnonzero(np.r_[True, pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(
-                zero_copy_only=False)])  # (R,) first row of each run
+            heads = np.flatnonzero(
+                np.r_[True, pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(zero_copy_only=False)]
+            )  # (R,) first row of each run
             if len(heads) <= n // 4:
                 lengths = np.diff(np.r_[heads, n])
                 return np.repeat(self._codes(ids.take(pa.array(heads))), lengths)
@@ -163,16 +174,19 @@ class KeyStream:
             self.duplicates += int(cross_eq.sum())
             cd = np.where(cross, first - prev, 0)  # (S,) step across the block boundary
             st["distinct"][sc] += np.add.reduceat(np.r_[True, ~eq], seg) - cross_eq
-            st["min_ns"][sc] = np.minimum(st["min_ns"][sc], np.minimum(
-                np.minimum.reduceat(np.where(use, d, BIG), seg), np.where(cross, cd, BIG)))
+            st["min_ns"][sc] = np.minimum(
+                st["min_ns"][sc], np.minimum(np.minimum.reduceat(np.where(use, d, BIG), seg), np.where(cross, cd, BIG))
+            )
             st["gcd_ns"][sc] = np.gcd(st["gcd_ns"][sc], np.gcd(np.gcd.reduceat(np.where(use, d, 0), seg), cd))
             if monthly:
                 m = _days(t)[1].view(np.int64)[k]  # (N,) calendar months
                 dm = np.empty(n, np.int64)
                 dm[0], dm[1:] = 0, m[1:] - m[:-1]
                 cdm = np.where(cross, m[seg] - _months(np.where(seen, prev, first)), 0)
-                st["min_m"][sc] = np.minimum(st["min_m"][sc], np.minimum(
-                    np.minimum.reduceat(np.where(use, dm, BIG), seg), np.where(cross, cdm, BIG)))
+                st["min_m"][sc] = np.minimum(
+                    st["min_m"][sc],
+                    np.minimum(np.minimum.reduceat(np.where(use, dm, BIG), seg), np.where(cross, cdm, BIG)),
+                )
                 st["gcd_m"][sc] = np.gcd(st["gcd_m"][sc], np.gcd(np.gcd.reduceat(np.where(use, dm, 0), seg), cdm))
         st["lo"][sc] = np.minimum(st["lo"][sc], first)
         st["hi"][sc] = np.maximum(prev, last)
@@ -186,10 +200,16 @@ class KeyStream:
         k = self._n
         st = {name: a[:k] for name, a in self._state.items()}
         names = pa.concat_arrays(self._names) if self._names else pa.array([], pa.string())
-        ranges = pd.DataFrame({"unique_id": names.to_numpy(zero_copy_only=False).astype(object),
-                               "first": st["lo"].view("datetime64[ns]"), "last": st["hi"].view("datetime64[ns]")})
-        report = KeyReport(rows=self.rows, series=k, duplicates=self.duplicates, sorted_input=self.sorted_input,
-                           ranges=ranges)
+        ranges = pd.DataFrame(
+            {
+                "unique_id": names.to_numpy(zero_copy_only=False).astype(object),
+                "first": st["lo"].view("datetime64[ns]"),
+                "last": st["hi"].view("datetime64[ns]"),
+            }
+        )
+        report = KeyReport(
+            rows=self.rows, series=k, duplicates=self.duplicates, sorted_input=self.sorted_input, ranges=ranges
+        )
         if not self.monotone:
             if rescan is None:
                 raise ValueError("a series went back in time across blocks: the rows must be read again")
@@ -214,8 +234,9 @@ class KeyStream:
 def _bucket_of(ids: pa.Array, buckets: int) -> np.ndarray:
     """(N,) bucket of each row's series (a hash of the id: every row of a series in one bucket)."""
     enc = pc.dictionary_encode(ids)
-    of = np.fromiter((zlib.crc32(s.encode()) % buckets for s in enc.dictionary.to_pylist()), np.int64,
-                     count=len(enc.dictionary))
+    of = np.fromiter(
+        (zlib.crc32(s.encode()) % buckets for s in enc.dictionary.to_pylist()), np.int64, count=len(enc.dictionary)
+    )
     return of[np.asarray(enc.indices)]
 
 

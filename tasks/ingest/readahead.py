@@ -1,5 +1,6 @@
 """Bounded read-ahead for pyarrow's streaming CSV reader, which reads up to 32 blocks ahead in
 the background: with this file wrapper its buffers stay within a few blocks."""
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """The head of a CSV file -> its :class:`Layout`: encoding, delimiter, header, the shape (single
 series, long or wide), the role of each column and the timestamp format."""
+
 from __future__ import annotations
 
 import csv
@@ -12,9 +13,24 @@ import pandas as pd
 TIME_NAMES = {"ds", "date", "time", "timestamp", "datetime", "month", "period", "week", "day", "dt"}
 ID_NAMES = {"unique_id", "series_id", "id", "series", "item_id", "key", "sku", "name"}
 VALUE_NAMES = {"y", "value", "target", "values"}
-TIME_FORMATS = ("%Y-%m-%d", "%Y-%m", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-                "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y/%m/%d", "%m/%d/%Y",
-                "%d/%m/%Y", "%d.%m.%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%Y%m%d", "%Y")
+TIME_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y/%m/%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%Y%m%d",
+    "%Y",
+)
 NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
 HEAD_BYTES = 1 << 20
@@ -71,8 +87,15 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     columns = [c.strip() for c in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
     if len(set(columns)) != len(columns):
         raise FileRejected("duplicate_columns", f"the header repeats column names: {columns}")
-    sample = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, nrows=2000,
-                         skipinitialspace=True, on_bad_lines="skip")
+    sample = pd.read_csv(
+        io.StringIO(text),
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        nrows=2000,
+        skipinitialspace=True,
+        on_bad_lines="skip",
+    )
     sample.columns = columns
     if sample.empty:
         raise FileRejected("header_only", "the file has a header but no data rows")
@@ -82,8 +105,11 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     icol = _pick_id(sample, mapping.id_col, tcol, numeric)
     if icol is not None:
         vcol = _pick_value(mapping.value_col, [c for c in numeric if c != icol])
-        covs = list(mapping.covariates) if mapping.covariates is not None else \
-            [c for c in numeric if c not in (icol, vcol)]
+        covs = (
+            list(mapping.covariates)
+            if mapping.covariates is not None
+            else [c for c in numeric if c not in (icol, vcol)]
+        )
         shape, values = "long", [vcol]
     elif mapping.value_col:
         _pick_value(mapping.value_col, numeric)
@@ -134,8 +160,9 @@ def _decimal_comma(sample: pd.DataFrame) -> bool:
 def _time_format(col: pd.Series, dayfirst: bool) -> str | None:
     s = col.str.strip()
     s = s[s != ""].head(500)
-    formats = [f for f in TIME_FORMATS if not (dayfirst and f.startswith("%m/")) and
-               not (not dayfirst and f.startswith("%d/"))]
+    formats = [
+        f for f in TIME_FORMATS if not (dayfirst and f.startswith("%m/")) and not (not dayfirst and f.startswith("%d/"))
+    ]
     best, best_ok = None, 0.0
     for fmt in formats:
         ok = pd.to_datetime(s, format=fmt, errors="coerce", utc="%z" in fmt).notna().mean()
@@ -152,14 +179,19 @@ def _pick_time(raw: pd.DataFrame, time_col: str | None) -> str:
     named = [c for c in raw.columns if c.lower() in TIME_NAMES]
     if len(named) == 1:
         return named[0]
-    parsed = [c for c in raw.columns
-              if not raw[c].str.strip().str.fullmatch(r"[-+]?[\d.,]+").all()
-              and pd.to_datetime(raw[c].head(50), errors="coerce", format="mixed", utc=True).notna().mean() >= 0.9]
+    parsed = [
+        c
+        for c in raw.columns
+        if not raw[c].str.strip().str.fullmatch(r"[-+]?[\d.,]+").all()
+        and pd.to_datetime(raw[c].head(50), errors="coerce", format="mixed", utc=True).notna().mean() >= 0.9
+    ]
     if len(parsed) == 1:
         return parsed[0]
     cands = named or parsed
-    raise FileRejected("ambiguous_time" if cands else "no_time_column",
-                       f"cannot tell the timestamp column (candidates: {cands or 'none'}); set --time-col")
+    raise FileRejected(
+        "ambiguous_time" if cands else "no_time_column",
+        f"cannot tell the timestamp column (candidates: {cands or 'none'}); set --time-col",
+    )
 
 
 def _pick_id(raw: pd.DataFrame, id_col: str | None, tcol: str, numeric: list[str]) -> str | None:
@@ -188,5 +220,7 @@ def _pick_value(value_col: str | None, cands: list[str]) -> str:
         return named[0]
     if len(cands) == 1:
         return cands[0]
-    raise FileRejected("ambiguous_value" if cands else "no_value_column",
-                       f"cannot tell the value column (candidates: {cands or 'none'}); set --value-col")
+    raise FileRejected(
+        "ambiguous_value" if cands else "no_value_column",
+        f"cannot tell the value column (candidates: {cands or 'none'}); set --value-col",
+    )

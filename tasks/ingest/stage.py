@@ -5,14 +5,15 @@ the table, check the keys. Then (:func:`commit_files`) one commit per accepted f
 newest version (:mod:`tasks.ingest.commit`), and the maintenance the table is due. Input files are
 only ever read.
 """
+
 from __future__ import annotations
 
 import hashlib
 import posixpath
+from collections.abc import Callable, Container
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Container
 
 import fsspec
 import numpy as np
@@ -22,15 +23,15 @@ import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.ingest.csv_reader import MAX_BAD_DETAILS, NeedsCareful, can_be_fast, iter_batches
-from tasks.ingest.sniff import HEAD_BYTES, ColumnMapping, FileRejected, sniff
 from tasks.adapters.curated import KEYS, Curated, Staged, StagingWriter, latest_per_key
-from tasks.ingest.commit import KnownSources, commit_file, maintain
-from tasks.series.frequency import grid, infer_freqs
-from tasks.ingest.keystream import KeyStream
-from tasks.ingest.readahead import ReadAhead
 from tasks.adapters.settings import IngestSettings
 from tasks.adapters.storage import Storage, discover
+from tasks.ingest.commit import KnownSources, commit_file, maintain
+from tasks.ingest.csv_reader import MAX_BAD_DETAILS, NeedsCareful, can_be_fast, iter_batches
+from tasks.ingest.keystream import KeyStream
+from tasks.ingest.readahead import ReadAhead
+from tasks.ingest.sniff import HEAD_BYTES, ColumnMapping, FileRejected, sniff
+from tasks.series.frequency import grid, infer_freqs
 
 
 @dataclass
@@ -54,6 +55,7 @@ class FileReport:
 @dataclass(frozen=True)
 class IngestSummary:
     """What one ingest did: every file's report, the totals, and the curated table after it."""
+
     files: list[dict]  # asdict(FileReport) of every file seen, in order: the ingest-files table artifact
     files_ingested: int
     files_rejected: int
@@ -82,8 +84,9 @@ def sha256_of(url: str, chunk: int = 1 << 23) -> str:
     return h.hexdigest()
 
 
-def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: Container[str],
-                columns: list[str] | None) -> FileResult:
+def ingest_file(
+    url: str, storage_root: str, cfg: IngestSettings, known: Container[str], columns: list[str] | None
+) -> FileResult:
     """Parse one file into staged (uncommitted) data files; reject it (quarantined) on any file-level problem."""
     storage = Storage(storage_root)
     hashing = ThreadPoolExecutor(1, thread_name_prefix="ingest-hash")
@@ -103,8 +106,10 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: Contain
         layout = sniff(head, url, ColumnMapping(cfg.time_col, cfg.value_col, cfg.id_col, covs, cfg.dayfirst))
         cols = ["y", *layout.covariates]
         if columns is not None and cols != columns and not cfg.allow_schema_change:
-            raise FileRejected("schema_mismatch", f"value columns {cols} differ from the dataset's {columns} "
-                                                  "(set allow_schema_change to accept)")
+            raise FileRejected(
+                "schema_mismatch",
+                f"value columns {cols} differ from the dataset's {columns} (set allow_schema_change to accept)",
+            )
         report.shape = layout.shape
         writer = StagingWriter(storage)
         try:  # clean files take the fast path; the first unclean block sends the file to the careful one
@@ -120,8 +125,9 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: Contain
         if n_good == 0:
             raise FileRejected("no_valid_rows", f"none of the {n_bad} data rows is valid")
         if n_bad > cfg.max_bad_fraction * (n_good + n_bad):
-            raise FileRejected("too_many_bad_rows", f"{n_bad} of {n_good + n_bad} rows are bad "
-                                                    f"(limit {cfg.max_bad_fraction:.0%})")
+            raise FileRejected(
+                "too_many_bad_rows", f"{n_bad} of {n_good + n_bad} rows are bad (limit {cfg.max_bad_fraction:.0%})"
+            )
         keys = stream.finish(lambda: staged.batches(KEYS))
         if keys.duplicates and cfg.duplicates == "reject":
             raise FileRejected("duplicate_rows", f"{keys.duplicates} rows repeat a (series, timestamp) pair")
@@ -129,9 +135,16 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: Contain
             staged.rewrite(latest_per_key(staged.read()))
         if keys.mixed_frequency:
             _drop_series(staged, keys.mixed_frequency)
-            bad += [{"line": None, "column": layout.time_col, "code": "mixed_frequency", "series": s,
-                     "message": "irregular time steps within the series; its rows were not ingested"}
-                    for s in keys.mixed_frequency]
+            bad += [
+                {
+                    "line": None,
+                    "column": layout.time_col,
+                    "code": "mixed_frequency",
+                    "series": s,
+                    "message": "irregular time steps within the series; its rows were not ingested",
+                }
+                for s in keys.mixed_frequency
+            ]
         report.duplicates, report.sorted_input = keys.duplicates, keys.sorted_input
         report.series = keys.series - len(keys.mixed_frequency)
         report.rows = n_good - keys.mixed_rows
@@ -141,7 +154,9 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: Contain
         report.first, report.last = str(keys.ranges["first"].min()), str(keys.ranges["last"].max())
         notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
-        notes += [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []
+        notes += (
+            [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []
+        )
         if report.gaps and cfg.gaps == "fill":
             report.rows += _fill_gaps(staged, missing)
         how = "filled with NaN rows" if cfg.gaps == "fill" else "left as gaps"
@@ -155,8 +170,15 @@ def ingest_file(url: str, storage_root: str, cfg: IngestSettings, known: Contain
             quarantine(storage, url, digest, "bad_rows", report.reason, bad)
         ranges = keys.ranges[~keys.ranges["unique_id"].isin(keys.mixed_frequency)]
         return FileResult(report, staged, cols, ranges)
-    except (_Unchanged, FileRejected, pa.ArrowException, ValueError, UnicodeError, pd.errors.ParserError,
-            OSError) as exc:
+    except (
+        _Unchanged,
+        FileRejected,
+        pa.ArrowException,
+        ValueError,
+        UnicodeError,
+        pd.errors.ParserError,
+        OSError,
+    ) as exc:
         if staged is not None:
             staged.discard()
         try:
@@ -188,8 +210,15 @@ class _Unchanged(Exception):
     """The file's content is already ingested (found while parsing): stop."""
 
 
-def _stream_to_part(url: str, layout, writer: StagingWriter, cfg: IngestSettings, bad: list[dict],
-                    unchanged: Callable[[], bool], fast: bool) -> tuple[KeyStream, int]:
+def _stream_to_part(
+    url: str,
+    layout,
+    writer: StagingWriter,
+    cfg: IngestSettings,
+    bad: list[dict],
+    unchanged: Callable[[], bool],
+    fast: bool,
+) -> tuple[KeyStream, int]:
     """Stream the file's good rows into ``writer``; returns the key checks and the bad-row count.
 
     Parsing (main thread) overlaps with writing and checking the previous block (one worker
@@ -325,8 +354,9 @@ def _now() -> str:
 
 
 @task(name="ingest-file", cache_policy=NO_CACHE)
-def ingest_file_task(url: str, storage_root: str, cfg: IngestSettings, known: Container[str],
-                     columns: list[str] | None) -> FileResult:
+def ingest_file_task(
+    url: str, storage_root: str, cfg: IngestSettings, known: Container[str], columns: list[str] | None
+) -> FileResult:
     return ingest_file(url, storage_root, cfg, known, columns)
 
 
@@ -340,4 +370,3 @@ def discover_task(input_path: str, storage_root: str) -> tuple[list[str], KnownS
     """The files to ingest, plus what the dataset already holds (its ingested files, its columns)."""
     cur = Curated(Storage(storage_root))
     return discover(input_path), KnownSources(cur), cur.value_columns()
-

@@ -4,6 +4,7 @@
 points have actuals so far, MAE and MASE (scaled by each series' in-sample seasonal naive error
 before the cutoff). Rows are replaced as more actuals arrive; the file is rewritten atomically.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -14,11 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lstm_model.baselines import seasonal_scale_at
+from tasks.adapters import tables
 from tasks.adapters.curated import Curated, read_curated, sort_rows
+from tasks.adapters.storage import Storage
 from tasks.series.frequency import seasons
 from tasks.series.prepare import prepare
-from tasks.adapters import tables
-from tasks.adapters.storage import Storage
 
 SCORES = "scores"  # the Delta table of realised accuracy, replaced whole (one commit) at each scoring
 FORECASTS = "forecasts"  # the Delta table of forecasts, partitioned by cutoff date
@@ -47,8 +48,9 @@ def read_forecasts(storage: Storage) -> pd.DataFrame:
 def read_actuals(storage: Storage, since: pd.Timestamp) -> pd.DataFrame:
     """unique_id, ds, y of the curated rows at or after ``since``: the time filter is pushed down to
     the table's files, so a scoring run reads only the recent ones."""
-    t = Curated(storage).read_table(columns=["unique_id", "ds", "y"],
-                                    where=pc.field("ds") >= pa.scalar(since.as_unit("us"), pa.timestamp("us")))
+    t = Curated(storage).read_table(
+        columns=["unique_id", "ds", "y"], where=pc.field("ds") >= pa.scalar(since.as_unit("us"), pa.timestamp("us"))
+    )
     if t is None:
         return pd.DataFrame(columns=["unique_id", "ds", "y"])
     df = sort_rows(t).to_pandas()
@@ -77,8 +79,12 @@ def score_forecasts(storage: Storage, season: int | None = None) -> pd.DataFrame
     # a constant history has no seasonal naive error: its MASE is undefined (NaN, as in the
     # backtest), never inf, and leaves the mean over the other series
     joined["scaled_err"] = joined["abs_err"] / joined["mase_scale"].where(joined["mase_scale"] > 0)
-    new = joined.groupby(KEY, as_index=False).agg(points=("abs_err", "size"), series=("unique_id", "nunique"),
-                                                  mae=("abs_err", "mean"), mase=("scaled_err", "mean"))
+    new = joined.groupby(KEY, as_index=False).agg(
+        points=("abs_err", "size"),
+        series=("unique_id", "nunique"),
+        mae=("abs_err", "mean"),
+        mase=("scaled_err", "mean"),
+    )
     new["scored_at"] = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)
     table = new if old is None else pd.concat([old, new]).drop_duplicates(KEY, keep="last")
     table = table.sort_values(KEY).reset_index(drop=True)
@@ -91,11 +97,18 @@ def _mase_scales(history: pd.DataFrame, joined: pd.DataFrame, season: int | None
     from the whole history (for forecasts stored without their scale)."""
     prep = prepare(history)
     m = seasons(prep.freqs, season)  # (S,)
-    points = pd.DataFrame({"unique_id": np.repeat(prep.ids, prep.packed.lengths), "cutoff": prep.ds,
-                           "series": prep.packed.series_of_point(), "origin": prep.packed.position() + 1})
+    points = pd.DataFrame(
+        {
+            "unique_id": np.repeat(prep.ids, prep.packed.lengths),
+            "cutoff": prep.ds,
+            "series": prep.packed.series_of_point(),
+            "origin": prep.packed.position() + 1,
+        }
+    )
     pairs = joined[["unique_id", "cutoff"]].drop_duplicates().merge(points, on=["unique_id", "cutoff"])
-    pairs["mase_scale"] = seasonal_scale_at(prep.packed, pairs["series"].to_numpy(), pairs["origin"].to_numpy(),
-                                          m[pairs["series"].to_numpy()])
+    pairs["mase_scale"] = seasonal_scale_at(
+        prep.packed, pairs["series"].to_numpy(), pairs["origin"].to_numpy(), m[pairs["series"].to_numpy()]
+    )
     return pairs[["unique_id", "cutoff", "mase_scale"]]
 
 

@@ -7,6 +7,7 @@ few gaps or missing trading holidays do not change it): month, quarter and year 
 everything calendar-bound (season, seasonal naive, MASE scale, gap filling, future dates) is
 per series.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,17 @@ def infer_freqs(ds: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     daily_weekdays = fixed & (step == DAY_NS) & weekday
     key = np.stack([monthly, fixed, np.where(monthly, mstep, step), start, anchor, daily_weekdays], axis=1)
     kinds, inverse = np.unique(key.astype(np.int64), axis=0, return_inverse=True)
-    names = np.array([_monthly(int(k[2]), bool(k[3]), int(k[4])) if k[0]
-                      else _fixed(int(k[2]), bool(k[5]), int(k[4])) if k[1] else None for k in kinds], dtype=object)
+    names = np.array(
+        [
+            _monthly(int(k[2]), bool(k[3]), int(k[4]))
+            if k[0]
+            else _fixed(int(k[2]), bool(k[5]), int(k[4]))
+            if k[1]
+            else None
+            for k in kinds
+        ],
+        dtype=object,
+    )
     out[:] = names[inverse.reshape(-1)]
     return out
 
@@ -110,7 +120,7 @@ def season_length(freq: str | None, override: int | None = None) -> int:
         return 1
     head = freq.split("-")[0]
     digits = head[: len(head) - len(head.lstrip("0123456789"))]
-    n, base = int(digits or 1), head[len(digits):]
+    n, base = int(digits or 1), head[len(digits) :]
     per = {"MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "Q": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
     if base in per:
         return per[base] // n if per[base] % n == 0 else 1
@@ -131,15 +141,17 @@ def future_dates(last: np.ndarray, freqs: np.ndarray | str | None, horizon: int)
     """(S,) last timestamps and (S,) frequencies (or one for all) -> (S, H) next timestamps."""
     freqs = np.full(last.shape[0], freqs, dtype=object) if freqs is None or isinstance(freqs, str) else freqs
     if any(f is None for f in freqs):
-        raise ValueError("cannot forecast dates: the frequency of some series could not be inferred "
-                         "(set data.freq / --freq)")
+        raise ValueError(
+            "cannot forecast dates: the frequency of some series could not be inferred (set data.freq / --freq)"
+        )
     out = np.empty((last.shape[0], horizon), dtype="datetime64[ns]")
     for f in dict.fromkeys(freqs.tolist()):
         rows = freqs == f
         offset = pd.tseries.frequencies.to_offset(f)
         base = pd.DatetimeIndex(last[rows])
-        out[rows] = np.stack([(base + k * offset).to_numpy(dtype="datetime64[ns]")
-                              for k in range(1, horizon + 1)], axis=1)  # H date offsets, vectorised over rows
+        out[rows] = np.stack(
+            [(base + k * offset).to_numpy(dtype="datetime64[ns]") for k in range(1, horizon + 1)], axis=1
+        )  # H date offsets, vectorised over rows
     return out
 
 

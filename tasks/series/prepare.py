@@ -1,4 +1,5 @@
 """Curated long frame <-> packed numpy series, with each series' frequency."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,7 @@ import pandas as pd
 
 from lstm_model.windows import PackedSeries, offsets_of
 from tasks.series.frequency import infer_freqs
+
 
 @dataclass
 class Prepared:
@@ -66,11 +68,13 @@ def fingerprint(df: pd.DataFrame) -> str:
 def to_frame(ids: list[str], dates: np.ndarray, values: np.ndarray, col: str = "y_hat") -> pd.DataFrame:
     """(S,) ids, (S, H) dates and values -> long frame unique_id, ds, <col>."""
     H = values.shape[1]
-    return pd.DataFrame({
-        "unique_id": np.repeat(np.asarray(ids, dtype=object), H),
-        "ds": dates.reshape(-1),
-        col: values.reshape(-1),
-    })
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.asarray(ids, dtype=object), H),
+            "ds": dates.reshape(-1),
+            col: values.reshape(-1),
+        }
+    )
 
 
 def covariate_columns(df: pd.DataFrame, setting: str | None) -> list[str]:

@@ -5,6 +5,7 @@ and forecasts the ``horizon`` steps from it: in the backtest on the same cutoffs
 serving time on the whole history of the series it was chosen for. Time is counted in steps (the
 series' own calendar), so one call serves series of any frequency.
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,8 +19,15 @@ from lstm_model.windows import PackedSeries
 
 COMPARATORS = ("auto_ets", "auto_theta", "auto_arima", "seasonal_naive", "naive")
 AUTO = ("auto_ets", "auto_theta", "auto_arima")  # fitted models: statsforecast, per pair
-LABELS = {"lstm": "LSTM", "auto_ets": "AutoETS", "auto_theta": "AutoTheta", "auto_arima": "AutoARIMA",
-          "seasonal_naive": "SeasonalNaive", "naive": "Naive", "selected": "served"}
+LABELS = {
+    "lstm": "LSTM",
+    "auto_ets": "AutoETS",
+    "auto_theta": "AutoTheta",
+    "auto_arima": "AutoARIMA",
+    "seasonal_naive": "SeasonalNaive",
+    "naive": "Naive",
+    "selected": "served",
+}
 MIN_HISTORY = 2  # points a comparator needs before its origin
 # statsforecast simulates some intervals (Theta, ETS) after seeding numpy's global generator: two
 # threads fitting at once would interleave its draws, so one fit runs at a time per process
@@ -74,9 +82,15 @@ def histories(packed: PackedSeries, series: np.ndarray, origin: np.ndarray) -> p
     return frame
 
 
-def forecast_pairs(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizon: int,
-                   season: int | np.ndarray, names: list[str],
-                   levels: tuple[int, ...] = ()) -> dict[str, dict[str, np.ndarray]]:
+def forecast_pairs(
+    packed: PackedSeries,
+    series: np.ndarray,
+    origin: np.ndarray,
+    horizon: int,
+    season: int | np.ndarray,
+    names: list[str],
+    levels: tuple[int, ...] = (),
+) -> dict[str, dict[str, np.ndarray]]:
     """Per comparator: ``{"y_hat": (M, H)}`` plus ``lo_<level>`` / ``hi_<level>`` (M, H) when
     ``levels`` are asked for; NaN for pairs with fewer than MIN_HISTORY points. ``season``: one
     for all pairs or (M,) each pair's own (the fitted models run once per distinct season).
@@ -100,8 +114,17 @@ def forecast_pairs(packed: PackedSeries, series: np.ndarray, origin: np.ndarray,
     return out
 
 
-def _fit(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizon: int, season: int,
-         fitted: list[str], levels: tuple[int, ...], out: dict[str, dict[str, np.ndarray]], rows: np.ndarray) -> None:
+def _fit(
+    packed: PackedSeries,
+    series: np.ndarray,
+    origin: np.ndarray,
+    horizon: int,
+    season: int,
+    fitted: list[str],
+    levels: tuple[int, ...],
+    out: dict[str, dict[str, np.ndarray]],
+    rows: np.ndarray,
+) -> None:
     """statsforecast's models on M' pairs of one season, written into ``out`` at ``rows`` (M',)."""
     frame = histories(packed, series, origin)
     from statsforecast import StatsForecast

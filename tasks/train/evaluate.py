@@ -10,10 +10,11 @@ Protocol, per series (positions inside the series):
 Every model is scored on exactly the same (series, cutoff, step) points; the comparators are
 refitted at every origin on the history before it. The choice never reads the test part.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from lstm_model import backtest, baselines, metrics, scaling
 from lstm_model.bundle import ModelBundle, forecast_at
 from lstm_model.windows import PackedSeries
 from tasks.train import comparators as comp
+from tasks.train import intervals
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 LEVELS = backtest.LEVELS
@@ -41,8 +43,9 @@ class Split:
     origins: np.ndarray
 
 
-def split(packed: PackedSeries, horizon: int, val_windows: int = 1, n_windows: int = 1,
-          step: int | None = None) -> Split:
+def split(
+    packed: PackedSeries, horizon: int, val_windows: int = 1, n_windows: int = 1, step: int | None = None
+) -> Split:
     step = step or horizon
     origins = backtest.cutoffs(packed.lengths, horizon, n_windows, step)  # (W, S)
     test0 = origins[0]
@@ -51,8 +54,7 @@ def split(packed: PackedSeries, horizon: int, val_windows: int = 1, n_windows: i
     return Split(np.maximum(val_origins[0], 0), test0, val_origins, origins)
 
 
-def choose_windows(longest: int, horizon: int, input_size: int, most: int, val_windows: int,
-                   step: int) -> int:
+def choose_windows(longest: int, horizon: int, input_size: int, most: int, val_windows: int, step: int) -> int:
     """The most backtest windows, up to ``most``, that leave the longest series a training part
     of at least 2 (input_size + horizon) points; at least one."""
     for w in range(most, 1, -1):
@@ -92,8 +94,17 @@ class Evaluation:
     val: Pairs | None = None  # the validation pairs the choice was made on
 
 
-def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: list[str], ds: np.ndarray,
-             sp: Split, season: np.ndarray, comparators: list[str], margin: float = 0.0) -> Evaluation:
+def evaluate(
+    lstm: Predict | None,
+    input_size: int,
+    packed: PackedSeries,
+    ids: list[str],
+    ds: np.ndarray,
+    sp: Split,
+    season: np.ndarray,
+    comparators: list[str],
+    margin: float = 0.0,
+) -> Evaluation:
     """Backtest the LSTM (``lstm`` None: not trained) and the comparators on the validation and
     test origins, choose a model per series on the validation windows, score every model and the
     chosen ones on the test windows, and calibrate the LSTM's intervals on the validation part.
@@ -115,8 +126,11 @@ def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: l
         per_pair = test.metric(test.y_hat[m])
         for k in METRICS:
             agg[f"{m}_{k}"] = float(np.nanmean(per_pair[k][common])) if common.any() else float("nan")
-        rows.append(pd.DataFrame({"unique_id": ids_arr[test.series[common]], "model": m,
-                                  **{k: per_pair[k][common] for k in METRICS}}))
+        rows.append(
+            pd.DataFrame(
+                {"unique_id": ids_arr[test.series[common]], "model": m, **{k: per_pair[k][common] for k in METRICS}}
+            )
+        )
     table = pd.concat(rows, ignore_index=True).groupby(["unique_id", "model"], as_index=False, sort=False).mean()
     names = [ids_arr[i] for i in range(packed.n_series)]
     chosen = {names[i]: models[c] if c >= 0 else default for i, c in enumerate(choice)}
@@ -125,15 +139,24 @@ def evaluate(lstm: Predict | None, input_size: int, packed: PackedSeries, ids: l
     frame = _frame(test, ids_arr, ds, packed, models, chosen)
     conformal: dict[str, list[float]] = {}
     if LSTM in models:
-        conformal = _intervals(lstm, L, packed, sp, H, season, test, frame, agg)
-    return Evaluation(agg, table, frame, models, chosen,
-                      {names[i]: comparators[c] if c >= 0 else default_fallback for i, c in enumerate(fallback)},
-                      default, default_fallback, test, common, conformal, val)
-
-
-def per_series(season: int | np.ndarray, n_series: int) -> np.ndarray:
-    """(S,) season lengths from one for all or one per series."""
-    return np.broadcast_to(np.asarray(season, dtype=np.int64), (n_series,))
+        keep = _usable(test)
+        conformal = intervals.conformal(
+            lstm, L, packed, sp.val0, sp.test0, H, season, test.y_hat[LSTM][keep], test.scale[keep], frame, agg
+        )
+    return Evaluation(
+        agg,
+        table,
+        frame,
+        models,
+        chosen,
+        {names[i]: comparators[c] if c >= 0 else default_fallback for i, c in enumerate(fallback)},
+        default,
+        default_fallback,
+        test,
+        common,
+        conformal,
+        val,
+    )
 
 
 def packed_horizon(sp: Split) -> int:
@@ -150,10 +173,17 @@ def _usable(p: Pairs) -> np.ndarray:
     return (p.origin >= comp.MIN_HISTORY) & np.isfinite(p.y).any(axis=1)
 
 
-def _pairs(lstm: Predict | None, L: int, packed: PackedSeries, origins: np.ndarray, H: int, season: np.ndarray,
-           comparators: list[str]) -> Pairs:
+def _pairs(
+    lstm: Predict | None,
+    L: int,
+    packed: PackedSeries,
+    origins: np.ndarray,
+    H: int,
+    season: np.ndarray,
+    comparators: list[str],
+) -> Pairs:
     series, origin = backtest.pairs(origins)
-    season = per_series(season, packed.n_series)
+    season = intervals.per_series(season, packed.n_series)
     inside = origin >= 0  # a series shorter than its windows has negative origins: no pair there
     safe = np.maximum(origin, 0)
     y = np.full((series.size, H), np.nan)
@@ -178,8 +208,13 @@ def served_models(meta: dict, ids, serve_model: str = "selected") -> tuple[np.nd
     lstm or ensemble) and (S,) its fallback comparator, from a bundle's metadata; unseen series
     take the defaults."""
     chosen, fallback = meta.get("selection", {}), meta.get("fallback", {})
-    want = np.array([serve_model if serve_model in (LSTM, ENSEMBLE) else chosen.get(i, meta.get("default_model", LSTM))
-                     for i in ids], dtype=object)
+    want = np.array(
+        [
+            serve_model if serve_model in (LSTM, ENSEMBLE) else chosen.get(i, meta.get("default_model", LSTM))
+            for i in ids
+        ],
+        dtype=object,
+    )
     backup = np.array([fallback.get(i, meta.get("default_fallback", "naive")) for i in ids], dtype=object)
     return want, backup
 
@@ -225,8 +260,9 @@ def _choose(val: Pairs, models: list[str], n_series: int, margin: float = 0.0) -
     return best, models[default]
 
 
-def _served(test: Pairs, models: list[str], comparators: list[str], choice: np.ndarray,
-            fallback: np.ndarray) -> np.ndarray:
+def _served(
+    test: Pairs, models: list[str], comparators: list[str], choice: np.ndarray, fallback: np.ndarray
+) -> np.ndarray:
     """(M, H) the forecast of each pair's chosen model; its best comparator where the choice
     cannot forecast that pair (as at serving time)."""
     out = np.full_like(test.y, np.nan)
@@ -238,90 +274,24 @@ def _served(test: Pairs, models: list[str], comparators: list[str], choice: np.n
     return out
 
 
-def _frame(test: Pairs, ids: np.ndarray, ds: np.ndarray, packed: PackedSeries, models: list[str],
-           chosen: dict[str, str]) -> pd.DataFrame:
+def _frame(
+    test: Pairs, ids: np.ndarray, ds: np.ndarray, packed: PackedSeries, models: list[str], chosen: dict[str, str]
+) -> pd.DataFrame:
     H = test.y.shape[1]
     keep = _usable(test)
     series, origin = test.series[keep], test.origin[keep]
     start = packed.offsets[series] + origin  # (M,) first target of each pair
     idx = np.minimum(start[:, None] + np.arange(H), (packed.offsets + packed.lengths - 1)[series][:, None])
-    return pd.DataFrame({
-        "unique_id": np.repeat(ids[series], H),
-        "cutoff": np.repeat(ds[start - 1], H),
-        "ds": ds[idx].reshape(-1),
-        "y": test.y[keep].reshape(-1),
-        **{m: test.y_hat[m][keep].reshape(-1) for m in models + [SELECTED]},
-        "model": np.repeat([chosen[i] for i in ids[series]], H),
-    })
-
-
-def _intervals(lstm: Predict, L: int, packed: PackedSeries, sp: Split, H: int, season: np.ndarray, test: Pairs,
-               frame: pd.DataFrame, agg: dict[str, float]) -> dict[str, list[float]]:
-    """Conformal half-widths (MASE-scaled, per step) of the LSTM: calibrated on every validation
-    point at every horizon step, their coverage measured the same way on the test part (into
-    ``agg``), interval columns added to ``frame``; returns the widths calibrated on both parts."""
-    cal_r, cal_ok = _scaled_residuals(lstm, packed, sp.val0, sp.test0, H, L, season)
-    q_val = backtest.conformal_quantiles(cal_r, cal_ok, LEVELS)
-    keep = _usable(test)
-    y_hat, scale = test.y_hat[LSTM][keep], test.scale[keep][:, None]
-    for level, q in q_val.items():
-        frame[f"lstm_lo_{level}"] = (y_hat - q * scale).reshape(-1)
-        frame[f"lstm_hi_{level}"] = (y_hat + q * scale).reshape(-1)
-    sample = _sample_series(packed.n_series, int((packed.lengths - sp.test0).max()) + H - 1)
-    test_r, test_ok = _scaled_residuals(lstm, packed, sp.test0, packed.lengths, H, L, season, sample)
-    agg["coverage_points"] = float(test_ok.sum())
-    for level, q in q_val.items():  # in residual units the interval is [-q, q]
-        half = np.broadcast_to(q[None, :], test_r.shape)  # (M, H)
-        agg[f"coverage_{level}"] = backtest.coverage(np.where(test_ok, test_r, np.nan), -half, half)
-    q_all = backtest.conformal_quantiles(np.concatenate([cal_r, test_r]), np.concatenate([cal_ok, test_ok]),
-                                         LEVELS)
-    return {str(k): [float(x) for x in v] for k, v in q_all.items()}
-
-
-MAX_COVERAGE_PAIRS = 1 << 18  # the coverage of very many series is measured on a sample of them
-
-
-def _sample_series(n_series: int, per_series: int) -> np.ndarray:
-    """All series, or a fixed random sample of them when all would exceed MAX_COVERAGE_PAIRS pairs."""
-    keep = max(1, MAX_COVERAGE_PAIRS // max(per_series, 1))
-    if n_series <= keep:
-        return np.arange(n_series)
-    return np.sort(np.random.default_rng(0).choice(n_series, keep, replace=False))
-
-
-def _target_pairs(start: np.ndarray, stop: np.ndarray, H: int, L: int,
-                  series_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(series (M,), origin (M,), ok (M, H)) with origin in [start - H + 1, stop - 1] (and >= L):
-    for each horizon step, every point of [start, stop) of each series is a target once; ok masks
-    targets outside that part. start, stop: (S,) positions."""
-    start, stop = start[series_ids], stop[series_ids]
-    span = np.arange(-H + 1, max(int((stop - start).max(initial=0)), 0))  # (J,)
-    origin = start[None, :] + span[:, None]  # (J, S')
-    series = np.broadcast_to(series_ids, origin.shape)
-    keep = (origin >= L) & (origin <= stop[None, :] - 1)
-    series, origin = series[keep], origin[keep]
-    j = np.broadcast_to(np.arange(len(series_ids)), keep.shape)[keep]  # index into start/stop
-    pos = origin[:, None] + np.arange(H)[None, :]  # (M, H) target positions
-    ok = (pos >= start[j, None]) & (pos < stop[j, None])
-    return series.astype(np.int64), origin.astype(np.int64), ok
-
-
-def _scaled_residuals(lstm: Predict, packed: PackedSeries, start: np.ndarray, stop: np.ndarray,
-                      H: int, L: int, season: np.ndarray,
-                      series_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """MASE-scaled residuals (M, H) of the forecasts of every point of [start, stop) at every
-    horizon step (see ``_target_pairs``), and the mask (M, H) of those whose actual and inputs
-    are all observed."""
-    ids = np.arange(packed.n_series) if series_ids is None else series_ids
-    series, origin, ok = _target_pairs(start, stop, H, L, ids)
-    if not series.size:
-        return np.zeros((0, H)), np.zeros((0, H), bool)
-    pos = np.minimum(origin[:, None] + np.arange(H)[None, :], packed.lengths[series, None] - 1)  # (M, H)
-    y = np.where(ok, packed.values[packed.offsets[series, None] + pos], np.nan)  # (M, H)
-    scale = baselines.seasonal_scale_at(packed, series, origin, per_series(season, packed.n_series)[series])[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = (y - lstm(series, origin)) / scale  # NaN where the actual or an input point is missing
-    return r, ok & np.isfinite(r)
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat(ids[series], H),
+            "cutoff": np.repeat(ds[start - 1], H),
+            "ds": ds[idx].reshape(-1),
+            "y": test.y[keep].reshape(-1),
+            **{m: test.y_hat[m][keep].reshape(-1) for m in models + [SELECTED]},
+            "model": np.repeat([chosen[i] for i in ids[series]], H),
+        }
+    )
 
 
 def rescore(bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list[str], sp: Split) -> float:
@@ -334,14 +304,19 @@ def rescore(bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list
     if bundle.eval_state_dict:
         sid, pos = packed.series_of_point(), packed.position()
         fit_mask = pos < np.maximum(sp.val0, 1)[sid]
-        stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, bundle.stats.transform,
-                                  bundle.stats.scaler)
-        cov = scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series) \
-            if bundle.covariates else None
+        stats = scaling.fit_stats(
+            packed.values, sid, fit_mask, packed.n_series, bundle.stats.transform, bundle.stats.scaler
+        )
+        cov = (
+            scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series)
+            if bundle.covariates
+            else None
+        )
         ok = np.isin(want, [LSTM, ENSEMBLE]) & (test.origin >= bundle.network.input_size)
         if ok.any():
-            y_hat[ok] = forecast_at(bundle.build("cpu", evaluated=True), packed, test.series[ok], test.origin[ok],
-                                    stats, cov)
+            y_hat[ok] = forecast_at(
+                bundle.build("cpu", evaluated=True), packed, test.series[ok], test.origin[ok], stats, cov
+            )
     ens = want == ENSEMBLE
     if ens.any():
         members = [y_hat] + [test.y_hat[m] for m in ENSEMBLE_MEMBERS[1:] if m in test.y_hat]

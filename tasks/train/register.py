@@ -1,5 +1,6 @@
 """Register a trained model: one MLflow run with everything it was trained on and scored with, a
 registered version, and the gate that moves the champion alias only when the new version beats it."""
+
 from __future__ import annotations
 
 import tempfile
@@ -17,8 +18,18 @@ from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
 from tasks.adapters.locks import hold
 from tasks.adapters.settings import Settings
 from tasks.adapters.storage import Storage
-from tasks.adapters.tracking import (CHALLENGER, CHAMPION, EPOCH_METRICS, GATE_LOCK, alias_version, connect,
-                                     experiment_id, load_bundle, log_lineage, log_model)
+from tasks.adapters.tracking import (
+    CHALLENGER,
+    CHAMPION,
+    EPOCH_METRICS,
+    GATE_LOCK,
+    alias_version,
+    connect,
+    experiment_id,
+    load_bundle,
+    log_lineage,
+    log_model,
+)
 from tasks.train.comparators import COMPARATORS, LABELS
 from tasks.train.evaluate import rescore
 
@@ -33,8 +44,14 @@ class Registration:
     artifact_uri: str
 
 
-def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | None,
-                     trials: list | None = None, lineage: dict | None = None) -> Registration:
+def log_and_register(
+    s: Settings,
+    outcome,
+    plot_png: bytes,
+    flow_run_id: str | None,
+    trials: list | None = None,
+    lineage: dict | None = None,
+) -> Registration:
     """One MLflow run with params, per-epoch metrics, test metrics, plot, table, the model and the
     curated table version it trained on (``lineage``: curated_uri, curated_version); a registered
     version; the champion alias moved only when the gate passes, one gate at a time across processes
@@ -49,23 +66,45 @@ def log_and_register(s: Settings, outcome, plot_png: bytes, flow_run_id: str | N
         artifact_uri = run.info.artifact_uri
         mlflow.log_params({k: str(v) for k, v in s.public().items()})
         now = int(time.time() * 1000)
-        hist = [Metric(k, float(r[k]), now, r["epoch"]) for r in (outcome.result.history if outcome.result else [])
-                for k in EPOCH_METRICS if r.get(k) is not None]
+        hist = [
+            Metric(k, float(r[k]), now, r["epoch"])
+            for r in (outcome.result.history if outcome.result else [])
+            for k in EPOCH_METRICS
+            if r.get(k) is not None
+        ]
         for i in range(0, len(hist), 1000):
             client.log_batch(rid, metrics=hist[i : i + 1000])
         res, served = outcome.result, outcome.served
-        training = {} if res is None else {
-            "windows_per_s": res.windows_per_s, "train_seconds": res.seconds, "best_epoch": res.best_epoch,
-            "best_val_loss": res.best_val_loss, "n_train_windows": res.n_train_windows,
-            "gpu_mem_peak_mb": res.peak_memory_mb, "world_size": res.world_size}
+        training = (
+            {}
+            if res is None
+            else {
+                "windows_per_s": res.windows_per_s,
+                "train_seconds": res.seconds,
+                "best_epoch": res.best_epoch,
+                "best_val_loss": res.best_val_loss,
+                "n_train_windows": res.n_train_windows,
+                "gpu_mem_peak_mb": res.peak_memory_mb,
+                "world_size": res.world_size,
+            }
+        )
         if served is not None:
-            training.update(refit_epochs=len(served.history), refit_seconds=served.seconds,
-                            refit_train_windows=served.n_train_windows)
-        mlflow.log_metrics({k: v for k, v in {**outcome.metrics, **training, "n_series": len(outcome.ids)}.items()
-                            if np.isfinite(v)})
-        mlflow.set_tags({"device": outcome.bundle.meta.get("device", "cpu"), "prefect.flow_run_id": flow_run_id or "",
-                         "data_fingerprint": outcome.bundle.meta.get("data_fingerprint", ""),
-                         "train_end": outcome.bundle.meta.get("train_end", "")})
+            training.update(
+                refit_epochs=len(served.history),
+                refit_seconds=served.seconds,
+                refit_train_windows=served.n_train_windows,
+            )
+        mlflow.log_metrics(
+            {k: v for k, v in {**outcome.metrics, **training, "n_series": len(outcome.ids)}.items() if np.isfinite(v)}
+        )
+        mlflow.set_tags(
+            {
+                "device": outcome.bundle.meta.get("device", "cpu"),
+                "prefect.flow_run_id": flow_run_id or "",
+                "data_fingerprint": outcome.bundle.meta.get("data_fingerprint", ""),
+                "train_end": outcome.bundle.meta.get("train_end", ""),
+            }
+        )
         if lineage and lineage.get("curated_version") is not None:
             log_lineage(lineage["curated_uri"], int(lineage["curated_version"]))
         t = Path(tmp)
@@ -106,8 +145,10 @@ def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | Non
     names the best comparator beside them."""
     m = outcome.metrics
     new = m["selected_mase"]
-    best = min([k for k in outcome.evaluation.models if k in COMPARATORS],
-               key=lambda k: m.get(f"{k}_mase", np.inf) if np.isfinite(m.get(f"{k}_mase", np.nan)) else np.inf)
+    best = min(
+        [k for k in outcome.evaluation.models if k in COMPARATORS],
+        key=lambda k: m.get(f"{k}_mase", np.inf) if np.isfinite(m.get(f"{k}_mase", np.nan)) else np.inf,
+    )
     versus = f"best comparator {LABELS.get(best, best)} {m.get(f'{best}_mase', float('nan')):.4f}"
     champ = alias_version(client, name)
     if champ is None:
@@ -125,8 +166,11 @@ def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | Non
         return False, f"kept out: served MASE {new:.4f} does not beat champion v{champ} {old:.4f} ({versus})", champ
     if not np.isfinite(new):
         return False, f"kept out: no test point to compare with champion v{champ}", champ
-    return True, f"promoted: served MASE {new:.4f} < champion v{champ} {old:.4f} on the same test points ({versus})", \
-        champ
+    return (
+        True,
+        f"promoted: served MASE {new:.4f} < champion v{champ} {old:.4f} on the same test points ({versus})",
+        champ,
+    )
 
 
 def champion_mase(bundle: ModelBundle, outcome) -> float:

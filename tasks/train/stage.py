@@ -1,38 +1,39 @@
 """Train stage: split by time, fit the LSTM on the training part, backtest it against the statistical
 comparators, choose a model per series, refit the LSTM on every point for serving."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
+import torch
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-
-import torch
 
 from lstm_model import scaling
 from lstm_model.bundle import ModelBundle, features, forecast_at
 from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit
 from lstm_model.windows import PackedSeries, complete, window_starts
-from tasks.train import comparators
-from tasks.train.configs import network_config, train_config
-from tasks.train.evaluate import Evaluation, Split, choose_windows, evaluate, split
-from tasks.series.frequency import seasons
-from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
+from tasks.adapters.curated import Curated
 from tasks.adapters.plots import forecast_plot
 from tasks.adapters.progress import epoch_progress
 from tasks.adapters.settings import Settings
-from tasks.adapters.curated import Curated
 from tasks.adapters.storage import Storage
+from tasks.series.frequency import seasons
+from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
+from tasks.train import comparators
+from tasks.train.configs import network_config, train_config
+from tasks.train.evaluate import Evaluation, Split, choose_windows, evaluate, split
 from tasks.train.register import Registration, log_and_register
+
 
 @dataclass
 class TrainOutcome:
@@ -61,8 +62,15 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     validation part)  3. backtest it and the comparators, choose a model per series on validation
     4. refit the LSTM on every point for serving, for the number of optimizer steps validation chose."""
     plan = _plan(df, s)
-    prep, packed, covariates, sp, net, tc, key = plan.prep, plan.prep.packed, plan.covariates, plan.split, \
-        plan.net, plan.tc, plan.key
+    prep, packed, covariates, sp, net, tc, key = (
+        plan.prep,
+        plan.prep.packed,
+        plan.covariates,
+        plan.split,
+        plan.net,
+        plan.tc,
+        plan.key,
+    )
     ids, ds, L, season = prep.ids, prep.ds, net.input_size, plan.season
     W = sp.origins.shape[0]
     names = comparators.parse(s.data.comparators, packed.n_series, s.data.max_auto_series, int(season.max()))
@@ -94,17 +102,37 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     bundle = ModelBundle(
         network=served[0].model.cfg if served else net,
         state_dict=_cpu(served[0].model) if served else {},
-        stats=served[1] if served else scaling.fit_stats(packed.values, packed.series_of_point(),
-                                                         np.ones(packed.values.shape[0], bool), packed.n_series,
-                                                         s.data.transform, s.data.scaler),
+        stats=served[1]
+        if served
+        else scaling.fit_stats(
+            packed.values,
+            packed.series_of_point(),
+            np.ones(packed.values.shape[0], bool),
+            packed.n_series,
+            s.data.transform,
+            s.data.scaler,
+        ),
         series_ids=ids,
         covariate_stats=served[2] if served else None,
         covariates=covariates,
         meta=meta,
         eval_state_dict=_cpu(evaluated[0].model) if evaluated else {},
     )
-    return TrainOutcome(bundle, evaluated[0] if evaluated else None, served[0] if served else None, ev.metrics,
-                        ev.table, ev.frame, prep, packed, ids, ds, sp, ev, evaluated[1] if evaluated else None)
+    return TrainOutcome(
+        bundle,
+        evaluated[0] if evaluated else None,
+        served[0] if served else None,
+        ev.metrics,
+        ev.table,
+        ev.frame,
+        prep,
+        packed,
+        ids,
+        ds,
+        sp,
+        ev,
+        evaluated[1] if evaluated else None,
+    )
 
 
 def _counts(freqs: np.ndarray) -> dict[str, int]:
@@ -136,8 +164,16 @@ def _plan(df: pd.DataFrame, s: Settings) -> Plan:
     net = network_config(s, L, H, 1 + len(covariates))
     tc = train_config(s)
     data_fp = fingerprint(df)
-    return Plan(prep, covariates, season, split(prep.packed, H, s.data.val_windows, W, step), net, tc, data_fp,
-                checkpoint_key(s, data_fp))
+    return Plan(
+        prep,
+        covariates,
+        season,
+        split(prep.packed, H, s.data.val_windows, W, step),
+        net,
+        tc,
+        data_fp,
+        checkpoint_key(s, data_fp),
+    )
 
 
 def train_networks(df: pd.DataFrame, s: Settings) -> None:
@@ -153,19 +189,37 @@ def evaluated_lstm(df: pd.DataFrame, s: Settings) -> TrainResult | None:
     return fitted[0] if fitted else None
 
 
-def _fit_evaluated(plan: Plan, s: Settings, on_epoch: Callable[[dict], None] | None) -> "Fitted | None":
+def _fit_evaluated(plan: Plan, s: Settings, on_epoch: Callable[[dict], None] | None) -> Fitted | None:
     """The evaluated LSTM: trained on the training part, early-stopped on the validation windows."""
     sp = plan.split
-    return _fit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, sp.val0,
-                (sp.val0 + plan.net.horizon - 1, sp.test0), plan.key, on_epoch)
+    return _fit(
+        plan.net,
+        plan.tc,
+        plan.prep.packed,
+        plan.covariates,
+        s,
+        sp.val0,
+        (sp.val0 + plan.net.horizon - 1, sp.test0),
+        plan.key,
+        on_epoch,
+    )
 
 
 Fitted = tuple[TrainResult, scaling.ScalerStats, "scaling.ScalerStats | None", int]  # result, stats, cov stats, windows
 
 
-def _fit(net: NetworkConfig, tc: TrainConfig, packed: PackedSeries, covariates: list[str], s: Settings,
-         fit_end: np.ndarray, val_span: tuple[np.ndarray, np.ndarray] | None, key: str,
-         on_epoch: Callable[[dict], None] | None, tag: str = "") -> Fitted | None:
+def _fit(
+    net: NetworkConfig,
+    tc: TrainConfig,
+    packed: PackedSeries,
+    covariates: list[str],
+    s: Settings,
+    fit_end: np.ndarray,
+    val_span: tuple[np.ndarray, np.ndarray] | None,
+    key: str,
+    on_epoch: Callable[[dict], None] | None,
+    tag: str = "",
+) -> Fitted | None:
     """Train ``s.model.ensemble`` networks on the targets before ``fit_end`` (S,), scaled on those
     points only; early stopping on the windows whose last point lies in ``val_span`` (first
     target at or after the training part). None when no series has a complete training window."""
@@ -173,17 +227,23 @@ def _fit(net: NetworkConfig, tc: TrainConfig, packed: PackedSeries, covariates: 
     sid, pos = packed.series_of_point(), packed.position()
     fit_mask = pos < np.maximum(fit_end, 1)[sid]
     stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, s.data.transform, s.data.scaler)
-    cov_stats = scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series) if covariates \
-        else None
+    cov_stats = scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series) if covariates else None
     data = features(packed, stats, cov_stats)  # (N, F)
     observed = np.where(np.isfinite(data).all(axis=1), packed.observed(), np.nan)  # a value that cannot be logged
     tr, va = training_windows(observed, packed.offsets, fit_end, val_span, L, H)
     if tr.size == 0:
         return None
-    members = [fit(net, data, tr, va, replace(tc, seed=tc.seed + 1000 * k,
-                                                             checkpoint=checkpoint_path(s, key + tag, k)),
-                   on_epoch=on_epoch)
-               for k in range(s.model.ensemble)]  # a few full trainings, not a loop over data
+    members = [
+        fit(
+            net,
+            data,
+            tr,
+            va,
+            replace(tc, seed=tc.seed + 1000 * k, checkpoint=checkpoint_path(s, key + tag, k)),
+            on_epoch=on_epoch,
+        )
+        for k in range(s.model.ensemble)
+    ]  # a few full trainings, not a loop over data
     result = members[0]
     result.seconds = sum(m.seconds for m in members)
     result.windows_per_s = sum(m.windows_per_s * m.seconds for m in members) / max(result.seconds, 1e-9)
@@ -191,35 +251,72 @@ def _fit(net: NetworkConfig, tc: TrainConfig, packed: PackedSeries, covariates: 
     return result, stats, cov_stats, int(tr.size)
 
 
-def training_windows(observed: np.ndarray, offsets: np.ndarray, fit_end: np.ndarray,
-                     val_span: tuple[np.ndarray, np.ndarray] | None, L: int, H: int) -> tuple[np.ndarray, np.ndarray]:
+def training_windows(
+    observed: np.ndarray,
+    offsets: np.ndarray,
+    fit_end: np.ndarray,
+    val_span: tuple[np.ndarray, np.ndarray] | None,
+    L: int,
+    H: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Starts of the complete training windows (every target before ``fit_end`` (S,)) and of the
     validation windows (last point in ``val_span`` = [val0 + H - 1, test0): every target inside
     the validation part, none a training target). observed (N,): NaN marks a missing point."""
     zeros = np.zeros(offsets.shape[0], dtype=np.int64)
     tr = complete(observed, window_starts(offsets, zeros, fit_end, L + H), L + H)
-    va = complete(observed, window_starts(offsets, *val_span, L + H), L + H) if val_span is not None \
+    va = (
+        complete(observed, window_starts(offsets, *val_span, L + H), L + H)
+        if val_span is not None
         else np.zeros(0, dtype=np.int64)
+    )
     return tr, va
 
 
-def _refit(net: NetworkConfig, tc: TrainConfig, packed: PackedSeries, covariates: list[str], s: Settings,
-           evaluated: Fitted | None, key: str, on_epoch: Callable[[dict], None] | None) -> Fitted | None:
+def _refit(
+    net: NetworkConfig,
+    tc: TrainConfig,
+    packed: PackedSeries,
+    covariates: list[str],
+    s: Settings,
+    evaluated: Fitted | None,
+    key: str,
+    on_epoch: Callable[[dict], None] | None,
+) -> Fitted | None:
     """The served LSTM: trained on every point (statistics from every point) for as many optimizer
     steps as the evaluated one took to its best validation loss, on the same learning-rate schedule
     stretched to the larger data; without an evaluated LSTM (series too short to hold one out),
     for a third of the epochs."""
     if evaluated is None:
-        return _fit(net, replace(tc, stop_after=max(1, tc.epochs // 3)), packed, covariates, s, packed.lengths,
-                    None, key, on_epoch, "-refit")
+        return _fit(
+            net,
+            replace(tc, stop_after=max(1, tc.epochs // 3)),
+            packed,
+            covariates,
+            s,
+            packed.lengths,
+            None,
+            key,
+            on_epoch,
+            "-refit",
+        )
     result, _, _, n_eval = evaluated
     n_all = int(np.maximum(packed.lengths - net.input_size - net.horizon + 1, 0).sum())
     per_epoch = lambda n: -(-min(n, tc.max_windows_per_epoch or n) // tc.batch_size)  # noqa: E731 batches
     ratio = per_epoch(n_eval) / max(per_epoch(n_all), 1)
     epochs = max(1, round(tc.epochs * ratio))
     stop = max(1, min(epochs, round((result.best_epoch + 1) * ratio)))
-    return _fit(net, replace(tc, epochs=epochs, stop_after=stop, patience=tc.epochs), packed, covariates, s,
-                packed.lengths, None, key, on_epoch, "-refit")
+    return _fit(
+        net,
+        replace(tc, epochs=epochs, stop_after=stop, patience=tc.epochs),
+        packed,
+        covariates,
+        s,
+        packed.lengths,
+        None,
+        key,
+        on_epoch,
+        "-refit",
+    )
 
 
 def _cpu(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -230,8 +327,12 @@ def checkpoint_key(s: Settings, data_fingerprint: str) -> str:
     """Names a training by everything that shapes it: the data and the data/model/training settings
     (not ``resume``, ``device``, ``checkpoint_dir`` nor ``progress``), so that ``--resume`` finds
     the checkpoint of the same training only."""
-    shaping = {k: v for k, v in s.flat().items() if k.split(".")[0] in ("data", "model", "training")
-               and k not in ("training.resume", "training.device", "training.checkpoint_dir", "training.progress")}
+    shaping = {
+        k: v
+        for k, v in s.flat().items()
+        if k.split(".")[0] in ("data", "model", "training")
+        and k not in ("training.resume", "training.device", "training.checkpoint_dir", "training.progress")
+    }
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{digest}-{data_fingerprint}"
 
@@ -242,8 +343,11 @@ def checkpoint_path(s: Settings, key: str, member: int) -> str:
         base = Path(s.training.checkpoint_dir)
     else:
         storage = Storage(s.storage.root)
-        base = storage.local_root() / "checkpoints" if storage.is_local else \
-            Path(tempfile.gettempdir()) / "lstm-forecast-checkpoints"
+        base = (
+            storage.local_root() / "checkpoints"
+            if storage.is_local
+            else Path(tempfile.gettempdir()) / "lstm-forecast-checkpoints"
+        )
     return str(base / key / f"member-{member}.pt")
 
 
@@ -273,7 +377,9 @@ def load_curated_task(s: Settings) -> pd.DataFrame:
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE)
-def register_task(s: Settings, outcome: TrainOutcome, history: pd.DataFrame, run_id: str | None,
-                  trials: list | None = None) -> Registration:
-    return log_and_register(s, outcome, forecast_plot(history, outcome.test_frame, outcome.table), run_id, trials,
-                            lineage=history.attrs)
+def register_task(
+    s: Settings, outcome: TrainOutcome, history: pd.DataFrame, run_id: str | None, trials: list | None = None
+) -> Registration:
+    return log_and_register(
+        s, outcome, forecast_plot(history, outcome.test_frame, outcome.table), run_id, trials, lineage=history.attrs
+    )

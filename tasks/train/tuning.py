@@ -5,6 +5,7 @@ its best validation loss in scaled units (the same validation windows for every 
 part is never read). The chosen settings then train as usual; each trial is logged as a nested
 MLflow run of the training's run.
 """
+
 from __future__ import annotations
 
 import math

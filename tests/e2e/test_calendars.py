@@ -1,5 +1,6 @@
 """Series of different calendars in one dataset, through the real CLI: each series keeps its own
 frequency for gaps, seasons, comparators and future dates."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,14 +39,29 @@ def calendars_csv(tmp_path):
 
 def test_each_series_forecast_on_its_own_calendar(tmp_path, calendars_csv):
     storage = tmp_path / "storage"
-    out = cli("run", "--input", str(calendars_csv), "--storage", str(storage), "--horizon", str(H),
-              "--epochs", "5", "--gaps", "fill", "--comparators", "seasonal_naive,naive,auto_ets")
+    out = cli(
+        "run",
+        "--input",
+        str(calendars_csv),
+        "--storage",
+        str(storage),
+        "--horizon",
+        str(H),
+        "--epochs",
+        "5",
+        "--gaps",
+        "fill",
+        "--comparators",
+        "seasonal_naive,naive,auto_ets",
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     curated = pd.read_parquet(storage / "curated")
     filled = curated[curated["y"].isna()].groupby("unique_id")["ds"].apply(list).to_dict()
     # gaps are read on each calendar: the holidays and the missing month end, never a weekend
-    assert filled == {"stock": list(pd.bdate_range("2022-01-03", periods=260)[[12, 80, 150]]),
-                      "month_end": [pd.Timestamp("2014-07-31")]}
+    assert filled == {
+        "stock": list(pd.bdate_range("2022-01-03", periods=260)[[12, 80, 150]]),
+        "month_end": [pd.Timestamp("2014-07-31")],
+    }
     fc = forecasts_table(storage)
     assert np.isfinite(fc["y_hat"]).all() and set(fc["unique_id"]) == set(CALENDARS)
     for name, (freq, ds) in CALENDARS.items():

@@ -1,4 +1,5 @@
 """The real command line in a subprocess (its own ephemeral Prefect API, sqlite MLflow)."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,14 @@ pytestmark = pytest.mark.e2e
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_help_lists_settings_and_env_vars():
@@ -28,8 +35,19 @@ def test_help_lists_settings_and_env_vars():
 def test_run_on_a_long_multi_series_csv(tmp_path, long_csv):
     storage = tmp_path / "storage"
     horizon = 6
-    out = cli("run", "--input", str(long_csv), "--storage", str(storage), "--horizon", str(horizon),
-              "--input-size", "12", "--epochs", "60")
+    out = cli(
+        "run",
+        "--input",
+        str(long_csv),
+        "--storage",
+        str(storage),
+        "--horizon",
+        str(horizon),
+        "--input-size",
+        "12",
+        "--epochs",
+        "60",
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "registered model version 1" in out.stdout
     fc = forecasts_table(storage)

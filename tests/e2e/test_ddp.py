@@ -1,12 +1,13 @@
 """Data-parallel training with torchrun and gloo on 2 CPU processes, against a single-process run."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tasks.ingest.stage import ingest_files
 from tasks.adapters.settings import IngestSettings
 from tasks.adapters.storage import Storage
+from tasks.ingest.stage import ingest_files
 from tests.conftest import mlflow_client
 from tests.e2e.test_cli import cli
 
@@ -16,8 +17,24 @@ pytestmark = pytest.mark.e2e
 def test_ddp_on_two_processes_registers_one_model_with_the_single_process_loss_curve(tmp_path, long_csv):
     storage = tmp_path / "storage"
     ingest_files(str(long_csv), Storage(str(storage)), IngestSettings())
-    common = ["--storage", str(storage), "--horizon", "6", "--input-size", "12", "--epochs", "4",
-              "--batch-size", "64", "--max-windows-per-epoch", "640", "--patience", "100", "--seed", "7"]
+    common = [
+        "--storage",
+        str(storage),
+        "--horizon",
+        "6",
+        "--input-size",
+        "12",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "64",
+        "--max-windows-per-epoch",
+        "640",
+        "--patience",
+        "100",
+        "--seed",
+        "7",
+    ]
 
     ddp = cli("train", "--nproc", "2", *common)
     assert ddp.returncode == 0, ddp.stdout[-3000:] + ddp.stderr[-3000:]

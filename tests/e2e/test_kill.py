@@ -1,6 +1,7 @@
 """SIGKILL in the middle of an ingest, a compaction or a forecast write leaves every table as it was
 (or as the finished commit left it, never in between); a re-run completes with no duplicate
 (unique_id, ds), and a killed writer's files are vacuumed once older than the retention."""
+
 from __future__ import annotations
 
 import os
@@ -18,10 +19,10 @@ import pytest
 
 from tasks.adapters import tables
 from tasks.adapters.curated import Curated
-from tasks.ingest.commit import maintain
-from tasks.ingest.stage import ingest_files
 from tasks.adapters.settings import IngestSettings
 from tasks.adapters.storage import Storage
+from tasks.ingest.commit import maintain
+from tasks.ingest.stage import ingest_files
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -66,10 +67,13 @@ def test_sigkill_mid_ingest_leaves_curated_intact(tmp_path):
 
     big = tmp_path / "big.csv"
     n = big_csv(big)
-    proc = python("import sys; from tasks.ingest.stage import ingest_files; from tasks.adapters.settings import IngestSettings;"
-                  "from tasks.adapters.storage import Storage;"
-                  "ingest_files(sys.argv[1], Storage(sys.argv[2]), IngestSettings(block_size_mb=1))",
-                  str(big), str(tmp_path / "storage"))
+    proc = python(
+        "import sys; from tasks.ingest.stage import ingest_files; from tasks.adapters.settings import IngestSettings;"
+        "from tasks.adapters.storage import Storage;"
+        "ingest_files(sys.argv[1], Storage(sys.argv[2]), IngestSettings(block_size_mb=1))",
+        str(big),
+        str(tmp_path / "storage"),
+    )
     kill_when(proc, lambda: any(p.stat().st_size > 0 for p in data_files(table) - files_before))
 
     assert sorted((table / "_delta_log").iterdir()) == log_before  # nothing committed
@@ -102,9 +106,12 @@ def test_sigkill_mid_compaction_leaves_curated_readable_and_whole(tmp_path):
     ingest_files(str(tmp_path / "f*.csv"), storage, IngestSettings(compact_min_files=100))
     before = Curated(storage).read()
     files_before = data_files(table)
-    proc = python("import sys; from tasks.adapters.curated import Curated; from tasks.ingest.commit import maintain;"
-                  "from tasks.adapters.storage import Storage;"
-                  "maintain(Curated(Storage(sys.argv[1])), 1, 2, force=True, lease_s=3)", str(tmp_path / "storage"))
+    proc = python(
+        "import sys; from tasks.adapters.curated import Curated; from tasks.ingest.commit import maintain;"
+        "from tasks.adapters.storage import Storage;"
+        "maintain(Curated(Storage(sys.argv[1])), 1, 2, force=True, lease_s=3)",
+        str(tmp_path / "storage"),
+    )
     kill_when(proc, lambda: bool(data_files(table) - files_before))
     pd.testing.assert_frame_equal(Curated(storage).read(), before)  # before or after the commit: the same rows
     # the killed compaction's lease still holds the next one off, then lapses
@@ -117,16 +124,25 @@ def test_sigkill_mid_compaction_leaves_curated_readable_and_whole(tmp_path):
 def test_sigkill_mid_forecast_write_keeps_the_previous_partition(tmp_path):
     storage = Storage(str(tmp_path / "storage"))
     rows = 2_000_000
-    frame = pd.DataFrame({"unique_id": np.repeat([f"s{i}" for i in range(rows // 10)], 10),
-                          "ds": pd.Timestamp("2021-01-01"), "y_hat": np.zeros(rows)})
+    frame = pd.DataFrame(
+        {
+            "unique_id": np.repeat([f"s{i}" for i in range(rows // 10)], 10),
+            "ds": pd.Timestamp("2021-01-01"),
+            "y_hat": np.zeros(rows),
+        }
+    )
     tables.replace_partition(storage, "forecasts", frame.iloc[:100], "2021-01-01")
     before = tables.read(storage, "forecasts")
     folder = tmp_path / "storage" / "forecasts"
     files_before = data_files(folder)
     frame.to_parquet(tmp_path / "next.parquet")
-    proc = python("import sys, pandas as pd; from tasks.adapters import tables; from tasks.adapters.storage import Storage;"
-                  "tables.replace_partition(Storage(sys.argv[1]), 'forecasts', pd.read_parquet(sys.argv[2]),"
-                  "'2021-01-01')", str(tmp_path / "storage"), str(tmp_path / "next.parquet"))
+    proc = python(
+        "import sys, pandas as pd; from tasks.adapters import tables; from tasks.adapters.storage import Storage;"
+        "tables.replace_partition(Storage(sys.argv[1]), 'forecasts', pd.read_parquet(sys.argv[2]),"
+        "'2021-01-01')",
+        str(tmp_path / "storage"),
+        str(tmp_path / "next.parquet"),
+    )
     kill_when(proc, lambda: bool(data_files(folder) - files_before))
     after = tables.read(storage, "forecasts")
     assert len(after) in (100, rows)  # the old partition or the new one, whole

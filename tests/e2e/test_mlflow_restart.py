@@ -1,5 +1,6 @@
 """A real MLflow server that goes down between training and forecasting, and comes back while the
 forecast flow is retrying: the I/O task retries with back-off and the run completes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,11 +9,11 @@ import time
 
 import pytest
 
-from tasks.forecast.stage import load_history
-from tasks.ingest.stage import ingest_files
 from tasks.adapters.servers import start_servers, stop_servers, wait_healthy
 from tasks.adapters.settings import load_settings
 from tasks.adapters.storage import Storage
+from tasks.forecast.stage import load_history
+from tasks.ingest.stage import ingest_files
 from tasks.train.register import log_and_register
 from tasks.train.stage import train_stage
 from tests.conftest import forecasts_table
@@ -29,8 +30,14 @@ def test_forecast_retries_while_the_mlflow_server_restarts(tmp_path, air_csv, mo
     from flows.forecast import forecast_flow
 
     port = free_port()
-    s = load_settings({"storage.root": str(tmp_path / "storage"), "training.epochs": 150,
-                       "server.mlflow_port": port, "training.progress": False})
+    s = load_settings(
+        {
+            "storage.root": str(tmp_path / "storage"),
+            "training.epochs": 150,
+            "server.mlflow_port": port,
+            "training.progress": False,
+        }
+    )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the flow's retries, not the client's
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
@@ -60,8 +67,9 @@ def test_forecast_retries_while_the_mlflow_server_restarts(tmp_path, air_csv, mo
 
         async def run_counts() -> dict[str, int]:
             async with get_client() as client:
-                runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(
-                    id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+                runs = await client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+                )
                 return {r.name.rsplit("-", 1)[0]: r.run_count for r in runs}
 
         counts = asyncio.run(run_counts())

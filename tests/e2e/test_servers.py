@@ -1,5 +1,6 @@
 """``lstm-forecast ui`` starts real Prefect and MLflow servers on loopback; the pipeline runs
 against them; flow runs and the registered model are visible through both APIs; Ctrl-C stops both."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ def free_port() -> int:
 def get(url: str, body: dict | None = None, tries: int = 6) -> object:
     """GET (or POST ``body``) as JSON. A busy server answers 429/503 (Prefect's sqlite under load):
     retried with back-off, as Prefect's own client does."""
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"content-type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode() if body is not None else None, headers={"content-type": "application/json"}
+    )
     for attempt in range(tries):
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
@@ -52,8 +54,14 @@ def serve_and_trigger_forecast(pp: int, storage, env: dict, tmp_path) -> str:
     and wait for the run to complete. Returns the flow run id."""
     api = f"http://127.0.0.1:{pp}/api"
     log = open(tmp_path / "serve.log", "w")
-    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--storage", str(storage)], cwd=ROOT,
-                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--storage", str(storage)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -91,16 +99,29 @@ def browse(pp: int, mp: int, tmp_path) -> None:
     if chromium is None:
         pytest.skip("chromium is not installed (.ci/run installs Debian's chromium)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    pages = {"prefect-flow-runs": (f"http://127.0.0.1:{pp}/runs", "forecast"),
-             "mlflow-registered-model": (f"http://127.0.0.1:{mp}/#/models/lstm-forecaster", "lstm-forecaster")}
+    pages = {
+        "prefect-flow-runs": (f"http://127.0.0.1:{pp}/runs", "forecast"),
+        "mlflow-registered-model": (f"http://127.0.0.1:{mp}/#/models/lstm-forecaster", "lstm-forecaster"),
+    }
     for name, (url, expected) in pages.items():
-        flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 f"--user-data-dir={tmp_path / ('chrome-' + name)}", "--window-size=1400,900",
-                 "--virtual-time-budget=20000"]
+        flags = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={tmp_path / ('chrome-' + name)}",
+            "--window-size=1400,900",
+            "--virtual-time-budget=20000",
+        ]
         dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-        shot = subprocess.run([*flags, f"--screenshot={ARTIFACTS / (name + '.png')}", url], capture_output=True,
-                              text=True, timeout=120)
+        shot = subprocess.run(
+            [*flags, f"--screenshot={ARTIFACTS / (name + '.png')}", url], capture_output=True, text=True, timeout=120
+        )
         assert (ARTIFACTS / (name + ".png")).stat().st_size > 10_000, shot.stderr[-2000:]
         assert expected in dom, f"{expected!r} not in the rendered {name} page"
 
@@ -111,9 +132,23 @@ def test_ui_servers_and_pipeline_against_them(tmp_path, air_csv):
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
     env.pop("PREFECT_API_URL", None)
     ui = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "ui", "--storage", str(storage), "--prefect-port", str(pp),
-         "--mlflow-port", str(mp)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "ui",
+            "--storage",
+            str(storage),
+            "--prefect-port",
+            str(pp),
+            "--mlflow-port",
+            str(mp),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 240
@@ -132,11 +167,30 @@ def test_ui_servers_and_pipeline_against_them(tmp_path, air_csv):
         with urllib.request.urlopen(f"http://127.0.0.1:{mp}/health", timeout=10) as r:
             assert r.status == 200
 
-        run_env = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{pp}/api",
-                   "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mp}"}
-        out = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--input", str(air_csv), "--storage",
-                              str(storage), "--epochs", "300"], cwd=ROOT, env=run_env, capture_output=True,
-                             text=True, timeout=600)
+        run_env = {
+            **env,
+            "PREFECT_API_URL": f"http://127.0.0.1:{pp}/api",
+            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mp}",
+        }
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flows.cli",
+                "run",
+                "--input",
+                str(air_csv),
+                "--storage",
+                str(storage),
+                "--epochs",
+                "300",
+            ],
+            cwd=ROOT,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
         runs = get(f"http://127.0.0.1:{pp}/api/flow_runs/filter", {})
@@ -144,10 +198,13 @@ def test_ui_servers_and_pipeline_against_them(tmp_path, air_csv):
         for r in runs:
             flow = get(f"http://127.0.0.1:{pp}/api/flows/{r['flow_id']}")
             by_flow[flow["name"]] = r["state_type"]
-        assert by_flow == {"pipeline": "COMPLETED", "ingest": "COMPLETED", "train": "COMPLETED",
-                           "forecast": "COMPLETED"}
-        alias = get(f"http://127.0.0.1:{mp}/api/2.0/mlflow/registered-models/alias"
-                    f"?name=lstm-forecaster&alias=champion")
+        assert by_flow == {
+            "pipeline": "COMPLETED",
+            "ingest": "COMPLETED",
+            "train": "COMPLETED",
+            "forecast": "COMPLETED",
+        }
+        alias = get(f"http://127.0.0.1:{mp}/api/2.0/mlflow/registered-models/alias?name=lstm-forecaster&alias=champion")
         assert alias["model_version"]["version"] == "1"
 
         fc = forecasts_table(storage)

@@ -1,5 +1,6 @@
 """The curated Delta table as other engines see it: one row per key after appends, a history rewrite,
 duplicates and a re-ingest; time travel; an older parts-and-manifest storage converted in place."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,9 +12,9 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from tasks.adapters.curated import Curated, read_curated
-from tasks.ingest.stage import ingest_files
 from tasks.adapters.settings import IngestSettings
 from tasks.adapters.storage import Storage
+from tasks.ingest.stage import ingest_files
 
 
 def long_file(path: Path, rows: list[tuple[str, str, float]]) -> Path:
@@ -77,16 +78,28 @@ def test_an_older_parts_and_manifest_storage_is_converted_in_place(tmp_path):
     root = tmp_path / "st"
     parts = root / "curated" / "parts"
     parts.mkdir(parents=True)
-    first = pa.table({"unique_id": ["a", "a", "b"], "ds": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-01"]),
-                      "y": [1.0, 2.0, 3.0]})
+    first = pa.table(
+        {
+            "unique_id": ["a", "a", "b"],
+            "ds": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-01"]),
+            "y": [1.0, 2.0, 3.0],
+        }
+    )
     second = pa.table({"unique_id": ["a"], "ds": pd.to_datetime(["2020-01-02"]), "y": [20.0]})  # the latest part wins
     pq.write_table(first, parts / "00000001-x.parquet")
     pq.write_table(second, parts / "00000002-y.parquet")
     source = long_file(tmp_path / "old.csv", [("a", "2020-01-01", 1.0)])
     sha = hashlib.sha256(source.read_bytes()).hexdigest()
-    Storage(str(root)).write_json("curated/_manifest.json", {
-        "format": 1, "columns": ["y"], "seq": 2, "files": {sha: {"file": str(source), "rows": 1}},
-        "parts": [{"name": "00000001-x.parquet", "rows": 3}, {"name": "00000002-y.parquet", "rows": 1}]})
+    Storage(str(root)).write_json(
+        "curated/_manifest.json",
+        {
+            "format": 1,
+            "columns": ["y"],
+            "seq": 2,
+            "files": {sha: {"file": str(source), "rows": 1}},
+            "parts": [{"name": "00000001-x.parquet", "rows": 3}, {"name": "00000002-y.parquet", "rows": 1}],
+        },
+    )
 
     df = Curated(Storage(str(root))).read()
     assert df[["unique_id", "y"]].values.tolist() == [["a", 1.0], ["a", 20.0], ["b", 3.0]]
@@ -109,12 +122,20 @@ def test_two_compactions_at_once_never_duplicate_a_row(tmp_path):
         st = Storage(str(tmp_path / f"st{rep}"))
         cfg = IngestSettings(compact_min_files=100)  # the ingests themselves never compact
         for k in range(6):
-            ingest_files(str(long_file(tmp_path / f"f{rep}-{k}.csv",
-                                       [r for i in range(20) for r in days(f"s{i}", f"2020-0{k + 1}-01", 5, k)])), st, cfg)
+            ingest_files(
+                str(
+                    long_file(
+                        tmp_path / f"f{rep}-{k}.csv",
+                        [r for i in range(20) for r in days(f"s{i}", f"2020-0{k + 1}-01", 5, k)],
+                    )
+                ),
+                st,
+                cfg,
+            )
         before = as_stored(st.local_root())
         barrier = Barrier(2)
 
-        def compact() -> dict:
+        def compact(barrier: Barrier = barrier, st: Storage = st) -> dict:
             barrier.wait()
             return maintain(Curated(st), retention_hours=168, min_files=2)
 
@@ -141,8 +162,16 @@ def test_the_ingests_own_maintenance_removes_a_killed_writers_files_in_time(tmp_
     old = time.time() - 2 * 3600
     os.utime(orphan, (old, old))
     for k in range(1, VACUUM_EVERY + 8):
-        ingest_files(str(long_file(tmp_path / f"f{k}.csv", days("s0", f"2021-01-{k % 28 + 1:02d}", 1, k)
-                                   + days("s1", "2020-01-01", 1, k))), st, cfg)
+        ingest_files(
+            str(
+                long_file(
+                    tmp_path / f"f{k}.csv",
+                    days("s0", f"2021-01-{k % 28 + 1:02d}", 1, k) + days("s1", "2020-01-01", 1, k),
+                )
+            ),
+            st,
+            cfg,
+        )
         if not orphan.exists():
             break
     assert not orphan.exists()

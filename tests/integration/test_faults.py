@@ -1,4 +1,5 @@
 """Faults of the forecast side: corrupt model artifacts, concurrent runs, a kill mid-write."""
+
 from __future__ import annotations
 
 import os
@@ -12,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.forecast.stage import forecast_stage, load_history
-from tasks.ingest.stage import ingest_files
 from tasks.adapters.settings import load_settings
 from tasks.adapters.storage import Storage
+from tasks.forecast.stage import forecast_stage, load_history
+from tasks.ingest.stage import ingest_files
 from tasks.train.register import log_and_register
 from tasks.train.stage import train_stage
 from tests.conftest import ROOT, forecasts_table
@@ -71,9 +72,11 @@ def test_sigkill_during_a_partition_write_keeps_the_previous_one(tmp_path):
     rel = "forecasts/cutoff_date=2020-01-01/forecasts.parquet"
     previous = pd.DataFrame({"unique_id": ["a"] * 3, "y_hat": [1.0, 2.0, 3.0]})
     storage.write_bytes_atomic(rel, previous.to_parquet(index=False))
-    code = ("import sys, numpy as np, pandas as pd; from tasks.adapters.storage import Storage;"
-            "n = 30_000_000; df = pd.DataFrame({'unique_id': np.arange(n).astype(str), 'y_hat': np.ones(n)});"
-            "print('ready', flush=True); Storage(sys.argv[1]).write_bytes_atomic(sys.argv[2], df.to_parquet(index=False))")
+    code = (
+        "import sys, numpy as np, pandas as pd; from tasks.adapters.storage import Storage;"
+        "n = 30_000_000; df = pd.DataFrame({'unique_id': np.arange(n).astype(str), 'y_hat': np.ones(n)});"
+        "print('ready', flush=True); Storage(sys.argv[1]).write_bytes_atomic(sys.argv[2], df.to_parquet(index=False))"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, storage.url, rel], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     folder = Path(storage.root) / "forecasts" / "cutoff_date=2020-01-01"
@@ -110,7 +113,9 @@ def test_unreachable_tracking_server_is_retried_then_fails_clearly(served, tmp_p
 
     async def run_counts():
         async with get_client() as client:
-            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+            )
             return {r.name.rsplit("-", 1)[0]: r.run_count for r in runs}
 
     counts = asyncio.run(run_counts())

@@ -1,4 +1,5 @@
 """The flows under a real ephemeral Prefect API with a real sqlite MLflow store and real Parquet."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -10,9 +11,10 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def test_pipeline_on_air_passengers(tmp_path, air_csv):
-    from flows.pipeline import pipeline_flow
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    from flows.pipeline import pipeline_flow
 
     storage = tmp_path / "storage"
     result = pipeline_flow(input=str(air_csv), storage=str(storage))
@@ -85,8 +87,13 @@ def test_a_first_training_whose_lstm_loses_still_serves_every_series(tmp_path, l
     from flows.pipeline import pipeline_flow
 
     storage = tmp_path / "storage"
-    over = {"training.epochs": 1, "training.lr": 1e-6, "model.level_norm": False, "data.horizon": 6,
-            "data.comparators": "auto_ets,seasonal_naive,naive"}
+    over = {
+        "training.epochs": 1,
+        "training.lr": 1e-6,
+        "model.level_norm": False,
+        "data.horizon": 6,
+        "data.comparators": "auto_ets,seasonal_naive,naive",
+    }
     result = pipeline_flow(input=str(long_csv), storage=str(storage), overrides=over)
     train = result.train
     assert train.promoted and train.champion_version == train.model_version

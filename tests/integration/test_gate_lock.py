@@ -1,6 +1,7 @@
 """The lock on the storage that serialises champion gates: mutual exclusion across processes, a
 lapsed lease taken over after kill -9, two gates at once deciding one after the other, and the
 curated version each training records (time travel with --as-of-version)."""
+
 from __future__ import annotations
 
 import os
@@ -14,27 +15,30 @@ import mlflow
 import pytest
 
 from tasks.adapters.curated import Curated
-from tasks.ingest.stage import ingest_files
-from tasks.adapters.locks import TIDY_EVERY, LockTimeout, hold, history
+from tasks.adapters.locks import TIDY_EVERY, LockTimeout, history, hold
 from tasks.adapters.settings import load_settings
 from tasks.adapters.storage import Storage
 from tasks.adapters.tracking import GATE_LOCK, connect
+from tasks.ingest.stage import ingest_files
 from tasks.train.register import log_and_register
 from tasks.train.stage import load_curated, train_stage
 from tests.conftest import ROOT
 
-COUNT = ("import sys, time; from pathlib import Path; from tasks.adapters.locks import hold; from tasks.adapters.storage import Storage\n"
-         "f = Path(sys.argv[2])\n"
-         "for _ in range(5):\n"
-         "    with hold(Storage(sys.argv[1]), 'counter'):\n"
-         "        n = int(f.read_text()); time.sleep(0.05); f.write_text(str(n + 1))\n")
+COUNT = (
+    "import sys, time; from pathlib import Path; from tasks.adapters.locks import hold; from tasks.adapters.storage import Storage\n"
+    "f = Path(sys.argv[2])\n"
+    "for _ in range(5):\n"
+    "    with hold(Storage(sys.argv[1]), 'counter'):\n"
+    "        n = int(f.read_text()); time.sleep(0.05); f.write_text(str(n + 1))\n"
+)
 
 
 def test_the_lock_excludes_across_processes(tmp_path):
     counter = tmp_path / "n"
     counter.write_text("0")
-    procs = [subprocess.Popen([sys.executable, "-c", COUNT, str(tmp_path / "st"), str(counter)], cwd=ROOT)
-             for _ in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", COUNT, str(tmp_path / "st"), str(counter)], cwd=ROOT) for _ in range(3)
+    ]
     assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
     assert counter.read_text() == "15"  # no read-sleep-write interleaved
     states = history(Storage(str(tmp_path / "st")), "counter")["state"].tolist()
@@ -43,15 +47,16 @@ def test_the_lock_excludes_across_processes(tmp_path):
 
 def test_a_killed_holders_lease_lapses(tmp_path):
     st = Storage(str(tmp_path / "st"))
-    code = ("import sys, time; from tasks.adapters.locks import hold; from tasks.adapters.storage import Storage\n"
-            "with hold(Storage(sys.argv[1]), 'gate', ttl=2):\n    print('held', flush=True); time.sleep(600)\n")
+    code = (
+        "import sys, time; from tasks.adapters.locks import hold; from tasks.adapters.storage import Storage\n"
+        "with hold(Storage(sys.argv[1]), 'gate', ttl=2):\n    print('held', flush=True); time.sleep(600)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, st.url], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    with pytest.raises(LockTimeout, match="is held by"):
-        with hold(st, "gate", wait=0.3):
-            pass
+    with pytest.raises(LockTimeout, match="is held by"), hold(st, "gate", wait=0.3):
+        pass
     t0 = time.monotonic()
     with hold(st, "gate", wait=30):
         assert time.monotonic() - t0 < 10

@@ -1,5 +1,6 @@
 """Key checks at real block boundaries: a file read in 1 MB blocks gives the same report as read in
 one block, when a duplicate, a gap or an out-of-order row straddles the boundary."""
+
 from __future__ import annotations
 
 import io
@@ -7,18 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from tasks.adapters.settings import IngestSettings
+from tasks.adapters.storage import Storage
 from tasks.ingest.csv_reader import iter_batches
 from tasks.ingest.sniff import HEAD_BYTES, sniff
 from tasks.ingest.stage import ingest_files
-from tasks.adapters.settings import IngestSettings
-from tasks.adapters.storage import Storage
 
 SERIES, STEPS = 3000, 20  # 60 k fixed-width rows, about 1.5 MB: two 1 MB blocks
 
 
 def rows() -> list[list[str]]:
-    return [[f"s{s:05d}", f"2020-01-{d + 1:02d}", f"{(s * 7 + d) % 100:06.3f}"] for s in range(SERIES)
-            for d in range(STEPS)]
+    return [
+        [f"s{s:05d}", f"2020-01-{d + 1:02d}", f"{(s * 7 + d) % 100:06.3f}"] for s in range(SERIES) for d in range(STEPS)
+    ]
 
 
 def text(table: list[list[str]]) -> bytes:
@@ -63,11 +65,14 @@ def swap_across(table: list[list[str]], k: int) -> None:
     table[k - 1], table[k] = table[k], table[k - 1]  # time goes back across the boundary
 
 
-@pytest.mark.parametrize("change, expect", [
-    (duplicate_split, {"duplicates": 1}),
-    (gap_across, {"gaps": 1}),
-    (swap_across, {"sorted_input": False}),
-])
+@pytest.mark.parametrize(
+    "change, expect",
+    [
+        (duplicate_split, {"duplicates": 1}),
+        (gap_across, {"gaps": 1}),
+        (swap_across, {"sorted_input": False}),
+    ],
+)
 def test_boundary_cases_match_a_single_block(tmp_path, change, expect):
     table = rows()
     k = boundary(table)

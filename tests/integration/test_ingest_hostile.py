@@ -1,5 +1,6 @@
 """Hostile input files: each either ingests correctly or is rejected with a precise reason code,
 no valid row is lost, nothing is duplicated, and the input files are never modified."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ import pandas as pd
 import pytest
 
 from tasks.adapters.curated import Curated
-from tasks.ingest.stage import ingest_files
 from tasks.adapters.settings import IngestSettings
 from tasks.adapters.storage import Storage
+from tasks.ingest.stage import ingest_files
 
 
 class Run:
@@ -55,17 +56,21 @@ def single(n: int = 20) -> str:
 
 # -- files rejected whole -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content, code", [
-    (b"", "empty_file"),
-    (b"   \n\n  ", "empty_file"),
-    (b"month,value\n", "header_only"),
-    (b"a_label,b_label\nx,y\nz,w\n", "no_time_column"),
-    (b"start,end,value\n2020-01-01,2020-02-01,1\n2020-02-01,2020-03-01,2\n", "ambiguous_time"),
-    (b"date,id,a1,w\n2020-01-01,a,1,2\n", "ambiguous_value"),
-    (b"date,shop,item,y\n2020-01-01,s1,i1,1\n", "ambiguous_id"),
-    (b"date,value,value\n2020-01-01,1,2\n", "duplicate_columns"),
-    (b"date,value\n2020-01-01,abc\n2020-02-01,def\n", "no_value_column"),
-])
+
+@pytest.mark.parametrize(
+    "content, code",
+    [
+        (b"", "empty_file"),
+        (b"   \n\n  ", "empty_file"),
+        (b"month,value\n", "header_only"),
+        (b"a_label,b_label\nx,y\nz,w\n", "no_time_column"),
+        (b"start,end,value\n2020-01-01,2020-02-01,1\n2020-02-01,2020-03-01,2\n", "ambiguous_time"),
+        (b"date,id,a1,w\n2020-01-01,a,1,2\n", "ambiguous_value"),
+        (b"date,shop,item,y\n2020-01-01,s1,i1,1\n", "ambiguous_id"),
+        (b"date,value,value\n2020-01-01,1,2\n", "duplicate_columns"),
+        (b"date,value\n2020-01-01,abc\n2020-02-01,def\n", "no_value_column"),
+    ],
+)
 def test_rejected_files(run, content, code):
     report = run.ingest("f.csv", content)
     assert report["status"] == "rejected"
@@ -103,6 +108,7 @@ def test_ambiguous_value_resolved_by_mapping(run):
 
 # -- encodings, delimiters, formats ---------------------------------------------------------------
 
+
 def test_bom_and_air_passengers_months(run):
     report = run.ingest("AirPassengers.csv", "\ufeffMonth,#Passengers\n1949-01,112\n1949-02,118\n".encode())
     assert report["status"] == "ingested" and report["shape"] == "single"
@@ -134,10 +140,12 @@ def test_quoted_fields(run):
 
 
 def test_time_zones_normalised_to_utc(run):
-    run.ingest("f.csv", "ts,value\n2020-01-01T02:00:00+02:00,1\n2020-01-01T01:00:00Z,2\n"
-                        "2020-01-01T02:00:00+00:00,3\n")
-    assert list(run.curated()["ds"]) == [pd.Timestamp("2020-01-01 00:00"), pd.Timestamp("2020-01-01 01:00"),
-                                          pd.Timestamp("2020-01-01 02:00")]
+    run.ingest("f.csv", "ts,value\n2020-01-01T02:00:00+02:00,1\n2020-01-01T01:00:00Z,2\n2020-01-01T02:00:00+00:00,3\n")
+    assert list(run.curated()["ds"]) == [
+        pd.Timestamp("2020-01-01 00:00"),
+        pd.Timestamp("2020-01-01 01:00"),
+        pd.Timestamp("2020-01-01 02:00"),
+    ]
 
 
 def test_us_dates(run):
@@ -152,16 +160,20 @@ def test_day_first_dates(run):
 
 # -- row-level problems: quarantined, the rest kept -----------------------------------------------
 
-@pytest.mark.parametrize("bad_line, code", [
-    ("2020-13-45,7", "bad_timestamp"),
-    (",7", "missing_timestamp"),
-    ("2020-06-01,seven", "bad_value"),
-    ("2020-06-01,", "missing_value"),
-    ("2020-06-01,NaN", "non_finite"),
-    ("2020-06-01,-inf", "non_finite"),
-    ("2020-06-01,1" + "0" * 400, "non_finite"),  # overflows float64: never stored as inf
-    ("2020-06-01,-2e999", "non_finite"),
-])
+
+@pytest.mark.parametrize(
+    "bad_line, code",
+    [
+        ("2020-13-45,7", "bad_timestamp"),
+        (",7", "missing_timestamp"),
+        ("2020-06-01,seven", "bad_value"),
+        ("2020-06-01,", "missing_value"),
+        ("2020-06-01,NaN", "non_finite"),
+        ("2020-06-01,-inf", "non_finite"),
+        ("2020-06-01,1" + "0" * 400, "non_finite"),  # overflows float64: never stored as inf
+        ("2020-06-01,-2e999", "non_finite"),
+    ],
+)
 def test_bad_row_quarantined_rest_kept(run, bad_line, code):
     good = [f"2020-01-{d:02d},{d}" for d in range(1, 21)]
     lines = ["date,value"] + good[:10] + [bad_line] + good[10:]
@@ -173,8 +185,11 @@ def test_bad_row_quarantined_rest_kept(run, bad_line, code):
 
 
 def test_missing_id_and_malformed_rows(run):
-    report = run.ingest("f.csv", "date,id,value\n2020-01-01,a,1\n2020-01-02,,2\n2020-01-03,a,3,extra\n"
-                                 "2020-01-04,a,4\n" + "".join(f"2020-02-{d:02d},a,{d}\n" for d in range(1, 20)))
+    report = run.ingest(
+        "f.csv",
+        "date,id,value\n2020-01-01,a,1\n2020-01-02,,2\n2020-01-03,a,3,extra\n"
+        "2020-01-04,a,4\n" + "".join(f"2020-02-{d:02d},a,{d}\n" for d in range(1, 20)),
+    )
     assert report["rows"] == 21 and report["rows_bad"] == 2
     assert run.bad_codes() == ["malformed_row", "missing_id"]
 
@@ -226,6 +241,7 @@ def test_series_ids_are_data_not_paths(run, tmp_path):
 
 
 # -- incremental and idempotent -------------------------------------------------------------------
+
 
 def test_same_file_twice_adds_nothing(run):
     run.ingest("f.csv", single(10))
@@ -283,12 +299,14 @@ def test_gaps_are_read_on_each_series_calendar(run):
     full = run.ingest("weekdays.csv", "date,value\n" + "".join(f"{d.date()},{i}\n" for i, d in enumerate(days)))
     assert full["gaps"] == 0 and "missing" not in full["reason"]  # Mon-Fri data miss no weekend
     holidays = days.delete([7, 30])
-    report = run.ingest("stock.csv", "date,close\n" + "".join(f"{d.date()},{i}\n" for i, d in enumerate(holidays)),
-                        gaps="fill")
+    report = run.ingest(
+        "stock.csv", "date,close\n" + "".join(f"{d.date()},{i}\n" for i, d in enumerate(holidays)), gaps="fill"
+    )
     assert report["gaps"] == 2
     ends = pd.date_range("2020-01-31", periods=24, freq="ME").delete(9)
-    report = run.ingest("ends.csv", "date,value\n" + "".join(f"{d.date()},{i}\n" for i, d in enumerate(ends)),
-                        gaps="fill")
+    report = run.ingest(
+        "ends.csv", "date,value\n" + "".join(f"{d.date()},{i}\n" for i, d in enumerate(ends)), gaps="fill"
+    )
     assert report["gaps"] == 1
     df = run.curated()
     assert df.loc[df["unique_id"] == "weekdays", "y"].notna().all()
@@ -308,6 +326,7 @@ def test_gaps_filled_with_nan_rows_when_asked(run):
 
 
 # -- files that cannot be read: that file rejected, the others committed --------------------------
+
 
 def test_io_error_on_one_file_rejects_only_that_file(run):
     (run.raw / "a.csv").write_text(single(12))

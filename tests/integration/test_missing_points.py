@@ -1,10 +1,11 @@
 """Explicit missing points (NaN rows from gap filling) never reach the network or the statistics."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from tasks.forecast.predict import forecast_frame
 from tasks.adapters.settings import load_settings
+from tasks.forecast.predict import forecast_frame
 from tasks.train.stage import train_stage
 from tests.conftest import parse_csv
 

@@ -1,4 +1,5 @@
 """Ordinary real data never breaks a run: the flows a user runs, on data a champion never saw."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,9 @@ def test_a_logged_champion_meets_zeros_negatives_and_new_series(tmp_path, air_cs
     zero[100] = 0.0
     raw = tmp_path / "new"
     raw.mkdir()
-    pd.DataFrame({"series": ["zero"] * 144 + ["neg"] * 144, "month": list(months) * 2,
-                  "value": np.r_[zero, neg]}).to_csv(raw / "more.csv", index=False)
+    pd.DataFrame(
+        {"series": ["zero"] * 144 + ["neg"] * 144, "month": list(months) * 2, "value": np.r_[zero, neg]}
+    ).to_csv(raw / "more.csv", index=False)
     ingest_flow(input=str(raw), storage=storage)
     out = forecast_flow(storage=storage)
     fc = _forecasts(storage, "1960-12-01")
@@ -59,8 +61,13 @@ def test_series_too_short_for_any_window_are_still_forecast(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     months = pd.date_range("2020-01-01", periods=8, freq="MS").strftime("%Y-%m-%d")
-    pd.DataFrame({"id": ["a"] * 8 + ["b"] * 8, "date": list(months) * 2,
-                  "value": np.r_[np.arange(8.0) + 10, np.arange(8.0) * 2 + 30]}).to_csv(raw / "short.csv", index=False)
+    pd.DataFrame(
+        {
+            "id": ["a"] * 8 + ["b"] * 8,
+            "date": list(months) * 2,
+            "value": np.r_[np.arange(8.0) + 10, np.arange(8.0) * 2 + 30],
+        }
+    ).to_csv(raw / "short.csv", index=False)
     storage = str(tmp_path / "storage")
     ingest_flow(input=str(raw), storage=storage)
     train = train_flow(storage=storage, horizon=6, overrides=FAST)

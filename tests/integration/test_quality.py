@@ -1,19 +1,28 @@
 """Backtest numbers, intervals and determinism of the train stage on real data."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from tasks.forecast.predict import forecast_frame
 from tasks.adapters.settings import load_settings
+from tasks.forecast.predict import forecast_frame
 from tasks.train.stage import train_stage
-from tests.conftest import parse_csv, make_long_csv
+from tests.conftest import make_long_csv, parse_csv
 
 
 def test_intervals_present_ordered_and_calibrated(tmp_path, air_csv):
     df = parse_csv(air_csv.read_bytes(), str(air_csv)).frame
-    outcome = train_stage(df, load_settings({"storage.root": str(tmp_path), "data.n_windows": 1,
-                                             "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive"}))
+    outcome = train_stage(
+        df,
+        load_settings(
+            {
+                "storage.root": str(tmp_path),
+                "data.n_windows": 1,
+                "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive",
+            }
+        ),
+    )
     m = outcome.metrics
     assert m["lstm_mase"] < 1.0 < m["seasonal_naive_mase"] and m["lstm_mase"] < m["naive_mase"]
     assert m["coverage_95"] >= m["coverage_80"]
@@ -30,8 +39,16 @@ def test_intervals_present_ordered_and_calibrated(tmp_path, air_csv):
 
 def test_same_data_and_seed_give_the_same_forecasts(tmp_path, long_csv):
     df = parse_csv(long_csv.read_bytes(), str(long_csv)).frame
-    s = load_settings({"storage.root": str(tmp_path), "data.horizon": 6, "data.input_size": 12,
-                       "training.epochs": 15, "training.seed": 7, "model.ensemble": 2})
+    s = load_settings(
+        {
+            "storage.root": str(tmp_path),
+            "data.horizon": 6,
+            "data.input_size": 12,
+            "training.epochs": 15,
+            "training.seed": 7,
+            "model.ensemble": 2,
+        }
+    )
     a, b = forecast_frame(train_stage(df, s).bundle, df)[0], forecast_frame(train_stage(df, s).bundle, df)[0]
     pd.testing.assert_frame_equal(a, b)
     other = load_settings({**{k: v for k, v in s.flat().items() if v is not None}, "training.seed": 8})
@@ -43,9 +60,17 @@ def test_rolling_backtest_over_several_cutoffs(tmp_path):
     path = tmp_path / "many.csv"
     make_long_csv(path, n_series=5)
     df = parse_csv(path.read_bytes(), str(path)).frame
-    s = load_settings({"storage.root": str(tmp_path), "data.horizon": 6, "data.input_size": 12,
-                       "data.n_windows": 3, "data.step": 3, "training.epochs": 10,
-                       "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive"})
+    s = load_settings(
+        {
+            "storage.root": str(tmp_path),
+            "data.horizon": 6,
+            "data.input_size": 12,
+            "data.n_windows": 3,
+            "data.step": 3,
+            "training.epochs": 10,
+            "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive",
+        }
+    )
     outcome = train_stage(df, s)
     frame = outcome.test_frame
     assert frame.groupby("unique_id")["cutoff"].nunique().eq(3).all()
@@ -53,7 +78,15 @@ def test_rolling_backtest_over_several_cutoffs(tmp_path):
     # every forecast starts right after its cutoff and the last window ends at the series' end
     last = df.groupby("unique_id")["ds"].max()
     assert (frame.groupby("unique_id")["ds"].max().sort_index() == last.sort_index()).all()
-    assert set(outcome.table["model"]) == {"lstm", "auto_ets", "auto_theta", "auto_arima", "seasonal_naive", "naive",
-                                           "ensemble", "selected"}
+    assert set(outcome.table["model"]) == {
+        "lstm",
+        "auto_ets",
+        "auto_theta",
+        "auto_arima",
+        "seasonal_naive",
+        "naive",
+        "ensemble",
+        "selected",
+    }
     # every model is scored on exactly the same (series, cutoff) pairs
     assert outcome.table.groupby("model").size().nunique() == 1

@@ -1,6 +1,7 @@
 """The task runner named in the settings applies wherever a flow runs: the CLI (tests/integration/
 test_scale.py), a served deployment and a work-pool worker, which both load the flow afresh from its
 entrypoint in a new process and call it with nothing but its parameters and their environment."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,8 +31,14 @@ def test_the_flows_a_worker_loads_carry_the_runner_of_their_environment(monkeypa
 
 
 def test_serve_hands_its_runner_settings_to_the_runs_it_starts():
-    env = runner_environment({"scale.runner": "dask", "scale.runner_address": "tcp://10.0.0.1:8786",
-                              "data.horizon": 6, "scale.dask_workers": None})
+    env = runner_environment(
+        {
+            "scale.runner": "dask",
+            "scale.runner_address": "tcp://10.0.0.1:8786",
+            "data.horizon": 6,
+            "scale.dask_workers": None,
+        }
+    )
     assert env == {"LSTMF_SCALE__RUNNER": "dask", "LSTMF_SCALE__RUNNER_ADDRESS": "tcp://10.0.0.1:8786"}
 
 

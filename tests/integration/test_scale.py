@@ -1,5 +1,6 @@
 """Scaling out on existing engines: shard reads of the curated data (pushdown), the forecast fanned
 out under Dask (local cluster and a scheduler address) and Ray, and S3 storage on a real S3 endpoint."""
+
 from __future__ import annotations
 
 import socket
@@ -12,9 +13,9 @@ import pytest
 
 from tasks.adapters import tables
 from tasks.adapters.curated import Curated, bucket_of, shard_range
-from tasks.ingest.stage import ingest_files
 from tasks.adapters.settings import ScaleSettings, load_settings
 from tasks.adapters.storage import Storage
+from tasks.ingest.stage import ingest_files
 from tests.conftest import forecasts_table, make_long_csv
 
 LINEAGE_PER_RUN = ["created_at", "flow_run_id"]
@@ -38,9 +39,11 @@ def test_shard_reads_partition_the_series_and_touch_only_their_partitions(tmp_pa
         lo, hi = shard_range((k, n))
         assert len(part) > 0
         assert all(lo <= zlib.crc32(i.encode()) % 256 < hi for i in part["unique_id"].unique())
-    assert bucket_of(pa.array(["s00", "s01", "s00"])).to_pylist() == [zlib.crc32(b"s00") % 256,
-                                                                      zlib.crc32(b"s01") % 256,
-                                                                      zlib.crc32(b"s00") % 256]
+    assert bucket_of(pa.array(["s00", "s01", "s00"])).to_pylist() == [
+        zlib.crc32(b"s00") % 256,
+        zlib.crc32(b"s01") % 256,
+        zlib.crc32(b"s00") % 256,
+    ]
     # 32 buckets per partition: shard 1 of 4 (buckets 64-127) lives in partitions 2-3 only. With every
     # other partition's files gone, it still reads whole: it never opens them.
     table = tmp_path / "st" / "curated"
@@ -92,8 +95,23 @@ def dask_run(tmp_path_factory, prefect_api) -> tuple[Path, str]:
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        rc = main(["run", "--input", str(tmp / "many.csv"), "--storage", str(storage), *SMALL,
-                   "--runner", "dask", "--dask-workers", "2", "--dask-processes", "--forecast-shards", "4"])
+        rc = main(
+            [
+                "run",
+                "--input",
+                str(tmp / "many.csv"),
+                "--storage",
+                str(storage),
+                *SMALL,
+                "--runner",
+                "dask",
+                "--dask-workers",
+                "2",
+                "--dask-processes",
+                "--forecast-shards",
+                "4",
+            ]
+        )
     assert rc == 0, out.getvalue()
     return storage, out.getvalue()
 
@@ -121,8 +139,22 @@ def test_forecast_on_a_running_dask_scheduler(dask_run, capsys):
     expected = _forecasts(storage)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         before = cluster.scheduler.transition_counter
-        assert main(["forecast", "--storage", str(storage), "--runner", "dask",
-                     "--runner-address", cluster.scheduler_address, "--forecast-shards", "3"]) == 0
+        assert (
+            main(
+                [
+                    "forecast",
+                    "--storage",
+                    str(storage),
+                    "--runner",
+                    "dask",
+                    "--runner-address",
+                    cluster.scheduler_address,
+                    "--forecast-shards",
+                    "3",
+                ]
+            )
+            == 0
+        )
         assert cluster.scheduler.transition_counter > before  # the tasks ran on this cluster
     assert "3 shard(s) under DaskTaskRunner" in capsys.readouterr().out
     pd.testing.assert_frame_equal(_forecasts(storage), expected)
@@ -143,16 +175,20 @@ def test_forecast_under_ray_equals_the_default_runner(dask_run, capsys):
 @pytest.fixture
 def s3_endpoint(monkeypatch):
     """A real S3 API (moto's server) on a free local port; credentials only from the environment."""
-    from moto.server import ThreadedMotoServer
     import s3fs
+    from moto.server import ThreadedMotoServer
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                 "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }.items():
         monkeypatch.setenv(k, v)
     s3fs.S3FileSystem.clear_instance_cache()
     fs = s3fs.S3FileSystem(skip_instance_cache=True)
@@ -172,8 +208,21 @@ def test_pipeline_on_s3_storage(tmp_path, s3_endpoint, prefect_api, capsys):
     root = "s3://lstmf/prefix"
     db = tmp_path / "tracking" / "mlflow.db"
     db.parent.mkdir()
-    assert main(["run", "--input", str(tmp_path / "many.csv"), "--storage", root, *SMALL,
-                 "--tracking-uri", f"sqlite:///{db}"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--input",
+                str(tmp_path / "many.csv"),
+                "--storage",
+                root,
+                *SMALL,
+                "--tracking-uri",
+                f"sqlite:///{db}",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "promoted" in printed and f"{root}/forecasts/cutoff_date=" in printed
 

@@ -1,5 +1,6 @@
 """Credentials in URIs (a tracking server, a runner address) never show: not in MLflow params, not
 in Prefect flow parameters, not in the output, not on a command line."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,13 +29,16 @@ def test_secrets_move_to_the_environment_and_the_settings_keep_them(monkeypatch)
     kept = secrets_to_env({"tracking.tracking_uri": uri, "training.epochs": 3})
     assert kept == {"training.epochs": 3} and os.environ["LSTMF_TRACKING__TRACKING_URI"] == uri
     s = load_settings(kept)
-    assert s.tracking.tracking_uri == uri and s.public()["tracking.tracking_uri"] == "https://bob:***@mlflow.example.com"
+    assert (
+        s.tracking.tracking_uri == uri and s.public()["tracking.tracking_uri"] == "https://bob:***@mlflow.example.com"
+    )
 
 
 def test_a_runner_address_with_a_password_never_shows(tmp_path, air_csv, monkeypatch, capsys):
-    from flows.cli import main
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    from flows.cli import main
 
     monkeypatch.setenv("LSTMF_SCALE__RUNNER_ADDRESS", "")  # restored after the test
     address = f"tcp://user:{SECRET}@127.0.0.1:8786"  # the default runner never dials it

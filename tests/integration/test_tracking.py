@@ -1,4 +1,5 @@
 """MLflow (real sqlite store): log -> register -> alias -> load on CPU -> same predictions; the gate."""
+
 from __future__ import annotations
 
 import mlflow
@@ -6,18 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import parse_csv
-
-from tasks.forecast.predict import forecast_frame
 from tasks.adapters.settings import load_settings
 from tasks.adapters.tracking import NoChampionError, connect, load_champion
+from tasks.forecast.predict import forecast_frame
 from tasks.train.register import log_and_register
 from tasks.train.stage import train_stage
+from tests.conftest import parse_csv
 
 
 def small_settings(tmp_path, **extra):
-    return load_settings({"storage.root": str(tmp_path / "storage"), "training.epochs": 40,
-                          "training.patience": 40, **extra})
+    return load_settings(
+        {"storage.root": str(tmp_path / "storage"), "training.epochs": 40, "training.patience": 40, **extra}
+    )
 
 
 def air_frame(air_csv) -> pd.DataFrame:
@@ -25,8 +26,14 @@ def air_frame(air_csv) -> pd.DataFrame:
 
 
 def test_register_alias_load_same_predictions(tmp_path, air_csv):
-    s = small_settings(tmp_path, **{"training.epochs": 300, "training.patience": 50,
-                                    "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive"})
+    s = small_settings(
+        tmp_path,
+        **{
+            "training.epochs": 300,
+            "training.patience": 50,
+            "data.comparators": "auto_ets,auto_theta,auto_arima,seasonal_naive,naive",
+        },
+    )
     df = air_frame(air_csv)
     outcome = train_stage(df, s)
     reg = log_and_register(s, outcome, b"\x89PNG", flow_run_id="test")
@@ -84,7 +91,8 @@ def test_auto_search_picks_the_lowest_validation_loss_and_logs_each_trial(tmp_pa
     assert all(getattr(getattr(best, k.split(".")[0]), k.split(".")[1]) == v for k, v in winner.params.items())
     reg = log_and_register(best, train_stage(df, best), b"", None, trials)
     client = connect(s)
-    children = client.search_runs([client.get_run(reg.run_id).info.experiment_id],
-                                  f"tags.mlflow.parentRunId = '{reg.run_id}'")
+    children = client.search_runs(
+        [client.get_run(reg.run_id).info.experiment_id], f"tags.mlflow.parentRunId = '{reg.run_id}'"
+    )
     assert len(children) == 3
     assert {float(c.data.metrics["val_loss"]) for c in children} == {t.val_loss for t in trials}

@@ -1,5 +1,6 @@
 """Unit tests: tiny tensors, so one intra-op thread (several only add overhead and, on a busy
 2-core machine, oversubscription that makes a tiny LSTM fit 10x slower). Restored after each test."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,15 +1,16 @@
 """Rolling-origin backtest: cutoffs, no use of data after a cutoff, conformal quantiles, coverage."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from tests.conftest import net_config
 from lstm_model import backtest, baselines, metrics, scaling
 from lstm_model.bundle import forecast_at
 from lstm_model.network import Ensemble
 from lstm_model.windows import PackedSeries
+from tests.conftest import net_config
 
 
 def test_cutoffs_step_back_from_the_end():
@@ -30,8 +31,7 @@ def test_backtest_reads_nothing_after_each_cutoff():
     origins = np.array([[40, 30]])
 
     def run(p: PackedSeries) -> dict:
-        models = {"lstm": lambda s, o: forecast_at(model, p, s, o, stats),
-                  **baseline_predictors(p, 6, 12)}
+        models = {"lstm": lambda s, o: forecast_at(model, p, s, o, stats), **baseline_predictors(p, 6, 12)}
         return run_backtest(models, p, origins, 6, 12)
 
     clean = run(packed)
@@ -69,8 +69,9 @@ def test_conformal_quantiles_masked_steps():
     masked = valid.copy()
     masked[0, 0] = False
     r_masked = np.where(masked, r, 0.0)
-    np.testing.assert_allclose(backtest.conformal_quantiles(r, valid, (50,))[50],
-                               backtest.conformal_quantiles(r_masked, masked, (50,))[50])
+    np.testing.assert_allclose(
+        backtest.conformal_quantiles(r, valid, (50,))[50], backtest.conformal_quantiles(r_masked, masked, (50,))[50]
+    )
     none = valid.copy()
     none[:, 0] = False
     assert np.isnan(backtest.conformal_quantiles(r, none, (50,))[50][0])
@@ -83,11 +84,13 @@ def test_coverage_ignores_missing_actuals():
 
 # -- the backtest of a few predictors on the same pairs (what the train stage does, reduced) -------
 
+
 def baseline_predictors(packed: PackedSeries, horizon: int, season: int) -> dict[str, backtest.Predict]:
     def on_pairs(fn):
         def predict(series: np.ndarray, origin: np.ndarray) -> np.ndarray:
             sub = PackedSeries(packed.values, packed.offsets[series], packed.lengths[series])
             return fn(sub, origin)
+
         return predict
 
     return {
@@ -97,8 +100,9 @@ def baseline_predictors(packed: PackedSeries, horizon: int, season: int) -> dict
     }
 
 
-def run_backtest(models: dict[str, backtest.Predict], packed: PackedSeries, origins: np.ndarray, horizon: int,
-             season: int) -> dict[str, dict[str, np.ndarray]]:
+def run_backtest(
+    models: dict[str, backtest.Predict], packed: PackedSeries, origins: np.ndarray, horizon: int, season: int
+) -> dict[str, dict[str, np.ndarray]]:
     """Per model: forecasts (W*S, H) and per-(cutoff, series) metrics (W*S,), plus the actuals.
     The MASE scale of each pair uses only the history before its own cutoff."""
     series, origin = backtest.pairs(origins)

@@ -1,4 +1,5 @@
 """CSV parsing (tasks.ingest.csv_reader.parse_csv) on tiny in-memory files: shapes, dialects, bad rows."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import parse_csv
-
 from tasks.ingest.sniff import FileRejected
+from tests.conftest import parse_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def rows(parsed) -> list[tuple[str, str, float]]:
     """The frame as (unique_id, YYYY-MM-DD, y) tuples, in frame order."""
     f = parsed.frame
-    return [(str(u), pd.Timestamp(d).strftime("%Y-%m-%d"), float(y)) for u, d, y in zip(f["unique_id"], f["ds"], f["y"])]
+    return [
+        (str(u), pd.Timestamp(d).strftime("%Y-%m-%d"), float(y)) for u, d, y in zip(f["unique_id"], f["ds"], f["y"])
+    ]
 
 
 def test_air_passengers_shape_is_a_single_series_named_after_the_file():
@@ -25,8 +27,11 @@ def test_air_passengers_shape_is_a_single_series_named_after_the_file():
     p = parse_csv(payload, "some/folder/AirPassengers.csv")
     assert p.shape == "single"
     assert list(p.frame.columns[:3]) == ["unique_id", "ds", "y"]
-    assert rows(p) == [("AirPassengers", "1949-01-01", 112.0), ("AirPassengers", "1949-02-01", 118.0),
-                       ("AirPassengers", "1949-03-01", 132.0)]
+    assert rows(p) == [
+        ("AirPassengers", "1949-01-01", 112.0),
+        ("AirPassengers", "1949-02-01", 118.0),
+        ("AirPassengers", "1949-03-01", 132.0),
+    ]
     assert p.frame["ds"].iloc[0] == pd.Timestamp("1949-01-01")
     assert str(p.frame["ds"].dtype) == "datetime64[ns]" and p.frame["y"].dtype == np.float64
     assert p.bad_rows == [] and p.duplicates == 0
@@ -42,13 +47,19 @@ def test_the_real_air_passengers_file():
 
 
 def test_long_file_with_two_series():
-    payload = (b"series_id,timestamp,value\n"
-               b"b,2020-01-02,4\na,2020-01-01,1\nb,2020-01-01,3\na,2020-01-02,2\nb,2020-01-03,5\n")
+    payload = (
+        b"series_id,timestamp,value\nb,2020-01-02,4\na,2020-01-01,1\nb,2020-01-01,3\na,2020-01-02,2\nb,2020-01-03,5\n"
+    )
     p = parse_csv(payload, "long.csv")
     assert p.shape == "long"
     # sorted by (unique_id, ds) whatever the file order
-    assert rows(p) == [("a", "2020-01-01", 1.0), ("a", "2020-01-02", 2.0),
-                       ("b", "2020-01-01", 3.0), ("b", "2020-01-02", 4.0), ("b", "2020-01-03", 5.0)]
+    assert rows(p) == [
+        ("a", "2020-01-01", 1.0),
+        ("a", "2020-01-02", 2.0),
+        ("b", "2020-01-01", 3.0),
+        ("b", "2020-01-02", 4.0),
+        ("b", "2020-01-03", 5.0),
+    ]
     assert p.bad_rows == []
 
 
@@ -57,8 +68,13 @@ def test_wide_file_blank_cell_is_an_absent_point_not_an_error():
     p = parse_csv(payload, "wide.csv")
     assert p.shape == "wide"
     assert p.bad_rows == []
-    assert rows(p) == [("a", "2020-01-01", 1.0), ("a", "2020-01-02", 2.0), ("a", "2020-01-03", 3.0),
-                       ("b", "2020-01-01", 10.0), ("b", "2020-01-03", 30.0)]
+    assert rows(p) == [
+        ("a", "2020-01-01", 1.0),
+        ("a", "2020-01-02", 2.0),
+        ("a", "2020-01-03", 3.0),
+        ("b", "2020-01-01", 10.0),
+        ("b", "2020-01-03", 30.0),
+    ]
     assert p.frame.groupby("unique_id").size().to_dict() == {"a": 3, "b": 2}
 
 
@@ -92,12 +108,14 @@ def test_utf8_bom_on_a_long_file_keeps_the_id_column():
 
 
 def test_bad_value_and_bad_timestamp_rows_are_set_aside_with_line_numbers():
-    payload = (b"date,value\n"            # line 1: header
-               b"2020-01-01,1\n"          # line 2
-               b"2020-01-02,abc\n"        # line 3: bad value
-               b"2020-01-03,3\n"          # line 4
-               b"notadate,4\n"            # line 5: bad timestamp
-               b"2020-01-05,5\n")         # line 6
+    payload = (
+        b"date,value\n"  # line 1: header
+        b"2020-01-01,1\n"  # line 2
+        b"2020-01-02,abc\n"  # line 3: bad value
+        b"2020-01-03,3\n"  # line 4
+        b"notadate,4\n"  # line 5: bad timestamp
+        b"2020-01-05,5\n"
+    )  # line 6
     p = parse_csv(payload, "dirty.csv")
     assert rows(p) == [("dirty", "2020-01-01", 1.0), ("dirty", "2020-01-03", 3.0), ("dirty", "2020-01-05", 5.0)]
     got = sorted((r["line"], r["code"], r["column"]) for r in p.bad_rows)
@@ -119,7 +137,11 @@ def test_missing_and_non_finite_cells_have_their_own_codes():
     p = parse_csv(payload, "holes.csv")
     assert rows(p) == [("holes", "2020-01-01", 1.0), ("holes", "2020-01-06", 6.0)]
     assert sorted((r["line"], r["code"]) for r in p.bad_rows) == [
-        (3, "non_finite"), (4, "non_finite"), (5, "missing_value"), (6, "missing_timestamp")]
+        (3, "non_finite"),
+        (4, "non_finite"),
+        (5, "missing_value"),
+        (6, "missing_timestamp"),
+    ]
 
 
 def test_wide_file_bad_cell_names_its_column_and_keeps_the_other_series():

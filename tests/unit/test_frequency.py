@@ -1,4 +1,5 @@
 """Each series' frequency read off its own timestamps, its season and its future dates."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +11,7 @@ from tasks.series.frequency import future_dates, grid, infer_freqs, season_lengt
 
 def infer_series_freq(stamps: pd.DatetimeIndex) -> str | None:
     return infer_freqs(stamps.to_numpy(dtype="datetime64[ns]"), np.array([len(stamps)]))[0]
+
 
 CASES = [  # (timestamps, expected alias, season)
     (pd.date_range("2000-01-01", periods=30, freq="MS"), "MS", 12),

@@ -1,5 +1,6 @@
 """Streamed key checks (tasks.ingest.keystream.KeyStream): the same answers as tasks.ingest.checks.check_keys over
 the whole file, whatever the block boundaries, including the cases that straddle one."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,12 @@ def stream(ids: list[str], ds: list[str], cuts: list[int], bucket_rows: int = 3)
 
 
 def assert_same(got: KeyReport, ref: KeyReport) -> None:
-    assert (got.rows, got.series, got.duplicates, got.sorted_input) == (ref.rows, ref.series, ref.duplicates,
-                                                                        ref.sorted_input)
+    assert (got.rows, got.series, got.duplicates, got.sorted_input) == (
+        ref.rows,
+        ref.series,
+        ref.duplicates,
+        ref.sorted_input,
+    )
     assert got.mixed_frequency == ref.mixed_frequency and list(got.gaps.items()) == list(ref.gaps.items())
     assert got.mixed_rows == ref.mixed_rows
     pd.testing.assert_frame_equal(got.ranges.reset_index(drop=True), ref.ranges.reset_index(drop=True))
@@ -79,8 +84,11 @@ def _random_file(rng: np.random.Generator) -> tuple[list[str], list[np.datetime6
     ids, ts = [], []
     for s in range(int(rng.integers(1, 6))):
         freq = ["MS", "ME", "D", "2D", "7h"][int(rng.integers(0, 5))]
-        t = list(pd.date_range("2020-01-31" if freq == "ME" else "2020-01-01", periods=int(rng.integers(1, 20)),
-                               freq=freq).values)
+        t = list(
+            pd.date_range(
+                "2020-01-31" if freq == "ME" else "2020-01-01", periods=int(rng.integers(1, 20)), freq=freq
+            ).values
+        )
         if len(t) > 3 and rng.random() < 0.4:
             t.pop(int(rng.integers(1, len(t) - 1)))  # a gap
         if rng.random() < 0.2:
@@ -89,8 +97,9 @@ def _random_file(rng: np.random.Generator) -> tuple[list[str], list[np.datetime6
             t = sorted(t + [t[int(rng.integers(0, len(t)))]])  # a duplicate
         ids += [f"s{s}"] * len(t)
         ts += t
-    order = {0: np.arange(len(ts)), 1: np.lexsort((np.array(ids), np.array(ts))),
-             2: rng.permutation(len(ts))}[int(rng.integers(0, 3))]  # by series, by time, shuffled
+    order = {0: np.arange(len(ts)), 1: np.lexsort((np.array(ids), np.array(ts))), 2: rng.permutation(len(ts))}[
+        int(rng.integers(0, 3))
+    ]  # by series, by time, shuffled
     return [ids[i] for i in order], [ts[i] for i in order]
 
 
@@ -99,8 +108,15 @@ def test_random_files_and_block_cuts_match_the_whole_file_check(seed):
     rng = np.random.default_rng(seed)
     for _ in range(150):
         ids, ts = _random_file(rng)
-        cuts = sorted(rng.choice(np.arange(1, len(ids)), size=min(len(ids) - 1, int(rng.integers(0, 5))),
-                                 replace=False).tolist()) if len(ids) > 1 else []
+        cuts = (
+            sorted(
+                rng.choice(
+                    np.arange(1, len(ids)), size=min(len(ids) - 1, int(rng.integers(0, 5))), replace=False
+                ).tolist()
+            )
+            if len(ids) > 1
+            else []
+        )
         ds = [str(t) for t in ts]
         _, r = stream(ids, ds, cuts, bucket_rows=int(rng.integers(1, 10)))
         assert_same(r, check_keys(pa.array(ids), np.array(ds, dtype="datetime64[ns]")))

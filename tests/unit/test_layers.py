@@ -1,4 +1,5 @@
 """Layering: the numerics package never pulls in orchestration, tracking or remote storage."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,8 +8,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CODE = ("import lstm_model, lstm_model.bundle, lstm_model.training, lstm_model.baselines, sys; "
-        "bad=[m for m in ('prefect','mlflow','fsspec') if m in sys.modules]; assert not bad, bad")
+CODE = (
+    "import lstm_model, lstm_model.bundle, lstm_model.training, lstm_model.baselines, sys; "
+    "bad=[m for m in ('prefect','mlflow','fsspec') if m in sys.modules]; assert not bad, bad"
+)
 
 
 def test_lstm_model_imports_no_prefect_mlflow_or_fsspec():

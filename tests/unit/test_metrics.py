@@ -1,4 +1,5 @@
 """Accuracy metrics (lstm_model.metrics) and baselines (lstm_model.baselines), hand-computed."""
+
 from __future__ import annotations
 
 import math
@@ -14,6 +15,7 @@ NAN = np.nan
 
 
 # -- metrics ---------------------------------------------------------------------------------------
+
 
 def test_metrics_single_series_hand_computed():
     y, f = np.array([[1.0, 2.0, 4.0]]), np.array([[2.0, 2.0, 2.0]])
@@ -96,9 +98,11 @@ def test_mase_with_zero_or_nan_scale_is_nan():
 
 # -- baselines -------------------------------------------------------------------------------------
 
+
 def two_series() -> PackedSeries:
-    return PackedSeries.from_arrays([np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0]),
-                                     np.array([1.0, 2.0, 3.0, 4.0, 5.0])])
+    return PackedSeries.from_arrays(
+        [np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0]), np.array([1.0, 2.0, 3.0, 4.0, 5.0])]
+    )
 
 
 def test_naive_repeats_the_last_observed_value():
@@ -158,11 +162,13 @@ def test_seasonal_scale_ignores_points_at_or_after_the_origin():
 
 
 def test_seasonal_scale_per_series_with_lag_one_fallback():
-    p = PackedSeries.from_arrays([
-        np.array([1.0, 2.0, 4.0, 7.0, 100.0]),  # season 2, origin 4 -> 4 (as above)
-        np.array([5.0, 8.0, 6.0, 1000.0]),  # season 2, origin 3 -> |6-5| = 1; season 4 -> lag 1: 2.5
-        np.array([7.0, 9.0]),  # origin 1: no pair at all -> NaN
-    ])
+    p = PackedSeries.from_arrays(
+        [
+            np.array([1.0, 2.0, 4.0, 7.0, 100.0]),  # season 2, origin 4 -> 4 (as above)
+            np.array([5.0, 8.0, 6.0, 1000.0]),  # season 2, origin 3 -> |6-5| = 1; season 4 -> lag 1: 2.5
+            np.array([7.0, 9.0]),  # origin 1: no pair at all -> NaN
+        ]
+    )
     out = baselines.seasonal_scale(p, np.array([4, 3, 1]), 2)
     assert out[0] == pytest.approx(4.0)
     assert out[1] == pytest.approx(1.0)  # one lag-2 pair before the origin: |6-5|

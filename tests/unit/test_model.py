@@ -1,16 +1,17 @@
 """Network, training loop and the serialised bundle, on tiny data on the CPU."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from tests.conftest import net_config, train_config
 from lstm_model import scaling
 from lstm_model.bundle import FORMAT_VERSION, ModelBundle, forecast_packed
 from lstm_model.network import Ensemble, LSTMForecaster
 from lstm_model.training import fit, lr_at
 from lstm_model.windows import PackedSeries, window_starts
+from tests.conftest import net_config, train_config
 
 CFG = net_config(input_size=8, horizon=3, hidden_size=8, num_layers=1)
 
@@ -71,8 +72,10 @@ def test_bundle_round_trip_gives_same_forecasts():
     bundle = ModelBundle(CFG, Ensemble.of(CFG, [res.model]).state_dict(), stats, ["a", "b", "c"], {"freq": "MS"})
     again = ModelBundle.from_payloads(bundle.weights_bytes(), bundle.config_json())
     origin = packed.lengths
-    np.testing.assert_array_equal(forecast_packed(bundle.build(), packed, origin, stats),
-                                  forecast_packed(again.build(), packed, origin, again.stats))
+    np.testing.assert_array_equal(
+        forecast_packed(bundle.build(), packed, origin, stats),
+        forecast_packed(again.build(), packed, origin, again.stats),
+    )
     with pytest.raises(ValueError, match="input_size"):
         forecast_packed(again.build(), packed, np.array([2, 60, 60]), again.stats)
     bad = bundle.config_json().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99')

@@ -1,4 +1,5 @@
 """Network, training loop, learning-rate schedule and the serialised bundle, tiny and on the CPU."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import net_config, train_config
 from lstm_model import scaling
 from lstm_model.bundle import FORMAT_VERSION, ModelBundle, forecast_packed
 from lstm_model.network import Ensemble, LSTMForecaster, NetworkConfig
 from lstm_model.training import fit, lr_at
 from lstm_model.windows import PackedSeries, gather, window_starts
+from tests.conftest import net_config, train_config
 
 L, H = 6, 2
 NET = net_config(input_size=L, horizon=H, hidden_size=8, num_layers=1)
@@ -38,12 +39,14 @@ def state_dicts_equal(a: dict, b: dict) -> bool:
 
 # -- network ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n_features", [1, 3])
 @pytest.mark.parametrize("level_norm", [True, False])
 def test_output_shape_is_batch_by_horizon(n_features, level_norm):
     torch.manual_seed(0)
-    model = LSTMForecaster(net_config(input_size=7, horizon=4, n_features=n_features, hidden_size=5,
-                                         num_layers=2, level_norm=level_norm))
+    model = LSTMForecaster(
+        net_config(input_size=7, horizon=4, n_features=n_features, hidden_size=5, num_layers=2, level_norm=level_norm)
+    )
     out = model(torch.randn(3, 7, n_features))
     assert out.shape == (3, 4)
     assert torch.isfinite(out).all()
@@ -52,8 +55,9 @@ def test_output_shape_is_batch_by_horizon(n_features, level_norm):
 @pytest.mark.parametrize("n_features", [1, 3])
 def test_level_norm_shifts_outputs_by_the_same_constant(n_features):
     torch.manual_seed(1)
-    model = LSTMForecaster(net_config(input_size=L, horizon=3, n_features=n_features, hidden_size=8,
-                                         num_layers=2, level_norm=True)).eval()
+    model = LSTMForecaster(
+        net_config(input_size=L, horizon=3, n_features=n_features, hidden_size=8, num_layers=2, level_norm=True)
+    ).eval()
     x = torch.randn(5, L, n_features)
     shifted = x.clone()
     shifted[..., 0] += 7.5  # the target only; covariates unchanged
@@ -67,8 +71,9 @@ def test_a_flat_window_forecasts_its_level(window_scale):
     """A series that stopped (every input value the same, zeros included) gets that value back at every
     step, whatever the weights; a window with any variation does not."""
     torch.manual_seed(2)
-    model = LSTMForecaster(net_config(input_size=L, horizon=3, hidden_size=8, num_layers=2,
-                                         window_scale=window_scale)).eval()
+    model = LSTMForecaster(
+        net_config(input_size=L, horizon=3, hidden_size=8, num_layers=2, window_scale=window_scale)
+    ).eval()
     flat = torch.tensor([0.0, 2.5, -1.0]).view(3, 1, 1).expand(3, L, 1)
     with torch.no_grad():
         torch.testing.assert_close(model(flat), flat[:, :3, 0], rtol=0, atol=0)
@@ -79,8 +84,7 @@ def test_a_flat_window_forecasts_its_level(window_scale):
 
 def test_window_scale_forecasts_scale_with_the_window():
     torch.manual_seed(3)
-    model = LSTMForecaster(net_config(input_size=L, horizon=3, hidden_size=8, num_layers=1,
-                                         window_scale=True)).eval()
+    model = LSTMForecaster(net_config(input_size=L, horizon=3, hidden_size=8, num_layers=1, window_scale=True)).eval()
     x = torch.randn(4, L, 1)
     with torch.no_grad():
         torch.testing.assert_close(model(3.0 * x + 2.0), 3.0 * model(x) + 2.0, rtol=1e-5, atol=1e-5)
@@ -88,8 +92,7 @@ def test_window_scale_forecasts_scale_with_the_window():
 
 def test_without_level_norm_a_shift_is_not_passed_through():
     torch.manual_seed(1)
-    model = LSTMForecaster(net_config(input_size=L, horizon=3, hidden_size=8, num_layers=1,
-                                         level_norm=False)).eval()
+    model = LSTMForecaster(net_config(input_size=L, horizon=3, hidden_size=8, num_layers=1, level_norm=False)).eval()
     x = torch.randn(5, L, 1)
     with torch.no_grad():
         assert not torch.allclose(model(x + 7.5), model(x) + 7.5, atol=1e-3)
@@ -107,12 +110,12 @@ def test_ensemble_is_the_mean_of_its_members():
 
 
 def test_network_config_dict_round_trip_ignores_unknown_keys():
-    cfg = net_config(input_size=5, horizon=2, n_features=2, hidden_size=3, num_layers=1, dropout=0.1,
-                        level_norm=False)
+    cfg = net_config(input_size=5, horizon=2, n_features=2, hidden_size=3, num_layers=1, dropout=0.1, level_norm=False)
     assert NetworkConfig.from_dict({**cfg.to_dict(), "something_new": 1}) == cfg
 
 
 # -- training --------------------------------------------------------------------------------------
+
 
 def test_fit_reduces_the_loss_and_keeps_the_best_weights():
     p, data, tr, va = sine_dataset()
@@ -205,6 +208,7 @@ def test_lr_reaches_the_floor_at_the_last_epoch():
 
 
 # -- bundle ----------------------------------------------------------------------------------------
+
 
 def trained_bundle():
     p, data, tr, va = sine_dataset()

@@ -1,4 +1,5 @@
 """Per-series scaling (lstm_model.scaling): round trips, fit-on-train-only, edge cases."""
+
 from __future__ import annotations
 
 import json

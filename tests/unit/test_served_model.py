@@ -1,5 +1,6 @@
 """The served model: refit on every point, honest validation, per-series choice of model and
 per-series transform, comparators equal to statsforecast run directly."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +8,10 @@ import pandas as pd
 import pytest
 
 from lstm_model.windows import PackedSeries
+from tasks.adapters.settings import load_settings
+from tasks.forecast.predict import forecast_frame
 from tasks.train import comparators
 from tasks.train.evaluate import split
-from tasks.forecast.predict import forecast_frame
-from tasks.adapters.settings import load_settings
 from tasks.train.stage import train_stage, training_windows
 
 H = 6
@@ -19,16 +20,34 @@ H = 6
 def monthly(n_series: int = 3, n: int = 72, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     t = np.arange(n)
-    return pd.concat([pd.DataFrame({
-        "unique_id": f"s{i}", "ds": pd.date_range("2015-01-01", periods=n, freq="MS"),
-        "y": 100 + 5 * i + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, n)})
-        for i in range(n_series)], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{i}",
+                    "ds": pd.date_range("2015-01-01", periods=n, freq="MS"),
+                    "y": 100 + 5 * i + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, n),
+                }
+            )
+            for i in range(n_series)
+        ],
+        ignore_index=True,
+    )
 
 
 def settings(tmp_path, **over):
-    return load_settings({"storage.root": str(tmp_path / "storage"), "data.horizon": H, "training.epochs": 8,
-                          "training.patience": 8, "model.hidden_size": 8, "training.progress": False,
-                          "data.comparators": "auto_ets,seasonal_naive,naive", **over})
+    return load_settings(
+        {
+            "storage.root": str(tmp_path / "storage"),
+            "data.horizon": H,
+            "training.epochs": 8,
+            "training.patience": 8,
+            "model.hidden_size": 8,
+            "training.progress": False,
+            "data.comparators": "auto_ets,seasonal_naive,naive",
+            **over,
+        }
+    )
 
 
 def test_the_served_weights_are_refit_on_every_point(tmp_path):
@@ -87,8 +106,9 @@ def test_the_choice_of_model_never_looks_at_the_test_part(tmp_path):
 
 def test_a_series_too_short_for_the_lstm_gets_a_comparator_forecast(tmp_path):
     df = monthly(n_series=2)
-    short = pd.DataFrame({"unique_id": "short", "ds": pd.date_range("2019-01-01", periods=10, freq="MS"),
-                          "y": np.linspace(50, 60, 10)})
+    short = pd.DataFrame(
+        {"unique_id": "short", "ds": pd.date_range("2019-01-01", periods=10, freq="MS"), "y": np.linspace(50, 60, 10)}
+    )
     out = train_stage(pd.concat([df, short], ignore_index=True), settings(tmp_path))
     assert out.evaluation.choice["short"] != "lstm"
     fc, skipped = forecast_frame(out.bundle, pd.concat([df, short], ignore_index=True), "lstm")
@@ -115,13 +135,18 @@ def test_comparators_match_statsforecast_run_directly(name):
     packed = PackedSeries.from_arrays([y, y[:40] * 2])
     series, origin = np.array([0, 0, 1]), np.array([48, 54, 40])
     ours = comparators.forecast_pairs(packed, series, origin, H, 12, [name])[name]["y_hat"]  # (3, H)
-    model = {"auto_ets": AutoETS(season_length=12), "auto_theta": AutoTheta(season_length=12),
-             "auto_arima": AutoARIMA(season_length=12), "seasonal_naive": SeasonalNaive(12),
-             "naive": Naive()}[name]
+    model = {
+        "auto_ets": AutoETS(season_length=12),
+        "auto_theta": AutoTheta(season_length=12),
+        "auto_arima": AutoARIMA(season_length=12),
+        "seasonal_naive": SeasonalNaive(12),
+        "naive": Naive(),
+    }[name]
     for k, (s, o) in enumerate(zip(series, origin)):
         hist = packed.values[packed.offsets[s] : packed.offsets[s] + o]
         direct = StatsForecast(models=[model], freq=1).forecast(
-            df=pd.DataFrame({"unique_id": 0, "ds": np.arange(o), "y": hist}), h=H)
+            df=pd.DataFrame({"unique_id": 0, "ds": np.arange(o), "y": hist}), h=H
+        )
         np.testing.assert_allclose(ours[k], direct.iloc[:, -1].to_numpy(), rtol=1e-9)
 
 
@@ -129,8 +154,11 @@ def test_the_ensemble_is_kept_unless_another_model_is_clearly_better_on_validati
     from tasks.train.evaluate import Pairs, _choose
 
     y = np.zeros((3, 2))  # three series, one validation window each
-    y_hat = {"lstm": np.full((3, 2), 1.0), "naive": np.array([[0.7] * 2, [0.8] * 2, [2.0] * 2]),
-             "ensemble": np.full((3, 2), 1.0)}
+    y_hat = {
+        "lstm": np.full((3, 2), 1.0),
+        "naive": np.array([[0.7] * 2, [0.8] * 2, [2.0] * 2]),
+        "ensemble": np.full((3, 2), 1.0),
+    }
     val = Pairs(np.arange(3), np.full(3, 10), y, np.ones(3), y_hat)
     models = ["lstm", "naive", "ensemble"]
     best, _ = _choose(val, models, 3, margin=0.25)
@@ -144,10 +172,17 @@ def test_series_that_cannot_be_forecast_are_listed_with_their_reason(tmp_path):
     df = monthly()
     out = train_stage(df, settings(tmp_path))
     rng = np.random.default_rng(1)
-    odd = pd.DataFrame({"unique_id": "irregular", "y": rng.normal(50, 1, 30),
-                        "ds": pd.Timestamp("2020-01-01") + pd.to_timedelta(np.cumsum(rng.integers(1, 90, 30)), "D")})
+    odd = pd.DataFrame(
+        {
+            "unique_id": "irregular",
+            "y": rng.normal(50, 1, 30),
+            "ds": pd.Timestamp("2020-01-01") + pd.to_timedelta(np.cumsum(rng.integers(1, 90, 30)), "D"),
+        }
+    )
     one = pd.DataFrame({"unique_id": "single", "ds": [pd.Timestamp("2020-01-01")], "y": [3.0]})
     fc, skipped = forecast_frame(out.bundle, pd.concat([df, odd, one], ignore_index=True))
-    assert skipped == {"irregular": "no frequency to date its forecasts (irregular timestamps; set --freq)",
-                       "single": "fewer than two observed points"}
+    assert skipped == {
+        "irregular": "no frequency to date its forecasts (irregular timestamps; set --freq)",
+        "single": "fewer than two observed points",
+    }
     assert set(fc["unique_id"]) == {"s0", "s1", "s2"} and np.isfinite(fc["y_hat"]).all()

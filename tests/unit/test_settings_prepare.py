@@ -1,5 +1,6 @@
 """Settings precedence (tasks.adapters.settings), frame <-> packed conversion and calendar helpers
 (tasks.series.prepare), key checks (tasks.ingest.checks)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +8,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from tasks.adapters.settings import Settings, load_settings
 from tasks.ingest.checks import check_keys
 from tasks.series.frequency import future_dates, season_length
 from tasks.series.prepare import prepare
-from tasks.adapters.settings import Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +25,7 @@ def clean_env(monkeypatch):
 
 
 # -- settings --------------------------------------------------------------------------------------
+
 
 def test_defaults():
     s = load_settings()
@@ -85,12 +87,15 @@ def test_flat_has_dotted_keys():
 
 # -- prepare ---------------------------------------------------------------------------------------
 
+
 def unsorted_monthly() -> pd.DataFrame:
-    return pd.DataFrame({
-        "unique_id": ["b", "a", "b", "a", "a"],
-        "ds": pd.to_datetime(["2020-02-01", "2020-03-01", "2020-01-01", "2020-01-01", "2020-02-01"]),
-        "y": [20.0, 3.0, 10.0, 1.0, 2.0],
-    })
+    return pd.DataFrame(
+        {
+            "unique_id": ["b", "a", "b", "a", "a"],
+            "ds": pd.to_datetime(["2020-02-01", "2020-03-01", "2020-01-01", "2020-01-01", "2020-02-01"]),
+            "y": [20.0, 3.0, 10.0, 1.0, 2.0],
+        }
+    )
 
 
 def test_prepare_sorts_and_packs():
@@ -99,19 +104,23 @@ def test_prepare_sorts_and_packs():
     assert p.packed.lengths.tolist() == [3, 2] and p.packed.offsets.tolist() == [0, 3]
     assert p.packed.values.tolist() == [1.0, 2.0, 3.0, 10.0, 20.0]
     assert p.packed.values.dtype == np.float64 and p.packed.offsets.dtype == np.int64
-    assert list(pd.DatetimeIndex(p.ds)) == list(pd.to_datetime(
-        ["2020-01-01", "2020-02-01", "2020-03-01", "2020-01-01", "2020-02-01"]))
+    assert list(pd.DatetimeIndex(p.ds)) == list(
+        pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-01", "2020-01-01", "2020-02-01"])
+    )
     assert list(p.last_ds) == list(pd.to_datetime(["2020-03-01", "2020-02-01"]))
     assert p.freq == "MS"
 
 
 def test_prepare_three_series_offsets():
-    df = pd.DataFrame({
-        "unique_id": ["c"] * 2 + ["a"] * 4 + ["b"] * 3,
-        "ds": list(pd.date_range("2021-01-01", periods=2, freq="D")) + list(pd.date_range("2021-01-01", periods=4, freq="D"))
-        + list(pd.date_range("2021-01-01", periods=3, freq="D")),
-        "y": np.arange(9.0),
-    })
+    df = pd.DataFrame(
+        {
+            "unique_id": ["c"] * 2 + ["a"] * 4 + ["b"] * 3,
+            "ds": list(pd.date_range("2021-01-01", periods=2, freq="D"))
+            + list(pd.date_range("2021-01-01", periods=4, freq="D"))
+            + list(pd.date_range("2021-01-01", periods=3, freq="D")),
+            "y": np.arange(9.0),
+        }
+    )
     p = prepare(df.iloc[::-1])  # reversed rows
     assert p.ids == ["a", "b", "c"]
     assert p.packed.lengths.tolist() == [4, 3, 2] and p.packed.offsets.tolist() == [0, 4, 7]
@@ -120,9 +129,13 @@ def test_prepare_three_series_offsets():
 
 
 def test_prepare_irregular_and_empty():
-    df = pd.DataFrame({"unique_id": ["a"] * 4,
-                       "ds": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-05", "2020-02-11"]),
-                       "y": [1.0, 2.0, 3.0, 4.0]})
+    df = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 4,
+            "ds": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-05", "2020-02-11"]),
+            "y": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
     assert prepare(df).freq is None
     with pytest.raises(ValueError):
         prepare(df.iloc[:0])
@@ -154,12 +167,25 @@ def test_future_dates_daily_and_unknown_frequency():
 
 # -- key checks ------------------------------------------------------------------------------------
 
+
 def test_check_keys_duplicates_order_gaps_and_mixed_steps():
     ids = ["a", "a", "a", "b", "b", "b", "b", "c", "c", "c", "a"]
-    ds = np.array(["2020-01-01", "2020-02-01", "2020-05-01",  # a: monthly, 2 missing
-                   "2020-01-01", "2020-01-02", "2020-01-02", "2020-01-03",  # b: daily, one duplicate
-                   "2020-01-01", "2020-01-08", "2020-01-10",  # c: 7 then 2 days -> mixed
-                   "2020-03-01"], dtype="datetime64[ns]")  # a again, out of order: fills one gap
+    ds = np.array(
+        [
+            "2020-01-01",
+            "2020-02-01",
+            "2020-05-01",  # a: monthly, 2 missing
+            "2020-01-01",
+            "2020-01-02",
+            "2020-01-02",
+            "2020-01-03",  # b: daily, one duplicate
+            "2020-01-01",
+            "2020-01-08",
+            "2020-01-10",  # c: 7 then 2 days -> mixed
+            "2020-03-01",
+        ],
+        dtype="datetime64[ns]",
+    )  # a again, out of order: fills one gap
     r = check_keys(pa.array(ids), ds)
     assert (r.rows, r.series, r.duplicates, r.sorted_input) == (11, 3, 1, False)
     assert r.mixed_frequency == ["c"] and r.gaps == {"a": 1}

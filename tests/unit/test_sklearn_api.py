@@ -1,5 +1,6 @@
 """The per-series scalers behave as scikit-learn's, series by series, and the metrics agree with
 ``sklearn.metrics``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,18 +17,21 @@ from tasks.series.scalers import SeriesScaler
 
 def long_frame(seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    parts = [pd.DataFrame({"unique_id": uid, "ds": np.arange(n), "y": rng.normal(loc, spread, n)})
-             for uid, n, loc, spread in (("a", 30, 5.0, 2.0), ("b", 17, -3.0, 0.5), ("c", 44, 100.0, 30.0))]
+    parts = [
+        pd.DataFrame({"unique_id": uid, "ds": np.arange(n), "y": rng.normal(loc, spread, n)})
+        for uid, n, loc, spread in (("a", 30, 5.0, 2.0), ("b", 17, -3.0, 0.5), ("c", 44, 100.0, 30.0))
+    ]
     return pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=seed)  # any row order
 
 
-@pytest.mark.parametrize(("name", "reference"), [("standard", StandardScaler()),
-                                                 ("minmax", MinMaxScaler(feature_range=(-1, 1)))])
+@pytest.mark.parametrize(
+    ("name", "reference"), [("standard", StandardScaler()), ("minmax", MinMaxScaler(feature_range=(-1, 1)))]
+)
 def test_each_series_is_scaled_as_sklearn_scales_it_alone(name, reference):
     df = long_frame()
     out = SeriesScaler(scaler=name).fit_transform(df)
     assert list(out.columns) == list(df.columns) and out.index.equals(df.index)
-    for uid, part in df.groupby("unique_id"):
+    for _uid, part in df.groupby("unique_id"):
         want = clone(reference).fit_transform(part[["y"]]).ravel()
         np.testing.assert_allclose(out.loc[part.index, "y"].to_numpy(), want, rtol=1e-12, atol=1e-12)
 

@@ -1,4 +1,5 @@
 """Checkpoint/resume, per-epoch metrics, sampled epochs, covariates and leakage through the train stage."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import net_config, train_config
 from lstm_model import scaling
 from lstm_model.bundle import ModelBundle, features, forecast_packed
 from lstm_model.training import fit
 from lstm_model.windows import PackedSeries, window_starts
 from tasks.adapters.settings import load_settings
 from tasks.train.stage import train_stage
+from tests.conftest import net_config, train_config
 
 L, H = 6, 2
 NET = net_config(input_size=L, horizon=H, hidden_size=8, num_layers=2, dropout=0.1)
@@ -100,6 +101,7 @@ def test_max_windows_per_epoch_samples_that_many_windows():
 
 # -- covariates ------------------------------------------------------------------------------------
 
+
 def covariate_frame(n_series: int = 3, n: int = 72, seed: int = 0) -> pd.DataFrame:
     """y follows the covariate x one step later: x carries information the target's past does not."""
     rng = np.random.default_rng(seed)
@@ -107,15 +109,35 @@ def covariate_frame(n_series: int = 3, n: int = 72, seed: int = 0) -> pd.DataFra
     for i in range(n_series):
         x = rng.normal(0, 1, n)
         y = 10.0 + i + np.concatenate([[0.0], x[:-1]]) + rng.normal(0, 0.05, n)
-        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2020-01-01", periods=n, freq="D"),
-                                    "y": y, "x": x * 100.0 + 5.0, "unused": rng.normal(0, 1, n)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{i}",
+                    "ds": pd.date_range("2020-01-01", periods=n, freq="D"),
+                    "y": y,
+                    "x": x * 100.0 + 5.0,
+                    "unused": rng.normal(0, 1, n),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def tiny_settings(tmp_path, **over):
-    return load_settings({"storage.root": str(tmp_path / "storage"), "data.horizon": 1, "data.input_size": 4,
-                          "training.epochs": 40, "training.patience": 40, "training.batch_size": 64,
-                          "model.hidden_size": 16, "training.progress": False, "data.n_windows": 1, **over})
+    return load_settings(
+        {
+            "storage.root": str(tmp_path / "storage"),
+            "data.horizon": 1,
+            "data.input_size": 4,
+            "training.epochs": 40,
+            "training.patience": 40,
+            "training.batch_size": 64,
+            "model.hidden_size": 16,
+            "training.progress": False,
+            "data.n_windows": 1,
+            **over,
+        }
+    )
 
 
 def test_covariates_widen_the_input_and_are_used(tmp_path):
@@ -169,6 +191,7 @@ def test_covariate_features_are_scaled_on_the_training_part_only():
 
 # -- leakage through the whole train stage --------------------------------------------------------
 
+
 def test_scaler_statistics_ignore_an_outlier_in_the_test_part(tmp_path):
     n = 60
     ds = pd.date_range("2015-01-01", periods=n, freq="MS")
@@ -189,7 +212,8 @@ def test_train_stage_resume_uses_the_checkpoint_of_the_same_training(tmp_path):
     assert list((tmp_path / "storage" / "checkpoints").glob("*/member-0.pt"))
     resumed = train_stage(df, tiny_settings(tmp_path, **{"training.epochs": 3, "training.resume": True}))
     assert resumed.result.resumed_from_epoch == 2
-    other = train_stage(df, tiny_settings(tmp_path, **{"training.epochs": 3, "training.resume": True,
-                                                       "training.lr": 1e-2}))
+    other = train_stage(
+        df, tiny_settings(tmp_path, **{"training.epochs": 3, "training.resume": True, "training.lr": 1e-2})
+    )
     assert other.result.resumed_from_epoch is None  # other settings: another training, another checkpoint
     assert same_weights(first.result.model, resumed.result.model)

@@ -1,4 +1,5 @@
 """Packed series and index-gathered windows (lstm_model.windows) against naive Python slicing."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,7 @@ def test_gathered_windows_equal_naive_slices(window, first_end, stop_end):
     assert starts.dtype == np.int64 and starts.shape == (len(want),)
     got = gathered(p, starts, window)
     assert got.shape == (len(want), window)
-    for row, (k, w) in zip(got, want):  # same order: grouped by series, in time order
+    for row, (_k, w) in zip(got, want):  # same order: grouped by series, in time order
         np.testing.assert_array_equal(row, w)
     assert p.series_of_point()[starts].tolist() == [k for k, _ in want]
 
