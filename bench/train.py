@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tta-seconds", type=float, default=30.0, help="time-to-accuracy budget per batch size")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--save", action="store_true", help="also write bench/results/train-<device>-<date>.txt")
+    ap.add_argument("--out", default="", help="write the result file into this folder instead (the device's $OUT)")
     a = ap.parse_args(argv)
 
     device = pick_device(a.device)
@@ -303,8 +304,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     out += [f"time-to-accuracy (constant lr, {a.tta_seconds:.0f} s each):", *tta]
     print("\n".join(out[-3:]), flush=True)
-    if a.save:
-        folder = ROOT / "bench" / "results"
+    if a.save or a.out:
+        folder = Path(a.out) if a.out else ROOT / "bench" / "results"
         folder.mkdir(parents=True, exist_ok=True)
         tag = name.replace(" ", "-").replace("/", "-")
         path = folder / f"train-{tag}-{date.today().isoformat()}.txt"

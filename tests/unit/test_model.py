@@ -98,6 +98,25 @@ def test_trains_on_cuda_with_bf16():
     assert res.device.startswith("cuda") and np.isfinite(res.best_val_loss)
 
 
+@pytest.mark.cuda
+def test_a_model_trained_on_cuda_loads_and_forecasts_on_the_cpu_alike():
+    """Weights from a bf16 CUDA training, through the bundle's bytes, forecast on a CPU what they
+    forecast on the GPU, within bf16 rounding."""
+    packed, data, tr, va = sine_data()
+    res = fit(CFG, data, tr, va, train_config(epochs=5, device="cuda", seed=0))
+    on_gpu = Ensemble.of(CFG, [res.model.cpu()]).to("cuda").eval()
+    stats = scaling.fit_stats(
+        packed.values, packed.series_of_point(), np.ones(packed.values.size, bool), packed.n_series
+    )
+    y_gpu = forecast_packed(on_gpu, packed, packed.lengths, stats)  # (S, H), bf16 autocast on the GPU
+    state = {k: v.detach().cpu() for k, v in on_gpu.state_dict().items()}
+    bundle = ModelBundle(CFG, state, stats, [f"s{k}" for k in range(packed.n_series)])
+    loaded = ModelBundle.from_payloads(bundle.weights_bytes(), bundle.config_json())
+    y_cpu = forecast_packed(loaded.build("cpu"), packed, packed.lengths, stats)  # fp32 on the CPU
+    assert np.isfinite(y_cpu).all() and y_cpu.shape == y_gpu.shape
+    assert np.abs(y_cpu - y_gpu).max() <= 2e-2 * np.abs(y_gpu).max()  # bf16 keeps 8 bits of mantissa
+
+
 def test_ensemble_is_the_mean_of_its_members():
     torch.manual_seed(0)
     a, b = LSTMForecaster(CFG).eval(), LSTMForecaster(CFG).eval()
