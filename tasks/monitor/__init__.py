@@ -1,0 +1,1 @@
+"""Monitor: earlier forecasts scored against the actuals that arrived since; a degrading champion flagged."""

@@ -1,0 +1,1 @@
+"""What every stage shares about series: frequencies and seasons, packing, per-series scalers."""
