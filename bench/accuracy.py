@@ -105,6 +105,16 @@ def served(train: pd.DataFrame, h: int, seed: int, extra: list[str], work: Path)
     return order(selected), order(lstm), run.stdout
 
 
+def quantile_coverage(test: pd.DataFrame, fc: pd.DataFrame) -> dict[str, float]:
+    """Per quantile column of the served forecasts (y_hat_q10, ...): the share of held-out actuals at
+    or below it, and the number of points (``n_points``)."""
+    cols = [c for c in fc.columns if c.startswith("y_hat_q")]
+    if not cols or len(fc) != len(test):
+        return {}
+    y = test["y"].to_numpy()
+    return {"n_points": float(y.size), **{f"cov_{c[6:]}": float(np.mean(y <= fc[c].to_numpy())) for c in cols}}
+
+
 def combination(sf: pd.DataFrame, lstm: pd.DataFrame) -> pd.DataFrame:
     """The mean of the LSTM alone and the three automatic models, step by step (what the served
     ensemble is, applied to every series): NaN where the LSTM wrote nothing."""
@@ -140,9 +150,11 @@ def main() -> None:
         scores = {c: mase(train, test, sf, c, m) for c in STATS}
         for seed in range(a.first_seed, a.first_seed + a.seeds):
             t0 = time.perf_counter()
+            coverage: dict[str, float] = {}
             with tempfile.TemporaryDirectory() as tmp:
                 try:
                     sel, lstm, _ = served(train, h, seed, extra, Path(tmp))
+                    coverage = quantile_coverage(test, sel)
                     scores_s = {
                         "served": mase(train, test, sel, "y_hat", m),
                         "lstm": mase(train, test, lstm, "y_hat", m) if not lstm.empty else (np.nan, np.nan),
@@ -159,6 +171,7 @@ def main() -> None:
                 **{c: v[0] for c, v in {**scores_s, **scores}.items()},
                 **{f"{c}_mape": v[1] for c, v in {**scores_s, **scores}.items()},
                 "best": best,
+                **coverage,
                 "seconds": time.perf_counter() - t0,
             }
             rows.append(row)
@@ -211,6 +224,15 @@ def summary(t: pd.DataFrame) -> None:
     )
     for c in STATS:
         print(f"{c:>14}: geometric mean relative to the best {gm(by_set[c]):.3f}")
+    cov = sorted((c for c in t.columns if c.startswith("cov_q")), key=lambda c: float(c[5:]))
+    if cov:  # pooled over every held-out point of every set, and the mean over sets
+        pooled = {c: float((t[c] * t["n_points"]).sum() / t["n_points"].sum()) for c in cov}
+        print(
+            "served quantile coverage, pooled over points: "
+            + ", ".join(f"{c[4:]} {v:.1%}" for c, v in pooled.items())
+            + "; mean over sets: "
+            + ", ".join(f"{c[4:]} {by_set[c].mean():.1%}" for c in cov)
+        )
     if "air_passengers" in set(t["set"]):
         air = t[t["set"] == "air_passengers"]
         print(

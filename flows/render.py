@@ -61,7 +61,7 @@ def train_text(r: TrainSummary) -> str:
         + f" of {m['coverage_points']:,.0f} test points\n"
         if levels
         else ""
-    )
+    ) + _quantile_line(m, "  LSTM quantile coverage (share of actuals at or below): ", "{:.0%}", "\n")
     lstm = (
         f"LSTM {r.epochs} epochs (best {r.best_epoch}) on {r.device}, {r.windows_per_s:,.0f} windows/s; "
         f"served weights refit on every point to {r.train_end} ({r.refit_epochs} epochs)"
@@ -146,7 +146,7 @@ def train_markdown(model_name: str, r: TrainSummary) -> str:
         + f", of {m['coverage_points']:,.0f} points.\n\n"
         if levels
         else ""
-    )
+    ) + _quantile_line(m, "Quantile coverage (share of test actuals at or below each quantile): ", "{:.1%}", ".\n\n")
     return (
         f"# {model_name} v{r.model_version}\n\n**Gate:** {r.gate}\n\n"
         f"MLflow run `{r.mlflow_run_id}`, {r.series} series, {r.backtest_windows} test window(s) over "
@@ -169,7 +169,11 @@ def forecast_markdown(model_name: str, r: ForecastResult) -> str:
 
 
 def _covered(m: dict[str, float]) -> list[int]:
-    """The interval levels whose coverage the metrics carry, in the order of the levels."""
-    from lstm_model.backtest import LEVELS
+    """The interval levels whose coverage the metrics carry, in increasing order."""
+    return sorted(int(k.removeprefix("coverage_")) for k in m if k.removeprefix("coverage_").isdigit())
 
-    return [lv for lv in LEVELS if f"coverage_{lv}" in m]
+
+def _quantile_line(m: dict[str, float], head: str, fmt: str, end: str) -> str:
+    """The quantiles' coverage, when the model has quantiles: "q10 11%, q50 48%, q90 88%"."""
+    keys = sorted((k for k in m if k.startswith("quantile_coverage_q")), key=lambda k: float(k.rsplit("q", 1)[1]))
+    return head + ", ".join(f"{k.rsplit('_', 1)[1]} {fmt.format(m[k])}" for k in keys) + end if keys else ""

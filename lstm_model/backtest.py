@@ -36,6 +36,42 @@ def actuals(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizo
 LEVELS = (80, 95)  # the interval levels (%) every forecast carries
 
 
+def quantile_level(q: float) -> int:
+    """The central interval (%) that ``q`` bounds: q and 1 - q bound the |200 q - 100| % interval
+    (0 for the median). Quantiles are multiples of 0.005, so levels are whole percents."""
+    return int(round(abs(200.0 * q - 100.0)))
+
+
+def levels_for(quantiles: tuple[float, ...] = ()) -> tuple[int, ...]:
+    """The interval levels a model calibrates: :data:`LEVELS` and those its quantiles need."""
+    return tuple(sorted(set(LEVELS) | {quantile_level(q) for q in quantiles} - {0}))
+
+
+def quantile_band(q: float) -> str:
+    """The band whose values are the ``q`` quantile: ``lo_<level>`` below the median, ``hi_<level>``
+    above, ``""`` for the median (the point forecast)."""
+    level = quantile_level(q)
+    return "" if level == 0 else f"{'lo' if q < 0.5 else 'hi'}_{level}"
+
+
+def quantile_name(q: float) -> str:
+    """The column of the ``q`` quantile: q10 for 0.1, q2.5 for 0.025."""
+    return f"q{100.0 * q:g}"
+
+
+def bands_of(levels: tuple[int, ...]) -> tuple[str, ...]:
+    """The interval bands of these levels: lo_80, hi_80, lo_95, hi_95, ..."""
+    return tuple(f"{side}_{lv}" for lv in levels for side in ("lo", "hi"))
+
+
+def forecast_columns(meta: dict) -> list[str]:
+    """The columns of a model's forecasts: the point, every interval band, every quantile, lineage
+    (``meta``: a bundle's metadata; one written before quantiles has the default levels)."""
+    bands = [f"y_hat_{band}" for band in bands_of(tuple(meta.get("levels", LEVELS)))]
+    quantiles = [f"y_hat_{quantile_name(q)}" for q in meta.get("quantiles", [])]
+    return ["unique_id", "ds", "y_hat", *bands, *quantiles, "mase_scale", "cutoff", "model"]
+
+
 def conformal_quantiles(residuals: np.ndarray, valid: np.ndarray, levels: tuple[int, ...]) -> dict[int, np.ndarray]:
     """Split-conformal half-widths per horizon step from scaled residuals, pooled over the steps.
 

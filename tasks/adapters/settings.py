@@ -114,6 +114,11 @@ class DataSettings(BaseModel):
     season_length: int | None = Field(
         None, ge=1, description="Season length for seasonal naive / MASE (default: inferred from the frequency)."
     )
+    quantiles: str | None = Field(
+        None,
+        description="Quantile forecasts besides the point forecast, e.g. 0.1,0.5,0.9 (multiples of 0.005 "
+        "strictly between 0 and 1): columns y_hat_q10, y_hat_q50, y_hat_q90 (the median is the point forecast).",
+    )
     freq: str | None = Field(
         None,
         description="Frequency of every series, a pandas alias (MS, QS-JAN, W-SUN, B, D, h, 30min, ...); "
@@ -161,6 +166,29 @@ class DataSettings(BaseModel):
             except ValueError as e:
                 raise ValueError(f"data.freq {v!r} is not a pandas frequency alias (MS, W-SUN, B, h, ...)") from e
         return v or None
+
+    @field_validator("quantiles")
+    @classmethod
+    def _valid_quantiles(cls, v: str | None) -> str | None:
+        if v:
+            parse_quantiles(v)
+        return v or None
+
+    def quantile_list(self) -> tuple[float, ...]:
+        """The quantiles asked for, sorted (empty: none)."""
+        return parse_quantiles(self.quantiles) if self.quantiles else ()
+
+
+def parse_quantiles(text: str) -> tuple[float, ...]:
+    """ "0.1,0.5,0.9" -> (0.1, 0.5, 0.9); each strictly between 0 and 1 and a multiple of 0.005."""
+    try:
+        qs = sorted({float(x) for x in text.split(",") if x.strip()})
+    except ValueError as e:
+        raise ValueError(f"data.quantiles {text!r}: comma-separated numbers, e.g. 0.1,0.5,0.9") from e
+    bad = [q for q in qs if not 0 < q < 1 or abs(q * 200 - round(q * 200)) > 1e-9]
+    if bad or not qs:
+        raise ValueError(f"data.quantiles {text!r}: each must lie strictly between 0 and 1, in steps of 0.005")
+    return tuple(qs)
 
 
 class ModelSettings(BaseModel):

@@ -13,7 +13,6 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from lstm_model.backtest import LEVELS
 from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
 from tasks.adapters.settings import Settings, redact
 from tasks.adapters.storage import Storage
@@ -102,14 +101,15 @@ def log_lineage(uri: str, version: int) -> None:
     mlflow.set_tags({"curated.uri": uri, "curated.version": str(version)})
 
 
-def log_model(t: Path):
+def log_model(t: Path, outputs: list[str]):
+    """The registered model: its code, weights and configuration; ``outputs``: its forecast columns."""
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(MODEL_CODE),
         artifacts={"weights": str(t / WEIGHTS_FILE), "config": str(t / CONFIG_FILE)},
         code_paths=CODE_PATHS,
         pip_requirements=_requirements(),
-        signature=_signature(),
+        signature=_signature(outputs),
     )
 
 
@@ -151,23 +151,14 @@ def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
     return load_bundle(client, name, version), version, run_id or ""
 
 
-def _signature():
+def _signature(outputs: list[str]):
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
+    kinds = {"unique_id": "string", "model": "string", "ds": "datetime", "cutoff": "datetime"}  # the rest: double
     return ModelSignature(
         inputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y")]),
-        outputs=Schema(
-            [
-                ColSpec("string", "unique_id"),
-                ColSpec("datetime", "ds"),
-                ColSpec("double", "y_hat"),
-                *(ColSpec("double", f"y_hat_{side}_{level}") for level in LEVELS for side in ("lo", "hi")),
-                ColSpec("double", "mase_scale"),
-                ColSpec("datetime", "cutoff"),
-                ColSpec("string", "model"),
-            ]
-        ),
+        outputs=Schema([ColSpec(kinds.get(c, "double"), c) for c in outputs]),
     )
 
 

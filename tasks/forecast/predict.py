@@ -5,23 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lstm_model.backtest import LEVELS, bands_of, forecast_columns, quantile_band, quantile_name
 from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.windows import PackedSeries, complete
 from tasks.series.frequency import future_dates, seasons
 from tasks.series.prepare import prepare, to_frame
 from tasks.train import comparators
-from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LEVELS, LSTM, combine, served_models
-
-BANDS = tuple(f"{side}_{lv}" for lv in LEVELS for side in ("lo", "hi"))
-COLUMNS = ["unique_id", "ds", "y_hat", *(f"y_hat_{band}" for band in BANDS), "mase_scale", "cutoff", "model"]
+from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, combine, served_models
 
 
 def forecast_frame(
     bundle: ModelBundle, history: pd.DataFrame, serve_model: str = "selected"
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """History (unique_id, ds, y) -> forecasts of the ``horizon`` steps after each series' last
-    point (``COLUMNS``), and the series skipped, each with its reason (fewer than two observed
+    point (:func:`lstm_model.backtest.forecast_columns`), and the series skipped, each with its reason (fewer than two observed
     points, no finite forecast from any model, no frequency to date the forecasts by).
 
     Each series gets the model chosen for it on validation (``serve_model="lstm"``: the LSTM
@@ -30,6 +28,8 @@ def forecast_frame(
     on the series' whole history; the ensemble is the mean of its members that forecast. LSTM
     intervals are conformal, the comparators' their own, the ensemble's the mean of its members'."""
     meta = bundle.meta
+    levels = tuple(meta.get("levels", LEVELS))  # a bundle written before quantiles: the default levels
+    band_keys, columns = bands_of(levels), forecast_columns(meta)
     prep = prepare(history, bundle.covariates, meta.get("freq"))  # each series' own frequency, or the one given
     p, ids, H = prep.packed, np.asarray(prep.ids, dtype=object), bundle.network.horizon
     season = seasons(prep.freqs, meta.get("season_length"))  # (S,)
@@ -38,12 +38,12 @@ def forecast_frame(
     can = _lstm_can_forecast(bundle, p) if bundle.has_lstm else np.zeros(p.n_series, bool)
     scale = seasonal_scale(p, p.lengths, season)  # (S,) the MASE scale of each forecast
     ensemble = want == ENSEMBLE
-    fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale)}
+    fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale, band_keys)}
     for name in names:  # the chosen comparators, and the ensemble's members
-        fc[name] = _comparator(p, (want == name) | (ensemble & (name in ENSEMBLE_MEMBERS)), H, season, name)
-    fc[ENSEMBLE] = {key: combine([fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc]) for key in ("y_hat", *BANDS)}
+        fc[name] = _comparator(p, (want == name) | (ensemble & (name in ENSEMBLE_MEMBERS)), H, season, name, levels)
+    fc[ENSEMBLE] = {key: combine([fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc]) for key in ("y_hat", *band_keys)}
     point = np.full((p.n_series, H), np.nan)
-    bands = {key: np.full((p.n_series, H), np.nan) for key in BANDS}
+    bands = {key: np.full((p.n_series, H), np.nan) for key in band_keys}
     used = np.full(p.n_series, "", dtype=object)
 
     def assign(source: np.ndarray) -> None:
@@ -52,7 +52,7 @@ def forecast_frame(
                 continue
             take = (source == name) & (used == "") & np.isfinite(fc[name]["y_hat"]).all(axis=1)
             point[take] = fc[name]["y_hat"][take]
-            for key in BANDS:
+            for key in band_keys:
                 bands[key][take] = fc[name][key][take]
             used[take] = name
 
@@ -60,7 +60,7 @@ def forecast_frame(
     for name in names:  # where the choice could not forecast: the series' best comparator, fitted now
         rest = (used == "") & (backup == name)
         if rest.any():
-            fc[name] = _comparator(p, rest, H, season, name)
+            fc[name] = _comparator(p, rest, H, season, name, levels)
     assign(backup)
     observed = np.bincount(p.series_of_point(), weights=np.isfinite(p.values), minlength=p.n_series)  # (S,)
     undated = np.array([f is None for f in prep.freqs.tolist()], dtype=bool)
@@ -76,23 +76,31 @@ def forecast_frame(
         for i, n, u in zip(ids[~ok], observed[~ok], undated[~ok])
     }
     if not ok.any():
-        return pd.DataFrame(columns=COLUMNS), skipped
+        return pd.DataFrame(columns=columns), skipped
     last = prep.last_ds[ok]  # (S,)
     out = to_frame(list(ids[ok]), future_dates(last, prep.freqs[ok], H), point[ok])
     for key, band in bands.items():
         out[f"y_hat_{key}"] = band[ok].reshape(-1)
+    for q in meta.get("quantiles", []):  # the bounds of the central interval that each quantile is
+        band = quantile_band(q)
+        out[f"y_hat_{quantile_name(q)}"] = out[f"y_hat_{band}"] if band else out["y_hat"]
     out["mase_scale"] = np.repeat(scale[ok], H)  # scores this forecast when actuals arrive
     out["cutoff"] = last.repeat(H)
     out["model"] = np.repeat(used[ok], H).astype(str)
-    return out[COLUMNS], skipped
+    return out[columns], skipped
 
 
 def _lstm(
-    bundle: ModelBundle, p: PackedSeries, ids: np.ndarray, use: np.ndarray, scale: np.ndarray
+    bundle: ModelBundle,
+    p: PackedSeries,
+    ids: np.ndarray,
+    use: np.ndarray,
+    scale: np.ndarray,
+    band_keys: tuple[str, ...],
 ) -> dict[str, np.ndarray]:
     """The served network's forecasts (S, H) for the series in ``use``, with conformal bands."""
     H = bundle.network.horizon
-    out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *BANDS)}
+    out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *band_keys)}
     if not use.any():
         return out
     sub, _ = p.select(use)
@@ -106,12 +114,14 @@ def _lstm(
     return out
 
 
-def _comparator(p: PackedSeries, use: np.ndarray, H: int, season: np.ndarray, name: str) -> dict[str, np.ndarray]:
+def _comparator(
+    p: PackedSeries, use: np.ndarray, H: int, season: np.ndarray, name: str, levels: tuple[int, ...]
+) -> dict[str, np.ndarray]:
     """A comparator fitted on the whole history of each series in ``use``: forecasts and bands (S, H)."""
-    out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *BANDS)}
+    out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *bands_of(levels))}
     idx = np.flatnonzero(use)
     if idx.size:
-        got = comparators.forecast_pairs(p, idx, p.lengths[idx], H, season[idx], [name], LEVELS)[name]
+        got = comparators.forecast_pairs(p, idx, p.lengths[idx], H, season[idx], [name], levels)[name]
         for key in out:
             out[key][idx] = got[key]
     return out

@@ -104,6 +104,7 @@ def evaluate(
     season: np.ndarray,
     comparators: list[str],
     margin: float = 0.0,
+    quantiles: tuple[float, ...] = (),
 ) -> Evaluation:
     """Backtest the LSTM (``lstm`` None: not trained) and the comparators on the validation and
     test origins, choose a model per series on the validation windows, score every model and the
@@ -141,7 +142,18 @@ def evaluate(
     if LSTM in models:
         keep = _usable(test)
         conformal = intervals.conformal(
-            lstm, L, packed, sp.val0, sp.test0, H, season, test.y_hat[LSTM][keep], test.scale[keep], frame, agg
+            lstm,
+            L,
+            packed,
+            sp.val0,
+            sp.test0,
+            H,
+            season,
+            test.y_hat[LSTM][keep],
+            test.scale[keep],
+            frame,
+            agg,
+            quantiles,
         )
     return Evaluation(
         agg,

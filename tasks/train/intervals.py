@@ -11,7 +11,6 @@ import pandas as pd
 from lstm_model import backtest, baselines
 from lstm_model.windows import PackedSeries
 
-LEVELS = backtest.LEVELS
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (series (M,), origin (M,)) -> (M, H)
 
 
@@ -32,13 +31,17 @@ def conformal(
     scale: np.ndarray,
     frame: pd.DataFrame,
     agg: dict[str, float],
+    quantiles: tuple[float, ...] = (),
 ) -> dict[str, list[float]]:
     """Conformal half-widths (MASE-scaled, per step) of the LSTM: calibrated on every validation
     point at every horizon step, their coverage measured the same way on the test part (into
     ``agg``), interval columns added to ``frame`` (the LSTM's test forecasts ``y_hat`` (M, H) and
-    their MASE scales ``scale`` (M,), in the frame's row order); returns the widths calibrated on both parts."""
+    their MASE scales ``scale`` (M,), in the frame's row order); returns the widths calibrated on both parts.
+    Levels: :data:`LEVELS` and those of ``quantiles``, whose test coverage (the share of actuals at
+    or below each quantile) goes into ``agg`` as ``quantile_coverage_q<NN>``."""
+    levels = backtest.levels_for(quantiles)
     cal_r, cal_ok = _scaled_residuals(lstm, packed, val0, test0, H, L, season)
-    q_val = backtest.conformal_quantiles(cal_r, cal_ok, LEVELS)
+    q_val = backtest.conformal_quantiles(cal_r, cal_ok, levels)
     scale = scale[:, None]  # (M, 1)
     for level, q in q_val.items():
         frame[f"lstm_lo_{level}"] = (y_hat - q * scale).reshape(-1)
@@ -49,7 +52,12 @@ def conformal(
     for level, q in q_val.items():  # in residual units the interval is [-q, q]
         half = np.broadcast_to(q[None, :], test_r.shape)  # (M, H)
         agg[f"coverage_{level}"] = backtest.coverage(np.where(test_ok, test_r, np.nan), -half, half)
-    q_all = backtest.conformal_quantiles(np.concatenate([cal_r, test_r]), np.concatenate([cal_ok, test_ok]), LEVELS)
+    for qu in quantiles:  # the q quantile is y_hat - q_level below the median, y_hat + q_level above
+        level = backtest.quantile_level(qu)
+        bound = np.zeros(H) if level == 0 else q_val[level] * (1.0 if qu > 0.5 else -1.0)  # (H,) residual units
+        below = test_ok & (test_r <= bound[None, :])  # (M, H)
+        agg[f"quantile_coverage_{backtest.quantile_name(qu)}"] = float(below.sum() / max(test_ok.sum(), 1))
+    q_all = backtest.conformal_quantiles(np.concatenate([cal_r, test_r]), np.concatenate([cal_ok, test_ok]), levels)
     return {str(k): [float(x) for x in v] for k, v in q_all.items()}
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
+from lstm_model.backtest import forecast_columns
 from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
 from tasks.adapters.locks import hold
 from tasks.adapters.settings import Settings
@@ -114,7 +115,7 @@ def log_and_register(
         mlflow.log_artifact(str(t / "backtest.csv"))
         (t / WEIGHTS_FILE).write_bytes(outcome.bundle.weights_bytes())
         (t / CONFIG_FILE).write_text(outcome.bundle.config_json())
-        info = log_model(t)
+        info = log_model(t, forecast_columns(outcome.bundle.meta))
         for trial in trials or []:  # the --auto search: one nested run per trial
             with mlflow.start_run(experiment_id=exp, nested=True, run_name=f"trial-{trial.number}"):
                 mlflow.log_params({k: str(v) for k, v in trial.params.items()})
@@ -122,7 +123,7 @@ def log_and_register(
                     mlflow.log_metric("val_loss", trial.val_loss)
     mv = mlflow.register_model(info.model_uri, name)
     for k, v in outcome.metrics.items():
-        if k.endswith("_mase") or k.startswith(("coverage", "series_")):
+        if k.endswith("_mase") or k.startswith(("coverage", "quantile_coverage", "series_")):
             client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
     client.set_model_version_tag(name, mv.version, "train_end", outcome.bundle.meta.get("train_end", ""))
     client.set_model_version_tag(name, mv.version, "run_id", rid)
@@ -159,6 +160,9 @@ def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | Non
         return True, f"promoted: champion v{champ} could not be loaded ({exc})", champ
     if bundle.network.horizon != outcome.bundle.network.horizon:
         return True, f"promoted: horizon changed ({bundle.network.horizon} -> {outcome.bundle.network.horizon})", champ
+    quantiles = (bundle.meta.get("quantiles", []), outcome.bundle.meta.get("quantiles", []))
+    if quantiles[0] != quantiles[1]:  # the champion cannot give the forecasts now asked for
+        return True, f"promoted: quantiles changed ({quantiles[0]} -> {quantiles[1]})", champ
     if bundle.covariates != outcome.bundle.covariates:
         return True, f"promoted: covariates changed ({bundle.covariates} -> {outcome.bundle.covariates})", champ
     old = champion_mase(bundle, outcome)

@@ -18,6 +18,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from lstm_model import scaling
+from lstm_model.backtest import levels_for
 from lstm_model.bundle import ModelBundle, features, forecast_at
 from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit
@@ -80,7 +81,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     if evaluated is not None:
         model, stats, cov_stats, _ = evaluated
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
-    ev = evaluate(lstm, L, packed, ids, ds, sp, season, names, s.data.ensemble_margin)
+    ev = evaluate(lstm, L, packed, ids, ds, sp, season, names, s.data.ensemble_margin, s.data.quantile_list())
     served = _refit(net, tc, packed, covariates, s, evaluated, key, on_epoch)
     meta = {
         "freq": s.data.freq,  # the frequency given for every series (None: each series' own, inferred)
@@ -92,6 +93,8 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": (served or evaluated)[0].device if (served or evaluated) else "cpu",
         "conformal": ev.conformal,
+        "levels": list(levels_for(s.data.quantile_list())),  # the interval levels of every forecast
+        "quantiles": list(s.data.quantile_list()),
         "comparators": names,
         "selection": ev.choice,
         "fallback": ev.fallback,

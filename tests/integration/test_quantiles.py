@@ -1,0 +1,63 @@
+"""Quantile forecasts (``--quantiles``): the bounds of conformal intervals for the LSTM and of
+statsforecast's intervals for the comparators; their coverage measured on the test windows."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstm_model.backtest import forecast_columns, levels_for, quantile_band, quantile_name
+from tasks.adapters.settings import load_settings
+from tasks.forecast.predict import forecast_frame
+from tasks.train.stage import train_stage
+from tests.conftest import make_long_csv, parse_csv
+
+QUANTILES = "0.05,0.25,0.5,0.75,0.95"
+
+
+def test_quantiles_name_the_interval_bounds_they_are():
+    assert levels_for((0.05, 0.25, 0.5, 0.75, 0.95)) == (50, 80, 90, 95)
+    assert [quantile_band(q) for q in (0.05, 0.25, 0.5, 0.75, 0.95)] == ["lo_90", "lo_50", "", "hi_50", "hi_90"]
+    assert [quantile_name(q) for q in (0.025, 0.1, 0.5)] == ["q2.5", "q10", "q50"]
+    assert forecast_columns({})[3:7] == ["y_hat_lo_80", "y_hat_hi_80", "y_hat_lo_95", "y_hat_hi_95"]  # older bundles
+    for bad in ("0", "1", "0.1234", "1.5", "x", "0.1,,-0.2"):
+        with pytest.raises(ValueError, match="data.quantiles"):
+            load_settings({"data.quantiles": bad})
+
+
+@pytest.mark.parametrize("serve", ["lstm", "selected"])
+def test_quantile_forecasts_are_ordered_and_their_coverage_is_measured(tmp_path, air_csv, serve):
+    df = parse_csv(air_csv.read_bytes(), str(air_csv)).frame
+    s = load_settings({"storage.root": str(tmp_path), "training.epochs": 20, "data.quantiles": QUANTILES})
+    outcome = train_stage(df, s)
+    m = outcome.metrics
+    names = [quantile_name(float(q)) for q in QUANTILES.split(",")]
+    for name in names:
+        assert 0.0 <= m[f"quantile_coverage_{name}"] <= 1.0
+    shares = [m[f"quantile_coverage_{n}"] for n in names]
+    assert shares == sorted(shares) and shares[0] < shares[-1]  # a higher quantile has more actuals below it
+    assert outcome.bundle.meta["levels"] == [50, 80, 90, 95] and "50" in outcome.bundle.meta["conformal"]
+    fc, skipped = forecast_frame(outcome.bundle, df, serve)
+    assert not skipped and len(fc) == 12
+    cols = [f"y_hat_{n}" for n in names]
+    assert list(fc.columns) == forecast_columns(outcome.bundle.meta) and set(cols) <= set(fc.columns)
+    q = fc[cols].to_numpy()
+    assert np.isfinite(q).all() and (np.diff(q, axis=1) >= 0).all()  # ordered at every step
+    np.testing.assert_array_equal(fc["y_hat_q50"], fc["y_hat"])
+    np.testing.assert_array_equal(fc["y_hat_q5"], fc["y_hat_lo_90"])
+    np.testing.assert_array_equal(fc["y_hat_q75"], fc["y_hat_hi_50"])
+
+
+def test_series_served_by_comparators_carry_their_quantiles(tmp_path):
+    df = make_long_csv(tmp_path / "many.csv", n_series=4).rename(
+        columns={"series_id": "unique_id", "timestamp": "ds", "value": "y"}
+    )
+    df["ds"] = np.array(df["ds"], dtype="datetime64[ns]")
+    s = load_settings({"storage.root": str(tmp_path), "training.epochs": 5, "data.horizon": 6,
+                       "data.quantiles": "0.1,0.9"})
+    outcome = train_stage(df, s)
+    for name in ("auto_ets", "seasonal_naive"):  # every series by this comparator
+        bundle = outcome.bundle
+        bundle.meta["selection"] = dict.fromkeys(bundle.meta["selection"], name)
+        fc, skipped = forecast_frame(bundle, df)
+        assert not skipped and (fc["model"] == name).all()
+        assert (fc["y_hat_q10"] < fc["y_hat"]).all() and (fc["y_hat"] < fc["y_hat_q90"]).all()
