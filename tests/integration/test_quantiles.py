@@ -1,5 +1,6 @@
 """Quantile forecasts (``--quantiles``): the bounds of conformal intervals for the LSTM and of
 statsforecast's intervals for the comparators; their coverage measured on the test windows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,9 @@ def test_series_served_by_comparators_carry_their_quantiles(tmp_path):
         columns={"series_id": "unique_id", "timestamp": "ds", "value": "y"}
     )
     df["ds"] = np.array(df["ds"], dtype="datetime64[ns]")
-    s = load_settings({"storage.root": str(tmp_path), "training.epochs": 5, "data.horizon": 6,
-                       "data.quantiles": "0.1,0.9"})
+    s = load_settings(
+        {"storage.root": str(tmp_path), "training.epochs": 5, "data.horizon": 6, "data.quantiles": "0.1,0.9"}
+    )
     outcome = train_stage(df, s)
     for name in ("auto_ets", "seasonal_naive"):  # every series by this comparator
         bundle = outcome.bundle
