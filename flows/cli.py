@@ -19,7 +19,7 @@ COMMANDS = {
         "the main job: ingest -> train -> forecast",
         ("storage", "ingest", "data", "model", "training", "tracking", "scale"),
     ),
-    "serve": ("run the scheduled deployments against the configured Prefect API", ("storage",)),
+    "serve": ("run the scheduled deployments against the configured Prefect API", ("storage", "scale")),
     "ui": ("start the Prefect and MLflow servers on 127.0.0.1 (Ctrl-C stops both)", ("storage", "server")),
 }
 

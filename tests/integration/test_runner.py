@@ -66,3 +66,11 @@ def test_a_flow_called_as_deployed_runs_its_tasks_on_the_configured_cluster(tmp_
         ingest_flow(input=str(tmp_path / "b.csv"), storage=str(storage))  # the flow object, as a worker calls it
         assert cluster.scheduler.transition_counter > start  # its file tasks ran on the cluster
     assert Curated(Storage(str(storage))).read()["unique_id"].nunique() == 5  # b's ids are a's: one set of 5
+
+
+def test_serve_takes_the_runner_flags_and_passes_them_on():
+    from flows.cli import build_parser
+
+    args = vars(build_parser().parse_args(["serve", "--storage", "st", "--runner", "dask", "--dask-workers", "3"]))
+    overrides = {k: v for k, v in args.items() if v is not None and k != "command"}
+    assert runner_environment(overrides) == {"LSTMF_SCALE__RUNNER": "dask", "LSTMF_SCALE__DASK_WORKERS": "3"}
