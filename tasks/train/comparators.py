@@ -34,21 +34,24 @@ MIN_HISTORY = 2  # points a comparator needs before its origin
 _GLOBAL_RNG = threading.Lock()
 
 
-MAX_ARIMA_SEASON = 24  # AutoARIMA's seasonal search grows steeply with the season: above this, AutoARIMA is left out
+MAX_ARIMA_SEASON = 24  # AutoARIMA's seasonal search grows steeply with the season beyond this many steps
+# ... where one fit of a few hundred points takes 20-40 s on one core: up to this many series it is
+# still affordable (a few fits per series: the validation and test cutoffs, then the serving fit)
+LONG_SEASON_ARIMA_SERIES = 4
 
 
 def parse(setting: str, n_series: int, max_auto_series: int, season: int = 1) -> list[str]:
     """The comparators to run: the comma-separated names of ``setting``, without the fitted ones
     when there are more than ``max_auto_series`` series (their cost grows with every series), and
-    without AutoARIMA when the longest ``season`` of the series exceeds MAX_ARIMA_SEASON steps
-    (where it is not affordable)."""
+    without AutoARIMA when the longest ``season`` of the series exceeds MAX_ARIMA_SEASON steps and
+    there are more than LONG_SEASON_ARIMA_SERIES series (where it is not affordable)."""
     names = [n.strip() for n in setting.split(",") if n.strip()]
     unknown = sorted(set(names) - set(COMPARATORS))
     if unknown:
         raise ValueError(f"unknown comparators {unknown}: choose from {', '.join(COMPARATORS)}")
     if n_series > max_auto_series:
         names = [n for n in names if n not in AUTO]
-    if season > MAX_ARIMA_SEASON:
+    if season > MAX_ARIMA_SEASON and n_series > LONG_SEASON_ARIMA_SERIES:
         names = [n for n in names if n != "auto_arima"]
     return names
 

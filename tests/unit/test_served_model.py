@@ -186,3 +186,12 @@ def test_series_that_cannot_be_forecast_are_listed_with_their_reason(tmp_path):
         "single": "fewer than two observed points",
     }
     assert set(fc["unique_id"]) == {"s0", "s1", "s2"} and np.isfinite(fc["y_hat"]).all()
+
+
+def test_autoarima_at_long_seasons_runs_only_for_a_few_series():
+    every = "auto_ets,auto_theta,auto_arima,seasonal_naive,naive"
+    few, many = comparators.LONG_SEASON_ARIMA_SERIES, comparators.LONG_SEASON_ARIMA_SERIES + 1
+    assert "auto_arima" in comparators.parse(every, few, 2000, season=48)  # one half-hourly series
+    assert "auto_arima" not in comparators.parse(every, many, 2000, season=48)
+    assert "auto_arima" in comparators.parse(every, 1000, 2000, season=12)  # monthly: always affordable
+    assert comparators.parse(every, 3000, 2000, season=12) == ["seasonal_naive", "naive"]
