@@ -29,15 +29,15 @@ def _add_setting_options(p: argparse.ArgumentParser, groups: tuple[str, ...]) ->
         model = Settings.model_fields[group].annotation
         for name, field in model.model_fields.items():
             extra = field.json_schema_extra or {}
-            flag = extra.get("flag", f"--{name.replace('_', '-')}")
+            flags = extra.get("flag", [f"--{name.replace('_', '-')}"])
             env = f"LSTMF_{group.upper()}__{name.upper()}"
             help_ = f"{field.description} [env {env}; default {field.default}]"
             kind, choices = _arg_type(field.annotation)
             kw: dict[str, Any] = {"dest": f"{group}.{name}", "default": None, "help": help_}
             if kind is bool:
-                p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+                p.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
             else:
-                p.add_argument(flag, type=kind, choices=choices, metavar=name.upper() if not choices else None, **kw)
+                p.add_argument(*flags, type=kind, choices=choices, metavar=name.upper() if not choices else None, **kw)
 
 
 def _arg_type(annotation: Any) -> tuple[type, list | None]:

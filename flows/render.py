@@ -89,8 +89,20 @@ def forecast_text(r: ForecastResult) -> str:
     return (
         f"forecast: {r.rows} rows for {r.series} series ({_per_model(r.series_per_model)}), cutoff {r.cutoff}, "
         f"model v{r.model_version} ({r.shards} shard(s) under {r.task_runner})\n"
-        f"  written to {r.path}{skipped}"
+        f"  written to {r.path}{skipped}{_future_text(r.future_input)}"
     )
+
+
+def _future_text(f) -> str:
+    """What --future-input gave: rows stored, rows kept out by reason (first lines), unseen series."""
+    if f is None:
+        return ""
+    out = f"\n  future values: {f.rows} rows for {f.series} series stored from {f.path} ({', '.join(f.columns)})"
+    for reason, lines in f.rejected.items():
+        out += f"\n    kept out ({reason}): " + "; ".join(lines[:3])
+    if f.unknown_series:
+        out += f"\n    series the model has not seen: {', '.join(f.unknown_series[:5])}"
+    return out
 
 
 def pipeline_text(r: Stages) -> str:

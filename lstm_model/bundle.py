@@ -115,12 +115,17 @@ class ModelBundle:
         if packed.n_covariates != len(self.covariates):
             raise ValueError(f"the model reads covariates {self.covariates}; the data has {packed.n_covariates}")
         sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
-        return _known_or_own(
+        stats, unseen = _known_or_own(
             self.series_ids,
             self.covariate_stats,
             ids,
             lambda: scaling.fit_covariate_stats(packed.covariates, sid, everything, packed.n_series),
-        )[0]
+        )
+        pooled = self.network.n_future  # the future-known columns: the training's own statistics, for every series
+        if pooled and unseen.any():
+            stats.loc[:, -pooled:] = self.covariate_stats.loc[0, -pooled:]
+            stats.scale[:, -pooled:] = self.covariate_stats.scale[0, -pooled:]
+        return stats
 
 
 def _known_or_own(
@@ -162,9 +167,18 @@ def forecast_packed(
     origin: np.ndarray,
     stats: scaling.ScalerStats,
     covariate_stats: scaling.ScalerStats | None = None,
+    future: np.ndarray | None = None,
 ) -> np.ndarray:
     """Forecast ``horizon`` steps after position ``origin`` (S,) of each series (inputs are the
-    ``input_size`` points before it), in original units: (S, H)."""
+    ``input_size`` points before it), in original units: (S, H). A network that reads future-known
+    covariates forecasts after each series' last point and takes their values for those steps from
+    ``future`` (S, H, C) (every covariate column; the past-only ones are not read)."""
+    if model.cfg.n_future:
+        if future is None:
+            raise ValueError("this model reads future-known covariates: give their values for the horizon")
+        if np.any(origin != packed.lengths):
+            raise ValueError("with future-known covariates a forecast starts after each series' last point")
+        packed = packed.extended(future)
     return forecast_at(model, packed, np.arange(packed.n_series), origin, stats, covariate_stats)
 
 
@@ -178,9 +192,14 @@ def forecast_at(
 ) -> np.ndarray:
     """Forecasts for M (series, origin) pairs in one batched pass: series (M,), origin (M,)
     positions inside each series -> (M, H) in original units. Serves backtests over many cutoffs."""
-    L = model.cfg.input_size
+    L, H = model.cfg.input_size, model.cfg.horizon
     if np.any(origin < L):
         raise ValueError(f"every series needs at least input_size={L} points before its origin")
+    if model.cfg.n_future and np.any(origin + H > packed.lengths[series]):
+        # steps past a series' end (a backtest's last origins): their forecasts are never scored, and
+        # the decoder reads each step's covariates for that step only, so the last row stands in
+        last = packed.covariates[packed.offsets + np.maximum(packed.lengths - 1, 0)]  # (S, C)
+        packed = packed.extended(np.repeat(last[:, None, :], H, axis=1))  # (S, H, C)
     scaled = features(packed, stats, covariate_stats)  # (N, F), each point once
     y_scaled = predict_windows(model, scaled, packed.offsets[series] + origin - L)  # (M, H)
     return scaling.inverse(y_scaled, series[:, None], stats)  # (M, H)

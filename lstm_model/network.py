@@ -1,6 +1,11 @@
 """The network: a stacked LSTM with a direct multi-step head.
 
-Shapes: B = batch, L = input_size, F = features (target first, then covariates), H = horizon.
+Shapes: B = batch, L = input_size, F = features (target first, then covariates), H = horizon,
+Ff = future-known covariates (the last Ff of the F features: calendar, holidays, planned promotions).
+
+Without future-known covariates a linear head maps the last LSTM state to the H steps. With them,
+a decoder does, as in neuralforecast's LSTM: the last state becomes one context vector per step,
+and a small MLP shared by the steps reads each step's context with that step's known covariates.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class NetworkConfig:
     level_norm: bool  # subtract the last observed value from each window, add it back to the output
     window_scale: bool  # also divide each window's target by its spread, multiply the output back
     n_features: int = 1  # F: target + covariates (what the data has)
+    n_future: int = 0  # Ff: the last Ff features are known for the horizon too (the decoder reads them)
     members: int = 1  # independently trained networks whose forecasts are averaged (see Ensemble.of)
 
     def to_dict(self) -> dict:
@@ -36,6 +42,7 @@ class NetworkConfig:
 
 BEFORE_FIELDS = {"window_scale": False}  # what a bundle written before these fields existed did
 SPREAD_FLOOR = 1e-3  # a window's spread (scaled units) below which it counts as flat
+CONTEXT = 16  # K: context units per horizon step handed to the decoder
 
 
 class LSTMForecaster(nn.Module):
@@ -51,13 +58,29 @@ class LSTMForecaster(nn.Module):
             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
             batch_first=True,
         )
-        self.head = nn.Linear(cfg.hidden_size, cfg.horizon)
+        if cfg.n_future:
+            self.context = nn.Linear(cfg.hidden_size, cfg.horizon * CONTEXT)
+            self.decoder = nn.Sequential(
+                nn.Linear(CONTEXT + cfg.n_future, cfg.hidden_size), nn.ReLU(), nn.Linear(cfg.hidden_size, 1)
+            )
+        else:
+            self.head = nn.Linear(cfg.hidden_size, cfg.horizon)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _out(self, state: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+        """state (B, hidden), future (B, H, Ff) -> (B, H)."""
+        if not self.cfg.n_future:
+            return self.head(state)  # (B, H)
+        if future is None:
+            raise ValueError(f"this network reads {self.cfg.n_future} future-known covariates: pass their values")
+        ctx = self.context(state).view(state.shape[0], self.cfg.horizon, CONTEXT)  # (B, H, K)
+        return self.decoder(torch.cat([ctx, future.to(ctx.dtype)], dim=-1))[..., 0]  # (B, H, K + Ff) -> (B, H)
+
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, F), future (B, H, Ff) the known covariates of the horizon (when n_future) -> (B, H)."""
         target = x[..., :1]  # (B, L, 1)
         if not self.cfg.level_norm:
             out, _ = self.lstm(x)  # (B, L, hidden)
-            return self.head(out[:, -1])  # (B, H)
+            return self._out(out[:, -1], future)  # (B, H)
         level = target[:, -1:]  # (B, 1, 1): last observed target value
         spread = target.std(dim=1, unbiased=False, keepdim=True)  # (B, 1, 1)
         if self.cfg.window_scale:
@@ -65,7 +88,7 @@ class LSTMForecaster(nn.Module):
         else:  # a window with no variation at all forecasts its level (a series that stopped, all zeros)
             target, gain = target - level, spread / (spread + SPREAD_FLOOR)
         out, _ = self.lstm(torch.cat([target, x[..., 1:]], dim=-1))  # (B, L, hidden)
-        return level[:, :, 0] + gain[:, :, 0] * self.head(out[:, -1])  # (B, 1) + (B, 1) * (B, H)
+        return level[:, :, 0] + gain[:, :, 0] * self._out(out[:, -1], future)  # (B, 1) + (B, 1) * (B, H)
 
 
 class Ensemble(nn.Module):
@@ -83,5 +106,5 @@ class Ensemble(nn.Module):
             slot.load_state_dict(model.state_dict())
         return ens
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([m(x) for m in self.members]).mean(dim=0)  # (K, B, H) -> (B, H)
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack([m(x, future) for m in self.members]).mean(dim=0)  # (K, B, H) -> (B, H)

@@ -150,16 +150,23 @@ def inverse(scaled: np.ndarray, series_idx: np.ndarray, stats: ScalerStats) -> n
 
 
 def fit_covariate_stats(
-    covariates: np.ndarray, series_of_point: np.ndarray, fit_mask: np.ndarray, n_series: int
+    covariates: np.ndarray, series_of_point: np.ndarray, fit_mask: np.ndarray, n_series: int, pooled: int = 0
 ) -> ScalerStats:
-    """Per-series standard statistics of each covariate column: (N, C) -> loc, scale (S, C).
+    """Per-series standard statistics of each covariate column: (N, C) -> loc, scale (S, C); the
+    last ``pooled`` columns (the future-known ones: a promotion or a holiday means the same for
+    every series, a new series included) get one mean and deviation over all series.
 
     Covariates are never log-transformed; a series with no finite value of a column in its
     training part gets loc 0 and scale 1 for that column."""
     cols = []
-    for c in range(covariates.shape[1]):  # a few columns, each fitted over all series at once
+    C = covariates.shape[1]
+    for c in range(C):  # a few columns, each fitted over all series at once
         ok = fit_mask & np.isfinite(covariates[:, c])
-        cols.append(_mean_std(covariates[ok, c], series_of_point[ok], n_series))
+        if c >= C - pooled:
+            loc, sd = _mean_std(covariates[ok, c], np.zeros(int(ok.sum()), np.int64), 1)
+            cols.append((np.repeat(loc, n_series), np.repeat(sd, n_series)))
+        else:
+            cols.append(_mean_std(covariates[ok, c], series_of_point[ok], n_series))
     loc = np.stack([m for m, _ in cols], axis=1) if cols else np.zeros((n_series, 0))  # (S, C)
     scl = _nonzero(np.stack([d for _, d in cols], axis=1)) if cols else np.ones((n_series, 0))  # (S, C)
     return ScalerStats(loc, scl, "none", "standard")

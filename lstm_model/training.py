@@ -131,8 +131,9 @@ def fit(
 
     def step_loss(module: nn.Module, starts: torch.Tensor) -> torch.Tensor:
         w = gather(x_all, starts, window)  # (B, L+H, F)
+        future = w[:, L:, w.shape[-1] - net_cfg.n_future :] if net_cfg.n_future else None  # (B, H, Ff)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            y_hat = module(w[:, :L])  # (B, H)
+            y_hat = module(w[:, :L], future)  # (B, H)
         return criterion(y_hat.float(), w[:, L:, 0])  # target: feature 0 of the last H steps
 
     result = TrainResult(

@@ -52,6 +52,24 @@ class PackedSeries:
         covs = None if self.covariates is None else self.covariates[rows]
         return PackedSeries(self.values[rows], offsets_of(lengths), lengths, covs), rows
 
+    def extended(self, future: np.ndarray) -> PackedSeries:
+        """Each series followed by the H rows of ``future`` (S, H, C), the covariates known for the
+        steps after its last point; their target is unknown (NaN)."""
+        S, H, C = future.shape
+        if self.n_series != S or self.n_covariates != C:
+            raise ValueError(
+                f"future covariates {future.shape} do not fit {self.n_series} series x {self.n_covariates}"
+            )
+        lengths = self.lengths + H
+        offsets = offsets_of(lengths)
+        keep = np.arange(self.values.shape[0]) + np.repeat(offsets - self.offsets, self.lengths)  # (N,) new rows
+        new = np.setdiff1d(np.arange(int(lengths.sum())), keep)  # (S * H,) series by series, in time order
+        values = np.full(int(lengths.sum()), np.nan)
+        values[keep] = self.values
+        covs = np.empty((values.shape[0], C))
+        covs[keep], covs[new] = self.covariates, future.reshape(S * H, C)
+        return PackedSeries(values, offsets, lengths, covs)
+
     @classmethod
     def from_arrays(cls, arrays: list[np.ndarray]) -> PackedSeries:
         lengths = np.array([len(a) for a in arrays], dtype=np.int64)

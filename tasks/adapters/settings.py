@@ -37,9 +37,9 @@ def secrets_to_env(overrides: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def flag(name: str) -> dict:
-    """Marks the CLI flag of a field (used by the CLI to build its options)."""
-    return {"flag": name}
+def flag(*names: str) -> dict:
+    """Marks the CLI flag of a field, then its aliases (used by the CLI to build its options)."""
+    return {"flag": list(names)}
 
 
 class StorageSettings(BaseModel):
@@ -47,6 +47,11 @@ class StorageSettings(BaseModel):
         "storage",
         description="Storage root: a local folder or an fsspec URL (s3://...).",
         json_schema_extra=flag("--storage"),
+    )
+    future_input: str | None = Field(
+        None,
+        description="CSV or Parquet of future covariate values (unique_id, ds, <columns>), checked and "
+        "merged into storage/future before forecasting; scheduled forecasts read the stored values.",
     )
 
 
@@ -132,9 +137,20 @@ class DataSettings(BaseModel):
     scaler: Literal["standard", "minmax"] = Field("standard", description="Per-series scaler.")
     covariates: str | None = Field(
         None,
-        description="Past-observed covariate columns fed to the network: comma-separated names, 'all', "
-        "or unset for the target only.",
-        json_schema_extra=flag("--use-covariates"),
+        description="Past-observed covariate columns fed to the network's encoder: comma-separated names, "
+        "'all' (every column not declared future-known), or unset for the target only.",
+        json_schema_extra=flag("--past-covariates", "--use-covariates"),
+    )
+    future_covariates: str | None = Field(
+        None,
+        description="Future-known covariate columns (planned prices, promotions): comma-separated names; "
+        "their values for the horizon come from --future-input or the stored future values.",
+    )
+    calendar: bool = Field(
+        False, description="Add calendar features that fit the frequency (cyclical month, day of week, hour, ...)."
+    )
+    holidays: str | None = Field(
+        None, description="Add the public holidays of this country (ISO code, e.g. US): daily or finer data."
     )
     comparators: str = Field(
         "auto_ets,auto_theta,auto_arima,seasonal_naive,naive",

@@ -101,15 +101,17 @@ def log_lineage(uri: str, version: int) -> None:
     mlflow.set_tags({"curated.uri": uri, "curated.version": str(version)})
 
 
-def log_model(t: Path, outputs: list[str]):
-    """The registered model: its code, weights and configuration; ``outputs``: its forecast columns."""
+def log_model(t: Path, outputs: list[str], inputs: list[str] | None = None, future: bool = False):
+    """The registered model: its code, weights and configuration; ``outputs``: its forecast columns,
+    ``inputs``: the covariate columns it reads besides the target (``future``: some are future-known,
+    given on rows whose ``y`` is empty)."""
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(MODEL_CODE),
         artifacts={"weights": str(t / WEIGHTS_FILE), "config": str(t / CONFIG_FILE)},
         code_paths=CODE_PATHS,
         pip_requirements=_requirements(),
-        signature=_signature(outputs),
+        signature=_signature(outputs, inputs or [], future),
     )
 
 
@@ -151,13 +153,14 @@ def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
     return load_bundle(client, name, version), version, run_id or ""
 
 
-def _signature(outputs: list[str]):
+def _signature(outputs: list[str], inputs: list[str], future: bool):
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     kinds = {"unique_id": "string", "model": "string", "ds": "datetime", "cutoff": "datetime"}  # the rest: double
+    keys = [ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y", required=not future)]
     return ModelSignature(
-        inputs=Schema([ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y")]),
+        inputs=Schema(keys + [ColSpec("double", c) for c in inputs]),
         outputs=Schema([ColSpec(kinds.get(c, "double"), c) for c in outputs]),
     )
 

@@ -9,6 +9,7 @@ from lstm_model.backtest import LEVELS, bands_of, forecast_columns, quantile_ban
 from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.windows import PackedSeries, complete
+from tasks.series.features import FeatureSpec
 from tasks.series.frequency import future_dates, seasons
 from tasks.series.prepare import prepare, to_frame
 from tasks.train import comparators
@@ -16,7 +17,7 @@ from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, combine, serv
 
 
 def forecast_frame(
-    bundle: ModelBundle, history: pd.DataFrame, serve_model: str = "selected"
+    bundle: ModelBundle, history: pd.DataFrame, serve_model: str = "selected", future: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """History (unique_id, ds, y) -> forecasts of the ``horizon`` steps after each series' last
     point (:func:`lstm_model.backtest.forecast_columns`), and the series skipped, each with its reason (fewer than two observed
@@ -26,19 +27,31 @@ def forecast_frame(
     wherever it can forecast); where the LSTM cannot (too short, a missing point among its last
     input_size, a series it has no weights for) the series' best comparator forecasts it, fitted
     on the series' whole history; the ensemble is the mean of its members that forecast. LSTM
-    intervals are conformal, the comparators' their own, the ensemble's the mean of its members'."""
+    intervals are conformal, the comparators' their own, the ensemble's the mean of its members'.
+
+    A model that reads future-known covariates takes their values for the horizon from ``future``
+    (unique_id, ds, the declared columns; the calendar and holidays are generated): a series whose
+    values are missing or not finite there is skipped with that reason."""
     meta = bundle.meta
     levels = tuple(meta.get("levels", LEVELS))  # a bundle written before quantiles: the default levels
     band_keys, columns = bands_of(levels), forecast_columns(meta)
-    prep = prepare(history, bundle.covariates, meta.get("freq"))  # each series' own frequency, or the one given
+    spec = FeatureSpec.from_dict(meta["features"]) if "features" in meta else FeatureSpec(tuple(bundle.covariates))
+    prep = spec.add_to(
+        prepare(history, spec.data_columns, meta.get("freq"))
+    )  # each series' own frequency, or the one given
     p, ids, H = prep.packed, np.asarray(prep.ids, dtype=object), bundle.network.horizon
+    dated = np.array([f is not None for f in prep.freqs.tolist()], dtype=bool)
+    dates = np.full((p.n_series, H), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if dated.any():
+        dates[dated] = future_dates(prep.last_ds[dated], prep.freqs[dated], H)
+    block, no_future = spec.horizon(list(ids), dates, future) if bundle.network.n_future else (None, {})
     season = seasons(prep.freqs, meta.get("season_length"))  # (S,)
     want, backup = served_models(meta, ids, serve_model)  # (S,), (S,)
     names = list(meta.get("comparators", comparators.COMPARATORS))
     can = _lstm_can_forecast(bundle, p) if bundle.has_lstm else np.zeros(p.n_series, bool)
     scale = seasonal_scale(p, p.lengths, season)  # (S,) the MASE scale of each forecast
     ensemble = want == ENSEMBLE
-    fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale, band_keys)}
+    fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale, band_keys, block)}
     for name in names:  # the chosen comparators, and the ensemble's members
         fc[name] = _comparator(p, (want == name) | (ensemble & (name in ENSEMBLE_MEMBERS)), H, season, name, levels)
     fc[ENSEMBLE] = {key: combine([fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc]) for key in ("y_hat", *band_keys)}
@@ -63,22 +76,23 @@ def forecast_frame(
             fc[name] = _comparator(p, rest, H, season, name, levels)
     assign(backup)
     observed = np.bincount(p.series_of_point(), weights=np.isfinite(p.values), minlength=p.n_series)  # (S,)
-    undated = np.array([f is None for f in prep.freqs.tolist()], dtype=bool)
-    ok = (used != "") & ~undated
+    undated = ~dated
+    ok = (used != "") & dated & ~np.isin(ids, list(no_future))
     skipped = {
-        str(i): (
+        str(i): no_future.get(
+            i,
             "fewer than two observed points"
             if n < comparators.MIN_HISTORY
             else "no frequency to date its forecasts (irregular timestamps; set --freq)"
             if u
-            else "no model gave a finite forecast"
+            else "no model gave a finite forecast",
         )
         for i, n, u in zip(ids[~ok], observed[~ok], undated[~ok])
     }
     if not ok.any():
         return pd.DataFrame(columns=columns), skipped
     last = prep.last_ds[ok]  # (S,)
-    out = to_frame(list(ids[ok]), future_dates(last, prep.freqs[ok], H), point[ok])
+    out = to_frame(list(ids[ok]), dates[ok], point[ok])
     for key, band in bands.items():
         out[f"y_hat_{key}"] = band[ok].reshape(-1)
     for q in meta.get("quantiles", []):  # the bounds of the central interval that each quantile is
@@ -97,16 +111,21 @@ def _lstm(
     use: np.ndarray,
     scale: np.ndarray,
     band_keys: tuple[str, ...],
+    future: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """The served network's forecasts (S, H) for the series in ``use``, with conformal bands."""
+    """The served network's forecasts (S, H) for the series in ``use``, with conformal bands;
+    ``future`` (S, H, C): the covariates of the horizon, for a network that reads future-known ones."""
     H = bundle.network.horizon
     out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *band_keys)}
+    if future is not None:  # a series without its future values is skipped: never a silent zero
+        use = use & np.isfinite(future[:, :, -bundle.network.n_future :]).all(axis=(1, 2))
     if not use.any():
         return out
     sub, _ = p.select(use)
     ids_use = list(ids[use])
     stats, _ = bundle.stats_for(ids_use, sub)
-    y_hat = forecast_packed(bundle.build("cpu"), sub, sub.lengths, stats, bundle.covariate_stats_for(ids_use, sub))
+    cov = bundle.covariate_stats_for(ids_use, sub)
+    y_hat = forecast_packed(bundle.build("cpu"), sub, sub.lengths, stats, cov, None if future is None else future[use])
     out["y_hat"][use] = y_hat  # (S', H)
     for lv, q in bundle.meta.get("conformal", {}).items():  # conformal half-widths per step, MASE-scaled
         half = np.asarray(q, dtype=np.float64)[None, :] * scale[use, None]  # (S', H)

@@ -2,7 +2,8 @@
 
 Its artifacts are ``weights.safetensors`` and ``model.json``. ``predict`` takes a long frame
 (unique_id, ds, y) of history and returns the next ``horizon`` steps of every series it can
-forecast: unique_id, ds, y_hat.
+forecast: unique_id, ds, y_hat. For a model that reads future-known covariates, the frame also
+holds each series' next ``horizon`` rows with ``y`` empty and those covariates' values.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ class LSTMForecastModel(PythonModel):
         self.bundle = ModelBundle.from_payloads(weights, config)
 
     def predict(self, context, model_input, params=None):  # long frame -> long frame (see signature)
-        return forecast_frame(self.bundle, model_input)[0]
+        if not self.bundle.network.n_future:
+            return forecast_frame(self.bundle, model_input)[0]
+        seen = model_input["y"].notna()
+        last = model_input["ds"].where(seen).groupby(model_input["unique_id"]).transform("max")
+        later = model_input["ds"] > last  # the rows after each series' last observed value: its future
+        return forecast_frame(self.bundle, model_input[~later], "selected", model_input[later])[0]
 
 
 mlflow.models.set_model(LSTMForecastModel())

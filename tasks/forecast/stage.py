@@ -15,8 +15,10 @@ from tasks.adapters.curated import Curated, read_curated
 from tasks.adapters.settings import Settings
 from tasks.adapters.storage import Storage
 from tasks.adapters.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
+from tasks.forecast.future import FutureSummary, check_future, read_future, store_future
 from tasks.forecast.predict import forecast_frame
 from tasks.monitor.scores import FORECASTS, degraded, score_forecasts
+from tasks.series.features import FeatureSpec
 
 
 def partition_value(cutoff: pd.Timestamp) -> str:
@@ -62,6 +64,7 @@ class ForecastResult:
     skipped_reasons: dict[str, str]  # series id -> why it was not forecast
     series_per_model: dict[str, int]  # served model -> number of series it forecast
     model_uri_ui: str | None  # the model version's page in the MLflow UI
+    future_input: FutureSummary | None = None  # what --future-input gave, when given
     # set by the forecast flow:
     shards: int = 1
     task_runner: str = "ThreadPoolTaskRunner"
@@ -87,9 +90,13 @@ class ForecastPlan:
         run_id: str,
         shards: list[tuple[int, int]],
         curated_version: int | None = None,
+        future: pd.DataFrame | None = None,
+        future_input: FutureSummary | None = None,
     ) -> None:
         self.bundle, self.version, self.run_id, self.shards = bundle, version, run_id, shards
         self.curated_version = curated_version  # every shard reads this version of the curated table
+        self.future = future  # the stored future values of the future-known covariates (None: none read)
+        self.future_input = future_input  # what --future-input gave, when given
 
 
 def plan_forecast(s: Settings) -> ForecastPlan:
@@ -102,7 +109,25 @@ def plan_forecast(s: Settings) -> ForecastPlan:
     n = s.scale.forecast_shards
     if n is None:
         n = max(1, min(MAX_AUTO_SHARDS, -(-cur.size(table)[0] // ROWS_PER_SHARD)))
-    return ForecastPlan(bundle, version, run_id, [(k, n) for k in range(n)], None if table is None else table.version())
+    future, given = future_values(s, bundle)
+    shards = [(k, n) for k in range(n)]
+    return ForecastPlan(bundle, version, run_id, shards, None if table is None else table.version(), future, given)
+
+
+def future_values(s: Settings, bundle: ModelBundle) -> tuple[pd.DataFrame | None, FutureSummary | None]:
+    """The future values the champion's future-known columns read (``--future-input`` checked and
+    stored first, when given), and what that file gave."""
+    columns = list(FeatureSpec.from_dict(bundle.meta.get("features")).future)
+    storage, given = Storage(s.storage.root), None
+    if s.storage.future_input:
+        if not columns:
+            raise ValueError(
+                f"--future-input {s.storage.future_input}: the champion model reads no future-known covariate "
+                "(train with --future-covariates NAMES)"
+            )
+        frame, given = check_future(s.storage.future_input, columns, bundle.series_ids)
+        store_future(storage, frame)
+    return (read_future(storage, columns) if columns else None), given
 
 
 def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> tuple[pd.DataFrame, list[str]]:
@@ -110,17 +135,15 @@ def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> t
     history = read_curated(s.storage.root, shard=shard if shard[1] > 1 else None, version=plan.curated_version)
     if history.empty:
         return pd.DataFrame(), []
-    return forecast_frame(plan.bundle, history, s.tracking.serve_model)
+    return forecast_frame(plan.bundle, history, s.tracking.serve_model, plan.future)
 
 
 def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> ForecastResult:
     """Champion + a history frame -> the cutoff's partition, in one go (no shards)."""
-    plan = ForecastPlan(
-        *load_champion(s),
-        shards=[(0, 1)],  # fails before anything is written
-        curated_version=history.attrs.get("curated_version"),
-    )
-    return write_forecasts(s, plan, [forecast_frame(plan.bundle, history, s.tracking.serve_model)], flow_run_id)
+    bundle, version, run_id = load_champion(s)  # fails before anything is written
+    future, given = future_values(s, bundle)
+    plan = ForecastPlan(bundle, version, run_id, [(0, 1)], history.attrs.get("curated_version"), future, given)
+    return write_forecasts(s, plan, [forecast_frame(bundle, history, s.tracking.serve_model, future)], flow_run_id)
 
 
 def write_forecasts(
@@ -158,6 +181,7 @@ def write_forecasts(
         skipped_reasons=reasons,
         series_per_model={str(k): int(v) for k, v in fc.drop_duplicates("unique_id")["model"].value_counts().items()},
         model_uri_ui=model_page(s, version),
+        future_input=plan.future_input,
     )
 
 

@@ -7,12 +7,13 @@ from lstm_model.training import TrainConfig
 from tasks.adapters.settings import Settings
 
 
-def network_config(s: Settings, input_size: int, horizon: int, n_features: int = 1) -> NetworkConfig:
+def network_config(s: Settings, input_size: int, horizon: int, n_features: int = 1, n_future: int = 0) -> NetworkConfig:
     m = s.model
     return NetworkConfig(
         input_size=input_size,
         horizon=horizon,
         n_features=n_features,
+        n_future=n_future,
         hidden_size=m.hidden_size,
         num_layers=m.num_layers,
         dropout=m.dropout,

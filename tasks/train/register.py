@@ -31,6 +31,7 @@ from tasks.adapters.tracking import (
     log_lineage,
     log_model,
 )
+from tasks.series.features import FeatureSpec
 from tasks.train.comparators import COMPARATORS, LABELS
 from tasks.train.evaluate import rescore
 
@@ -115,7 +116,8 @@ def log_and_register(
         mlflow.log_artifact(str(t / "backtest.csv"))
         (t / WEIGHTS_FILE).write_bytes(outcome.bundle.weights_bytes())
         (t / CONFIG_FILE).write_text(outcome.bundle.config_json())
-        info = log_model(t, forecast_columns(outcome.bundle.meta))
+        spec = FeatureSpec.from_dict(outcome.bundle.meta.get("features"))
+        info = log_model(t, forecast_columns(outcome.bundle.meta), spec.data_columns, bool(spec.future))
         for trial in trials or []:  # the --auto search: one nested run per trial
             with mlflow.start_run(experiment_id=exp, nested=True, run_name=f"trial-{trial.number}"):
                 mlflow.log_params({k: str(v) for k, v in trial.params.items()})

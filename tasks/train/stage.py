@@ -28,6 +28,7 @@ from tasks.adapters.plots import forecast_plot
 from tasks.adapters.progress import epoch_progress
 from tasks.adapters.settings import Settings
 from tasks.adapters.storage import Storage
+from tasks.series.features import FeatureSpec, spec_for
 from tasks.series.frequency import seasons
 from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
 from tasks.train import comparators
@@ -101,6 +102,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         "default_model": ev.default,
         "default_fallback": ev.default_fallback,
         "n_windows": W,
+        "features": plan.features.to_dict(),  # the covariates by kind: what forecasting builds again
     }
     bundle = ModelBundle(
         network=served[0].model.cfg if served else net,
@@ -149,6 +151,7 @@ class Plan:
 
     prep: Prepared
     covariates: list[str]
+    features: FeatureSpec
     season: np.ndarray  # (S,) each series' season length
     split: Split
     net: NetworkConfig
@@ -157,19 +160,29 @@ class Plan:
     key: str
 
 
+def feature_spec(df: pd.DataFrame, s: Settings) -> tuple[FeatureSpec, Prepared]:
+    """The covariates a training reads, by kind, and the data prepared with them (generated ones included)."""
+    future = covariate_columns(df, s.data.future_covariates)
+    past = [c for c in covariate_columns(df, s.data.covariates) if c not in future]
+    prep = prepare(df, [*past, *future], s.data.freq)
+    spec = spec_for(list(df.columns), past, future, s.data.calendar, s.data.holidays, prep.freq)
+    return spec, spec.add_to(prep)
+
+
 def _plan(df: pd.DataFrame, s: Settings) -> Plan:
-    covariates = covariate_columns(df, s.data.covariates)
-    prep = prepare(df, covariates, s.data.freq)
+    spec, prep = feature_spec(df, s)
+    covariates = spec.columns
     H, step = s.data.horizon, s.data.step or s.data.horizon
     season = seasons(prep.freqs, s.data.season_length)
     L = s.data.input_size or auto_input_size(H, int(season.max()))
     W = choose_windows(int(prep.packed.lengths.max()), H, L, s.data.n_windows, s.data.val_windows, step)
-    net = network_config(s, L, H, 1 + len(covariates))
+    net = network_config(s, L, H, 1 + len(covariates), spec.n_future)
     tc = train_config(s)
     data_fp = fingerprint(df)
     return Plan(
         prep,
         covariates,
+        spec,
         season,
         split(prep.packed, H, s.data.val_windows, W, step),
         net,
@@ -230,7 +243,11 @@ def _fit(
     sid, pos = packed.series_of_point(), packed.position()
     fit_mask = pos < np.maximum(fit_end, 1)[sid]
     stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, s.data.transform, s.data.scaler)
-    cov_stats = scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series) if covariates else None
+    cov_stats = (
+        scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series, net.n_future)
+        if covariates
+        else None
+    )
     data = features(packed, stats, cov_stats)  # (N, F)
     observed = np.where(np.isfinite(data).all(axis=1), packed.observed(), np.nan)  # a value that cannot be logged
     tr, va = training_windows(observed, packed.offsets, fit_end, val_span, L, H)
