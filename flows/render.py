@@ -177,6 +177,14 @@ def forecast_markdown(model_name: str, r: ForecastResult) -> str:
         f"# Forecasts {r.cutoff}\n\n{r.rows} rows, {r.series} series, "
         f"model `{model_name}` v{r.model_version} "
         f"(MLflow run `{r.mlflow_run_id}`)\n\nWritten to `{r.path}`\n"
+        + (
+            f"\nSkipped {len(r.skipped_series)} series: "
+            + "; ".join(f"`{i}` {r.skipped_reasons.get(i, '')}" for i in r.skipped_series[:10])
+            + "\n"
+            if r.skipped_series
+            else ""
+        )
+        + (_future_text(r.future_input).replace("\n  ", "\n\n") + "\n" if r.future_input else "")
     )
 
 
