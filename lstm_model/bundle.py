@@ -121,7 +121,8 @@ class ModelBundle:
             ids,
             lambda: scaling.fit_covariate_stats(packed.covariates, sid, everything, packed.n_series),
         )
-        pooled = self.network.n_future  # the future-known columns: the training's own statistics, for every series
+        net = self.network  # the static and future-known columns: the training's own statistics, for every series
+        pooled = net.n_future + len(net.static_cardinalities)
         if pooled and unseen.any():
             stats.loc[:, -pooled:] = self.covariate_stats.loc[0, -pooled:]
             stats.scale[:, -pooled:] = self.covariate_stats.scale[0, -pooled:]

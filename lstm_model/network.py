@@ -30,6 +30,11 @@ class NetworkConfig:
     window_scale: bool  # also divide each window's target by its spread, multiply the output back
     n_features: int = 1  # F: target + covariates (what the data has)
     n_future: int = 0  # Ff: the last Ff features are known for the horizon too (the decoder reads them)
+    static_cardinalities: tuple[int, ...] = ()  # Fs static features just before those: categories (0: numeric)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "static_cardinalities", tuple(self.static_cardinalities))  # JSON gives a list
+
     members: int = 1  # independently trained networks whose forecasts are averaged (see Ensemble.of)
 
     def to_dict(self) -> dict:
@@ -45,14 +50,22 @@ SPREAD_FLOOR = 1e-3  # a window's spread (scaled units) below which it counts as
 CONTEXT = 16  # K: context units per horizon step handed to the decoder
 
 
+def embedding_dim(categories: int) -> int:
+    """Units of a categorical static covariate's embedding: a few, growing with its categories."""
+    return min(8, (categories + 2) // 2)
+
+
 class LSTMForecaster(nn.Module):
     """x (B, L, F) -> y_hat (B, H), all horizon steps at once (direct multi-step)."""
 
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        cards = cfg.static_cardinalities
+        self.embeddings = nn.ModuleList(nn.Embedding(c + 1, embedding_dim(c)) for c in cards if c)  # code 0: unseen
+        static_units = sum(embedding_dim(c) if c else 1 for c in cards)
         self.lstm = nn.LSTM(
-            input_size=cfg.n_features,
+            input_size=cfg.n_features - len(cards) + static_units,
             hidden_size=cfg.hidden_size,
             num_layers=cfg.num_layers,
             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
@@ -75,8 +88,27 @@ class LSTMForecaster(nn.Module):
         ctx = self.context(state).view(state.shape[0], self.cfg.horizon, CONTEXT)  # (B, H, K)
         return self.decoder(torch.cat([ctx, future.to(ctx.dtype)], dim=-1))[..., 0]  # (B, H, K + Ff) -> (B, H)
 
+    def _static(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, L, F) -> (B, L, F - Fs + E): the static columns (constant over the window) replaced
+        by their embeddings (categorical) or kept (numeric), at every step."""
+        cards = self.cfg.static_cardinalities
+        F, Ff, Fs = x.shape[-1], self.cfg.n_future, len(cards)
+        first = F - Ff - Fs
+        static = x[:, -1, first : F - Ff]  # (B, Fs)
+        parts, emb = [], iter(self.embeddings)
+        for k, c in enumerate(cards):
+            if c:
+                code = static[:, k].round().long().clamp(0, c)  # (B,)
+                parts.append(next(emb)(code).to(x.dtype))  # (B, E_k)
+            else:
+                parts.append(static[:, k : k + 1])  # (B, 1)
+        vec = torch.cat(parts, dim=-1)[:, None, :].expand(-1, x.shape[1], -1)  # (B, L, E)
+        return torch.cat([x[..., :first], vec, x[..., F - Ff :]], dim=-1)
+
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, L, F), future (B, H, Ff) the known covariates of the horizon (when n_future) -> (B, H)."""
+        if self.cfg.static_cardinalities:
+            x = self._static(x)  # (B, L, F')
         target = x[..., :1]  # (B, L, 1)
         if not self.cfg.level_norm:
             out, _ = self.lstm(x)  # (B, L, hidden)

@@ -134,6 +134,13 @@ def _mean_std(v: np.ndarray, sid: np.ndarray, n_series: int) -> tuple[np.ndarray
     return loc, np.sqrt(np.bincount(sid, weights=(v - loc[sid]) ** 2, minlength=n_series) / count)
 
 
+def shared_columns(n_covariates: int, n_future: int, cardinalities: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+    """(pooled, codes) of :func:`fit_covariate_stats` for a network's covariates: the static and
+    future-known ones (the last) pooled over all series, the categorical static ones as codes."""
+    first = n_covariates - n_future - len(cardinalities)
+    return n_future + len(cardinalities), tuple(first + k for k, c in enumerate(cardinalities) if c)
+
+
 def _nonzero(scale: np.ndarray) -> np.ndarray:
     return np.where(scale > 1e-12, scale, 1.0)  # constant series: shift only
 
@@ -150,19 +157,27 @@ def inverse(scaled: np.ndarray, series_idx: np.ndarray, stats: ScalerStats) -> n
 
 
 def fit_covariate_stats(
-    covariates: np.ndarray, series_of_point: np.ndarray, fit_mask: np.ndarray, n_series: int, pooled: int = 0
+    covariates: np.ndarray,
+    series_of_point: np.ndarray,
+    fit_mask: np.ndarray,
+    n_series: int,
+    pooled: int = 0,
+    codes: tuple[int, ...] = (),
 ) -> ScalerStats:
     """Per-series standard statistics of each covariate column: (N, C) -> loc, scale (S, C); the
     last ``pooled`` columns (the future-known ones: a promotion or a holiday means the same for
     every series, a new series included) get one mean and deviation over all series.
 
     Covariates are never log-transformed; a series with no finite value of a column in its
-    training part gets loc 0 and scale 1 for that column."""
+    training part gets loc 0 and scale 1 for that column, and so do the ``codes`` columns (the
+    codes of a categorical, which an embedding reads as they are)."""
     cols = []
     C = covariates.shape[1]
     for c in range(C):  # a few columns, each fitted over all series at once
         ok = fit_mask & np.isfinite(covariates[:, c])
-        if c >= C - pooled:
+        if c in codes:
+            cols.append((np.zeros(n_series), np.ones(n_series)))
+        elif c >= C - pooled:
             loc, sd = _mean_std(covariates[ok, c], np.zeros(int(ok.sum()), np.int64), 1)
             cols.append((np.repeat(loc, n_series), np.repeat(sd, n_series)))
         else:

@@ -53,6 +53,11 @@ class StorageSettings(BaseModel):
         description="CSV or Parquet of future covariate values (unique_id, ds, <columns>), checked and "
         "merged into storage/future before forecasting; scheduled forecasts read the stored values.",
     )
+    static_input: str | None = Field(
+        None,
+        description="CSV or Parquet of static covariates (unique_id, <columns>: one row per series), merged "
+        "into storage/static before training or forecasting.",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -145,6 +150,11 @@ class DataSettings(BaseModel):
         None,
         description="Future-known covariate columns (planned prices, promotions): comma-separated names; "
         "their values for the horizon come from --future-input or the stored future values.",
+    )
+    static_covariates: str | None = Field(
+        None,
+        description="Static covariate columns of storage/static (one value per series; text columns are "
+        "categorical, through an embedding): comma-separated names.",
     )
     calendar: bool = Field(
         False, description="Add calendar features that fit the frequency (cyclical month, day of week, hour, ...)."

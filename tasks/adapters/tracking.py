@@ -101,17 +101,17 @@ def log_lineage(uri: str, version: int) -> None:
     mlflow.set_tags({"curated.uri": uri, "curated.version": str(version)})
 
 
-def log_model(t: Path, outputs: list[str], inputs: list[str] | None = None, future: bool = False):
+def log_model(t: Path, outputs: list[str], inputs: dict[str, str] | None = None, future: bool = False):
     """The registered model: its code, weights and configuration; ``outputs``: its forecast columns,
-    ``inputs``: the covariate columns it reads besides the target (``future``: some are future-known,
-    given on rows whose ``y`` is empty)."""
+    ``inputs``: the covariate columns it reads besides the target, with their types (``future``:
+    some are future-known, given on rows whose ``y`` is empty)."""
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(MODEL_CODE),
         artifacts={"weights": str(t / WEIGHTS_FILE), "config": str(t / CONFIG_FILE)},
         code_paths=CODE_PATHS,
         pip_requirements=_requirements(),
-        signature=_signature(outputs, inputs or [], future),
+        signature=_signature(outputs, inputs or {}, future),
     )
 
 
@@ -153,14 +153,14 @@ def load_champion(s: Settings) -> tuple[ModelBundle, str, str]:
     return load_bundle(client, name, version), version, run_id or ""
 
 
-def _signature(outputs: list[str], inputs: list[str], future: bool):
+def _signature(outputs: list[str], inputs: dict[str, str], future: bool):
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     kinds = {"unique_id": "string", "model": "string", "ds": "datetime", "cutoff": "datetime"}  # the rest: double
     keys = [ColSpec("string", "unique_id"), ColSpec("datetime", "ds"), ColSpec("double", "y", required=not future)]
     return ModelSignature(
-        inputs=Schema(keys + [ColSpec("double", c) for c in inputs]),
+        inputs=Schema(keys + [ColSpec(kind, c) for c, kind in inputs.items()]),
         outputs=Schema([ColSpec(kinds.get(c, "double"), c) for c in outputs]),
     )
 

@@ -17,7 +17,11 @@ from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, combine, serv
 
 
 def forecast_frame(
-    bundle: ModelBundle, history: pd.DataFrame, serve_model: str = "selected", future: pd.DataFrame | None = None
+    bundle: ModelBundle,
+    history: pd.DataFrame,
+    serve_model: str = "selected",
+    future: pd.DataFrame | None = None,
+    static: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """History (unique_id, ds, y) -> forecasts of the ``horizon`` steps after each series' last
     point (:func:`lstm_model.backtest.forecast_columns`), and the series skipped, each with its reason (fewer than two observed
@@ -31,14 +35,14 @@ def forecast_frame(
 
     A model that reads future-known covariates takes their values for the horizon from ``future``
     (unique_id, ds, the declared columns; the calendar and holidays are generated): a series whose
-    values are missing or not finite there is skipped with that reason."""
+    values are missing or not finite there is skipped with that reason. Static covariates come from
+    ``static`` (unique_id, <columns>); a series missing there reads a category as unseen."""
     meta = bundle.meta
     levels = tuple(meta.get("levels", LEVELS))  # a bundle written before quantiles: the default levels
     band_keys, columns = bands_of(levels), forecast_columns(meta)
     spec = FeatureSpec.from_dict(meta["features"]) if "features" in meta else FeatureSpec(tuple(bundle.covariates))
-    prep = spec.add_to(
-        prepare(history, spec.data_columns, meta.get("freq"))
-    )  # each series' own frequency, or the one given
+    raw = prepare(history, spec.data_columns, meta.get("freq"))  # each series' own frequency, or the one given
+    prep = spec.add_to(raw, static)
     p, ids, H = prep.packed, np.asarray(prep.ids, dtype=object), bundle.network.horizon
     dated = np.array([f is not None for f in prep.freqs.tolist()], dtype=bool)
     dates = np.full((p.n_series, H), np.datetime64("NaT"), dtype="datetime64[ns]")

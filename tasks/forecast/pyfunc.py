@@ -15,6 +15,7 @@ from mlflow.pyfunc import PythonModel
 
 from lstm_model.bundle import ModelBundle
 from tasks.forecast.predict import forecast_frame
+from tasks.series.features import FeatureSpec
 
 
 class LSTMForecastModel(PythonModel):
@@ -24,12 +25,16 @@ class LSTMForecastModel(PythonModel):
         self.bundle = ModelBundle.from_payloads(weights, config)
 
     def predict(self, context, model_input, params=None):  # long frame -> long frame (see signature)
+        spec = FeatureSpec.from_dict(self.bundle.meta.get("features"))
+        static = None
+        if spec.static:  # constant columns of the frame: each series' last value
+            static = model_input.groupby("unique_id", as_index=False)[list(spec.static)].last()
         if not self.bundle.network.n_future:
-            return forecast_frame(self.bundle, model_input)[0]
+            return forecast_frame(self.bundle, model_input, "selected", None, static)[0]
         seen = model_input["y"].notna()
         last = model_input["ds"].where(seen).groupby(model_input["unique_id"]).transform("max")
         later = model_input["ds"] > last  # the rows after each series' last observed value: its future
-        return forecast_frame(self.bundle, model_input[~later], "selected", model_input[later])[0]
+        return forecast_frame(self.bundle, model_input[~later], "selected", model_input[later], static)[0]
 
 
 mlflow.models.set_model(LSTMForecastModel())

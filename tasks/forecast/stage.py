@@ -19,6 +19,7 @@ from tasks.forecast.future import FutureSummary, check_future, read_future, stor
 from tasks.forecast.predict import forecast_frame
 from tasks.monitor.scores import FORECASTS, degraded, score_forecasts
 from tasks.series.features import FeatureSpec
+from tasks.series.static import check_static, read_static, store_static
 
 
 def partition_value(cutoff: pd.Timestamp) -> str:
@@ -92,11 +93,13 @@ class ForecastPlan:
         curated_version: int | None = None,
         future: pd.DataFrame | None = None,
         future_input: FutureSummary | None = None,
+        static: pd.DataFrame | None = None,
     ) -> None:
         self.bundle, self.version, self.run_id, self.shards = bundle, version, run_id, shards
         self.curated_version = curated_version  # every shard reads this version of the curated table
         self.future = future  # the stored future values of the future-known covariates (None: none read)
         self.future_input = future_input  # what --future-input gave, when given
+        self.static = static  # the static covariates of every series (None: the model reads none)
 
 
 def plan_forecast(s: Settings) -> ForecastPlan:
@@ -111,7 +114,17 @@ def plan_forecast(s: Settings) -> ForecastPlan:
         n = max(1, min(MAX_AUTO_SHARDS, -(-cur.size(table)[0] // ROWS_PER_SHARD)))
     future, given = future_values(s, bundle)
     shards = [(k, n) for k in range(n)]
-    return ForecastPlan(bundle, version, run_id, shards, None if table is None else table.version(), future, given)
+    version_read = None if table is None else table.version()
+    return ForecastPlan(bundle, version, run_id, shards, version_read, future, given, static_values(s, bundle))
+
+
+def static_values(s: Settings, bundle: ModelBundle) -> pd.DataFrame | None:
+    """The static covariates the champion reads (``--static-input`` stored first, when given)."""
+    storage = Storage(s.storage.root)
+    if s.storage.static_input:
+        store_static(storage, check_static(s.storage.static_input)[0])
+    columns = list(FeatureSpec.from_dict(bundle.meta.get("features")).static)
+    return read_static(storage, columns) if columns else None
 
 
 def future_values(s: Settings, bundle: ModelBundle) -> tuple[pd.DataFrame | None, FutureSummary | None]:
@@ -135,15 +148,17 @@ def forecast_shard(s: Settings, plan: ForecastPlan, shard: tuple[int, int]) -> t
     history = read_curated(s.storage.root, shard=shard if shard[1] > 1 else None, version=plan.curated_version)
     if history.empty:
         return pd.DataFrame(), []
-    return forecast_frame(plan.bundle, history, s.tracking.serve_model, plan.future)
+    return forecast_frame(plan.bundle, history, s.tracking.serve_model, plan.future, plan.static)
 
 
 def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None = None) -> ForecastResult:
     """Champion + a history frame -> the cutoff's partition, in one go (no shards)."""
     bundle, version, run_id = load_champion(s)  # fails before anything is written
     future, given = future_values(s, bundle)
-    plan = ForecastPlan(bundle, version, run_id, [(0, 1)], history.attrs.get("curated_version"), future, given)
-    return write_forecasts(s, plan, [forecast_frame(bundle, history, s.tracking.serve_model, future)], flow_run_id)
+    static = static_values(s, bundle)
+    plan = ForecastPlan(bundle, version, run_id, [(0, 1)], history.attrs.get("curated_version"), future, given, static)
+    frame = forecast_frame(bundle, history, s.tracking.serve_model, future, static)
+    return write_forecasts(s, plan, [frame], flow_run_id)
 
 
 def write_forecasts(

@@ -1,18 +1,21 @@
 """The covariates a network reads, by kind, and the ones generated from the timestamps.
 
 - past-observed: columns of the data known up to each series' last point (the encoder reads them);
+- static: one value per series from the static table (numeric, or categorical: an embedding),
+  read by the encoder at every step;
 - future-known: columns of the data whose values are also known for the horizon (planned prices,
   promotions), given at forecast time as future values, and the features generated from the
   timestamps, known for any date: the calendar (cyclical encodings that fit the frequency) and
   public holidays of one country (the ``holidays`` package).
 
-The network's features are the target, then the past-observed columns, then the future-known ones
-(declared, then generated): the decoder reads the last ``n_future`` of them over the horizon.
+The network's features are the target, then the past-observed columns, the static ones (a
+categorical as its code: 1 + its rank among the training's categories, 0 for one never seen), then
+the future-known ones (declared, then generated): the decoder reads the last ``n_future`` of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -81,6 +84,13 @@ class FeatureSpec:
     future: tuple[str, ...] = ()  # future-known columns of the data
     calendar: str | None = None  # the calendar family generated (None: no calendar features)
     holidays: str | None = None  # the country whose holidays are generated (None: none)
+    static: tuple[str, ...] = ()  # columns of the static table
+    vocab: dict[str, tuple[str, ...]] = field(default_factory=dict)  # categorical static column -> categories
+
+    @property
+    def cardinalities(self) -> tuple[int, ...]:
+        """Per static column: its number of categories (0: numeric)."""
+        return tuple(len(self.vocab.get(c, ())) for c in self.static)
 
     @property
     def generated(self) -> list[str]:
@@ -94,20 +104,48 @@ class FeatureSpec:
 
     @property
     def columns(self) -> list[str]:
-        """Every covariate in feature order: past-observed, then future-known."""
-        return [*self.data_columns, *self.generated]
+        """Every covariate in feature order: past-observed, static, then future-known."""
+        return [*self.past, *self.static, *self.future, *self.generated]
 
     @property
     def n_future(self) -> int:
         return len(self.future) + len(self.generated)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["vocab"] = {k: list(v) for k, v in self.vocab.items()}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict | None) -> FeatureSpec:
         d = d or {}
-        return cls(tuple(d.get("past", ())), tuple(d.get("future", ())), d.get("calendar"), d.get("holidays"))
+        vocab = {k: tuple(v) for k, v in d.get("vocab", {}).items()}
+        return cls(
+            tuple(d.get("past", ())),
+            tuple(d.get("future", ())),
+            d.get("calendar"),
+            d.get("holidays"),
+            tuple(d.get("static", ())),
+            vocab,
+        )
+
+    def static_values(self, ids: list[str], static: pd.DataFrame | None) -> np.ndarray:
+        """(S, len(static)) each series' static values: numeric as given (NaN when missing),
+        categorical as codes (0: missing or a category the training never saw)."""
+        out = np.full((len(ids), len(self.static)), np.nan)
+        if not self.static:
+            return out
+        rows = (static if static is not None else pd.DataFrame(columns=["unique_id", *self.static])).set_index(
+            "unique_id"
+        )
+        rows = rows.reindex(pd.Index(ids, dtype=object))
+        for k, col in enumerate(self.static):
+            if col in self.vocab:
+                codes = {v: i + 1 for i, v in enumerate(self.vocab[col])}
+                out[:, k] = [codes.get(str(v), 0) if pd.notna(v) else 0 for v in rows[col].tolist()]
+            else:
+                out[:, k] = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=np.float64)
+        return out
 
     def generate(self, ds: np.ndarray) -> np.ndarray:
         """(N,) timestamps -> (N, G) generated features (G = len(generated))."""
@@ -127,13 +165,16 @@ class FeatureSpec:
             cols += [(nxt == 0).astype(np.float64), nxt / HOLIDAY_REACH, np.where(nxt == 0, 0, prev) / HOLIDAY_REACH]
         return np.stack(cols, axis=1) if cols else np.zeros((ds.shape[0], 0))
 
-    def add_to(self, prep: Prepared) -> Prepared:
-        """``prep`` with the generated features appended to its covariates (its data columns first)."""
-        if not self.generated:
+    def add_to(self, prep: Prepared, static: pd.DataFrame | None = None) -> Prepared:
+        """``prep`` (its covariates: the data columns, past then future) with the static values of
+        each series inserted after the past-observed columns and the generated features appended."""
+        if not self.generated and not self.static:
             return prep
         p = prep.packed
-        gen = self.generate(prep.ds)  # (N, G)
-        covs = gen if p.covariates is None else np.concatenate([p.covariates, gen], axis=1)
+        data = p.covariates if p.covariates is not None else np.zeros((p.values.shape[0], 0))
+        per_point = self.static_values(prep.ids, static)[p.series_of_point()]  # (N, len(static))
+        n_past = len(self.past)
+        covs = np.concatenate([data[:, :n_past], per_point, data[:, n_past:], self.generate(prep.ds)], axis=1)
         return replace(prep, packed=PackedSeries(p.values, p.offsets, p.lengths, covs))
 
     def horizon(
@@ -143,8 +184,9 @@ class FeatureSpec:
         (S, H, C) in feature order (past-observed columns NaN: not read there), and the series whose
         future values are missing or not finite, each with its reason."""
         S, H = dates.shape
-        out = np.full((S, H, len(self.columns)), np.nan)
-        out[:, :, len(self.data_columns) :] = self.generate(dates.reshape(-1)).reshape(S, H, -1)
+        C, first = len(self.columns), len(self.past) + len(self.static)  # the declared future columns start there
+        out = np.full((S, H, C), np.nan)
+        out[:, :, C - len(self.generated) :] = self.generate(dates.reshape(-1)).reshape(S, H, -1)
         reasons: dict[str, str] = {}
         if not self.future:
             return out, reasons
@@ -159,7 +201,7 @@ class FeatureSpec:
             if col not in table.columns:
                 return out, {i: f"the future values have no column {col!r}" for i in ids}
             vals = table[col].reindex(keys).to_numpy(dtype=np.float64).reshape(S, H)
-            out[:, :, len(self.past) + k] = vals
+            out[:, :, first + k] = vals
             for i in np.flatnonzero(~np.isfinite(vals).all(axis=1)):
                 miss = dates[i][~np.isfinite(vals[i])]
                 first = pd.Timestamp(miss[0]).isoformat()
@@ -170,10 +212,17 @@ class FeatureSpec:
 
 
 def spec_for(
-    columns: list[str], past: list[str], future: list[str], calendar: bool, holidays: str | None, freq
+    columns: list[str],
+    past: list[str],
+    future: list[str],
+    calendar: bool,
+    holidays: str | None,
+    freq,
+    static: pd.DataFrame | None = None,
 ) -> FeatureSpec:
-    """The spec of a training: the declared columns (checked against the data's ``columns``), and
-    the calendar family of ``freq`` (the data's most common frequency) when ``calendar``."""
+    """The spec of a training: the declared columns (checked against the data's ``columns``), the
+    calendar family of ``freq`` (the data's most common frequency) when ``calendar``, and the
+    columns of ``static`` (unique_id, <columns>): text ones categorical, with their categories."""
     missing = [c for c in [*past, *future] if c not in columns]
     if missing:
         raise ValueError(f"covariate columns {missing} are not in the data (columns: {columns})")
@@ -183,4 +232,17 @@ def spec_for(
     fam = family(freq) if calendar or holidays else None
     if holidays and fam not in ("daily", "subdaily"):
         raise ValueError(f"--holidays needs daily or finer data; the data is {fam}")
-    return FeatureSpec(tuple(past), tuple(future), fam if calendar else None, holidays.upper() if holidays else None)
+    names = [c for c in static.columns if c != "unique_id"] if static is not None else []
+    vocab = {
+        c: tuple(sorted(str(v) for v in static[c].dropna().unique()))
+        for c in names
+        if not pd.api.types.is_numeric_dtype(static[c])
+    }
+    return FeatureSpec(
+        tuple(past),
+        tuple(future),
+        fam if calendar else None,
+        holidays.upper() if holidays else None,
+        tuple(names),
+        vocab,
+    )

@@ -7,13 +7,21 @@ from lstm_model.training import TrainConfig
 from tasks.adapters.settings import Settings
 
 
-def network_config(s: Settings, input_size: int, horizon: int, n_features: int = 1, n_future: int = 0) -> NetworkConfig:
+def network_config(
+    s: Settings,
+    input_size: int,
+    horizon: int,
+    n_features: int = 1,
+    n_future: int = 0,
+    static_cardinalities: tuple[int, ...] = (),
+) -> NetworkConfig:
     m = s.model
     return NetworkConfig(
         input_size=input_size,
         horizon=horizon,
         n_features=n_features,
         n_future=n_future,
+        static_cardinalities=static_cardinalities,
         hidden_size=m.hidden_size,
         num_layers=m.num_layers,
         dropout=m.dropout,

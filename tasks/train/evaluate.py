@@ -320,7 +320,15 @@ def rescore(bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list
             packed.values, sid, fit_mask, packed.n_series, bundle.stats.transform, bundle.stats.scaler
         )
         cov = (
-            scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series, bundle.network.n_future)
+            scaling.fit_covariate_stats(
+                packed.covariates,
+                sid,
+                fit_mask,
+                packed.n_series,
+                *scaling.shared_columns(
+                    packed.n_covariates, bundle.network.n_future, bundle.network.static_cardinalities
+                ),
+            )
             if bundle.covariates
             else None
         )

@@ -117,7 +117,8 @@ def log_and_register(
         (t / WEIGHTS_FILE).write_bytes(outcome.bundle.weights_bytes())
         (t / CONFIG_FILE).write_text(outcome.bundle.config_json())
         spec = FeatureSpec.from_dict(outcome.bundle.meta.get("features"))
-        info = log_model(t, forecast_columns(outcome.bundle.meta), spec.data_columns, bool(spec.future))
+        inputs = {c: "string" if c in spec.vocab else "double" for c in [*spec.data_columns, *spec.static]}
+        info = log_model(t, forecast_columns(outcome.bundle.meta), inputs, bool(spec.future))
         for trial in trials or []:  # the --auto search: one nested run per trial
             with mlflow.start_run(experiment_id=exp, nested=True, run_name=f"trial-{trial.number}"):
                 mlflow.log_params({k: str(v) for k, v in trial.params.items()})

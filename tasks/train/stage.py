@@ -31,6 +31,7 @@ from tasks.adapters.storage import Storage
 from tasks.series.features import FeatureSpec, spec_for
 from tasks.series.frequency import seasons
 from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
+from tasks.series.static import check_static, read_static, store_static
 from tasks.train import comparators
 from tasks.train.configs import network_config, train_config
 from tasks.train.evaluate import Evaluation, Split, choose_windows, evaluate, split
@@ -165,8 +166,22 @@ def feature_spec(df: pd.DataFrame, s: Settings) -> tuple[FeatureSpec, Prepared]:
     future = covariate_columns(df, s.data.future_covariates)
     past = [c for c in covariate_columns(df, s.data.covariates) if c not in future]
     prep = prepare(df, [*past, *future], s.data.freq)
-    spec = spec_for(list(df.columns), past, future, s.data.calendar, s.data.holidays, prep.freq)
-    return spec, spec.add_to(prep)
+    static = static_frame(s)
+    spec = spec_for(list(df.columns), past, future, s.data.calendar, s.data.holidays, prep.freq, static)
+    return spec, spec.add_to(prep, static)
+
+
+def static_frame(s: Settings) -> pd.DataFrame | None:
+    """The static covariates a training reads (``--static-input`` checked and stored first, when given)."""
+    storage = Storage(s.storage.root)
+    if s.storage.static_input:
+        store_static(storage, check_static(s.storage.static_input)[0])
+    setting = (s.data.static_covariates or "").strip()
+    if not setting:
+        return None
+    return read_static(
+        storage, None if setting.lower() == "all" else [c.strip() for c in setting.split(",") if c.strip()]
+    )
 
 
 def _plan(df: pd.DataFrame, s: Settings) -> Plan:
@@ -176,7 +191,7 @@ def _plan(df: pd.DataFrame, s: Settings) -> Plan:
     season = seasons(prep.freqs, s.data.season_length)
     L = s.data.input_size or auto_input_size(H, int(season.max()))
     W = choose_windows(int(prep.packed.lengths.max()), H, L, s.data.n_windows, s.data.val_windows, step)
-    net = network_config(s, L, H, 1 + len(covariates), spec.n_future)
+    net = network_config(s, L, H, 1 + len(covariates), spec.n_future, spec.cardinalities)
     tc = train_config(s)
     data_fp = fingerprint(df)
     return Plan(
@@ -244,7 +259,13 @@ def _fit(
     fit_mask = pos < np.maximum(fit_end, 1)[sid]
     stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, s.data.transform, s.data.scaler)
     cov_stats = (
-        scaling.fit_covariate_stats(packed.covariates, sid, fit_mask, packed.n_series, net.n_future)
+        scaling.fit_covariate_stats(
+            packed.covariates,
+            sid,
+            fit_mask,
+            packed.n_series,
+            *scaling.shared_columns(packed.n_covariates, net.n_future, net.static_cardinalities),
+        )
         if covariates
         else None
     )

@@ -49,7 +49,8 @@ def test_a_bundle_with_every_covariate_kind_round_trips(tmp_path):
     outcome = train_stage(history, every_kind(tmp_path))
     bundle = outcome.bundle
     cfg = json.loads(bundle.config_json())
-    assert cfg["meta"]["features"] == {"past": ["temp"], "future": ["promo"], "calendar": "daily", "holidays": "US"}
+    kinds = {"past": ["temp"], "future": ["promo"], "calendar": "daily", "holidays": "US", "static": [], "vocab": {}}
+    assert cfg["meta"]["features"] == kinds
     assert bundle.covariates[:2] == ["temp", "promo"] and len(bundle.covariates) == 2 + 4 + 3
     assert bundle.network.n_future == 1 + 4 + 3 and bundle.network.n_features == 1 + len(bundle.covariates)
     again = ModelBundle.from_payloads(bundle.weights_bytes(), bundle.config_json())
@@ -132,3 +133,43 @@ def test_the_scheduled_forecast_reads_the_stored_future_values(tmp_path):
     with pytest.raises(ValueError, match="broken.csv: future values need the columns"):
         rows.drop(columns="promo").to_csv(broken, index=False)
         forecast_flow(storage=str(storage), overrides={**overrides, "storage.future_input": str(broken)})
+
+
+def test_static_covariates_enter_by_kind_and_serve_new_series(tmp_path):
+    df = generate(6, 120, seed=2, static=True)
+    history = df.drop(columns=["store_type", "promo"])
+    static = df.groupby("unique_id", as_index=False)["store_type"].last()
+    static["size"] = np.arange(len(static), dtype=float) * 10.0
+    path = tmp_path / "stores.csv"
+    static.to_csv(path, index=False)
+    s = load_settings(
+        {
+            "storage.root": str(tmp_path / "storage"),
+            "storage.static_input": str(path),
+            "data.static_covariates": "store_type,size",
+            "data.horizon": H,
+            "data.comparators": "seasonal_naive,naive",
+            "training.epochs": 4,
+        }
+    )
+    outcome = train_stage(history, s)
+    bundle = outcome.bundle
+    assert bundle.network.static_cardinalities == (3, 0)
+    features = json.loads(bundle.config_json())["meta"]["features"]
+    assert features["static"] == ["store_type", "size"] and features["vocab"] == {"store_type": ["A", "B", "C"]}
+    again = ModelBundle.from_payloads(bundle.weights_bytes(), bundle.config_json())
+    assert again.network == bundle.network
+    stored = pd.read_csv(path)
+    first, skipped = forecast_frame(bundle, history, "lstm", None, stored)
+    assert not skipped and len(first) == 6 * H
+    np.testing.assert_allclose(
+        forecast_frame(again, history, "lstm", None, stored)[0]["y_hat"], first["y_hat"], rtol=1e-6
+    )
+    other = stored.assign(store_type=np.roll(stored["store_type"].to_numpy(), 1))  # another type per series
+    assert not np.allclose(forecast_frame(bundle, history, "lstm", None, other)[0]["y_hat"], first["y_hat"])
+    new = history[history["unique_id"] == stored["unique_id"][0]].tail(40).assign(unique_id="new-store")
+    for kind in ("A", "Z"):  # a known type, and one the training never saw (code 0)
+        cold, why = forecast_frame(
+            bundle, new, "lstm", None, pd.DataFrame({"unique_id": ["new-store"], "store_type": [kind], "size": [5.0]})
+        )
+        assert not why and len(cold) == H and np.isfinite(cold["y_hat"]).all()

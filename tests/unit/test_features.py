@@ -96,3 +96,23 @@ def test_the_decoder_reads_each_steps_known_covariates():
     assert diff[2] > 1e-6 and torch.all(diff[[0, 1, 3]] == 0)
     with pytest.raises(ValueError, match="future-known"):
         model(x)
+
+
+def test_static_values_are_codes_for_categories_and_numbers_otherwise():
+    static = pd.DataFrame({"unique_id": ["a", "b", "c"], "kind": ["B", "A", None], "size": [1.5, None, 3.0]})
+    spec = spec_for(["unique_id", "ds", "y"], [], [], False, None, "D", static)
+    assert spec.vocab == {"kind": ("A", "B")} and spec.cardinalities == (2, 0)
+    vals = spec.static_values(["b", "a", "c", "new"], static)
+    np.testing.assert_array_equal(vals[:, 0], [1, 2, 0, 0])  # 0: missing or never seen
+    np.testing.assert_array_equal(vals[:, 1], [np.nan, 1.5, 3.0, np.nan])
+
+
+def test_a_categorical_static_covariate_is_embedded_at_every_step():
+    torch.manual_seed(0)
+    model = LSTMForecaster(net_config(input_size=5, horizon=3, n_features=3, static_cardinalities=(4, 0))).eval()
+    x = torch.randn(2, 5, 3)
+    x[..., 1], x[..., 2] = 2.0, 0.5  # code 2, a numeric 0.5
+    other = x.clone()
+    other[..., 1] = 3.0
+    assert model(x).shape == (2, 3) and not torch.allclose(model(x), model(other))
+    assert model.lstm.input_size == 1 + 3 + 1  # target, a 3-unit embedding, the numeric
