@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.accuracy import STATS, mase, served, split, statistical  # noqa: E402
+from bench.accuracy import STATS, mase, quantile_coverage, served, split, statistical  # noqa: E402
 from bench.demand import generate  # noqa: E402
 
 H, SEASON = 28, 7
@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--country", default="US")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=40, help="the same budget for both runs")
+    ap.add_argument("--quantiles", default="", help="also ask for these quantiles (e.g. 0.1,0.5,0.9): their coverage")
+    ap.add_argument("--only-covariates", action="store_true", help="skip the run without covariates")
     a = ap.parse_args()
     df = generate(a.series, a.days, a.country, a.seed)
     train, test = split(df, H)
@@ -58,6 +60,10 @@ def main() -> None:
                 str(future),
             ],
         }
+        if a.only_covariates:
+            del runs["no covariates"]
+        for extra in runs.values():
+            extra += ["--quantiles", a.quantiles] if a.quantiles else []
         for name, extra in runs.items():
             work = Path(tmp) / name.replace(" ", "_").replace("+", "")
             work.mkdir()
@@ -66,11 +72,16 @@ def main() -> None:
             rows[f"served, {name}"] = mase(train, test, sel, "y_hat", SEASON)[0]
             rows[f"LSTM alone, {name}"] = mase(train, test, lstm, "y_hat", SEASON)[0] if not lstm.empty else np.nan
             models = sel.drop_duplicates("unique_id")["model"].value_counts().to_dict()
+            for col, share in quantile_coverage(test, sel).items():
+                if col.startswith("cov_"):
+                    print(f"  {name}: {share:.1%} of held-out points at or below y_hat_{col[4:]}")
             print(f"{name}: {time.perf_counter() - t0:.0f} s, served by {models}", flush=True)
     best = min(STATS, key=lambda c: rows[c])
     print(f"\n{a.series} series x {a.days} days, last {H} days held out, holidays {a.country}, seed {a.seed}")
     for k, v in rows.items():
         print(f"{k:>40}  MASE {v:.3f}")
+    if a.only_covariates:
+        return
     base, cov = rows["served, no covariates"], rows["served, calendar + holidays + promo"]
     print(
         f"\nserved with covariates: {1 - cov / base:.1%} lower MASE than without; "
