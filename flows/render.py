@@ -69,13 +69,21 @@ def train_text(r: TrainSummary) -> str:
         else "no series long enough for the LSTM"
     )
     return (
-        f"train: {r.series} series; {lstm}\n"
+        f"train: {r.series} series; {lstm}\n{_features_line(r.features)}"
         f"  backtest: {r.backtest_windows} test window(s), {m['points']:,.0f} (series, cutoff) pairs, "
         f"every model on the same points\n{metrics_table(m, r.models)}\n"
         f"  served model per series (chosen on validation): {_per_model(r.series_per_model)}\n{coverage}"
         f"  registered model version {r.model_version} (MLflow run {r.mlflow_run_id})\n"
         f"  gate: {r.gate}; champion is v{r.champion_version}"
     )
+
+
+def _features_line(f: dict) -> str:
+    """The covariates the network reads, by kind: "  covariates: past temp; future promo; calendar daily"."""
+    kinds = [(k, ", ".join(f.get(k) or [])) for k in ("past", "static", "future")]
+    kinds += [(k, f[k]) for k in ("calendar", "holidays") if f.get(k)]
+    read = [f"{k} {v}" for k, v in kinds if v]
+    return f"  covariates: {'; '.join(read)}\n" if read else ""
 
 
 def forecast_text(r: ForecastResult) -> str:

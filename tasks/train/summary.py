@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ class TrainSummary:
     trials: int  # tuning trials (0: no tuning)
     plot_uri: str  # forecast vs actual, best and worst series
     table_uri: str  # the per-series backtest table
+    features: dict = field(default_factory=dict)  # the covariates by kind (:class:`FeatureSpec` as a dict)
 
 
 def train_summary(outcome: TrainOutcome, reg: Registration, trials: list) -> TrainSummary:
@@ -57,4 +58,5 @@ def train_summary(outcome: TrainOutcome, reg: Registration, trials: list) -> Tra
         trials=len(trials),
         plot_uri=reg.artifact_uri + "/forecast_vs_actual.png",
         table_uri=reg.artifact_uri + "/backtest.csv",
+        features=outcome.bundle.meta.get("features", {}),
     )

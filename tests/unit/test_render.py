@@ -35,3 +35,13 @@ def test_the_summaries_name_skipped_series_and_the_future_values_kept_out():
         assert "kept out (bad_timestamp): line 5: ds 'x'" in text and "s9" in text
     plain = forecast_markdown("lstm-forecaster", result(skipped_series=[], skipped_reasons={}))
     assert "Skipped" not in plain and "future values" not in plain
+
+
+def test_the_training_summary_names_the_covariates_by_kind():
+    from flows.render import _features_line
+
+    f = {"past": ["temp"], "future": ["promo"], "static": ["store_type"], "calendar": "daily", "holidays": "US"}
+    assert (
+        _features_line(f) == "  covariates: past temp; static store_type; future promo; calendar daily; holidays US\n"
+    )
+    assert _features_line({}) == "" and _features_line({"past": [], "future": []}) == ""
