@@ -7,7 +7,7 @@ is pickled and loading never runs code from the files. A bundle trained on a GPU
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -89,9 +89,23 @@ class ModelBundle:
         model.load_state_dict(self.eval_state_dict if evaluated else self.state_dict)
         return model.to(device).eval()
 
-    def stats_for(self, ids: list[str], packed: PackedSeries) -> tuple[scaling.ScalerStats, np.ndarray]:
+    def stats_for(
+        self, ids: list[str], packed: PackedSeries, season: np.ndarray | None = None
+    ) -> tuple[scaling.ScalerStats, np.ndarray]:
         """Statistics for ``ids`` in that order; a series the model has not seen gets statistics
-        fitted on its own history. Returns the stats and a (S,) mask of the unseen series."""
+        fitted on its own history. A deseasonalising model's seasonal indices are estimated on the
+        history given (the season the training used; ``season`` (S,) for unseen series, else the
+        most common one). Returns the stats and a (S,) mask of the unseen series."""
+        sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
+        stats, unseen = self._plain_stats_for(ids, packed)
+        if self.stats.season is None:
+            return stats, unseen
+        known = np.bincount(self.stats.season).argmax() if self.stats.season.size else 1
+        own = np.full(len(ids), known, dtype=np.int64) if season is None else np.asarray(season, dtype=np.int64)
+        m = np.where(unseen, own, stats.season)
+        return scaling.with_seasonal(stats, packed.values, sid, everything, m), unseen
+
+    def _plain_stats_for(self, ids: list[str], packed: PackedSeries) -> tuple[scaling.ScalerStats, np.ndarray]:
         sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
         return _known_or_own(
             self.series_ids,
@@ -147,6 +161,7 @@ def _known_or_own(
         stats.transform,
         stats.scaler,
         np.where(unseen, own.log, stats.log),
+        stats.season,  # an unseen series' season is set by the caller
     ), unseen
 
 
@@ -155,7 +170,7 @@ def features(
 ) -> np.ndarray:
     """The network's input features, each point once: (N, F) = scaled target, then scaled covariates."""
     sid = packed.series_of_point()
-    target = scaling.scale(packed.values, sid, stats)[:, None]  # (N, 1)
+    target = (scaling.scale(packed.values, sid, stats) - stats.component(sid, packed.position()))[:, None]  # (N, 1)
     if covariate_stats is None or not packed.n_covariates:
         return target
     covs = scaling.scale(packed.covariates, sid, covariate_stats)  # (N, C)
@@ -173,7 +188,12 @@ def forecast_packed(
     """Forecast ``horizon`` steps after position ``origin`` (S,) of each series (inputs are the
     ``input_size`` points before it), in original units: (S, H). A network that reads future-known
     covariates forecasts after each series' last point and takes their values for those steps from
-    ``future`` (S, H, C) (every covariate column; the past-only ones are not read)."""
+    ``future`` (S, H, C) (every covariate column; the past-only ones are not read). Statistics of
+    a deseasonalising model read without their indices (a loaded bundle's) get them estimated on
+    the whole history given, as the served weights' were on theirs."""
+    if stats.season is not None and stats.seasonal is None:
+        everything = np.ones(packed.values.shape[0], dtype=bool)
+        stats = scaling.with_seasonal(stats, packed.values, packed.series_of_point(), everything, stats.season)
     if model.cfg.n_future:
         if future is None:
             raise ValueError("this model reads future-known covariates: give their values for the horizon")
@@ -192,7 +212,11 @@ def forecast_at(
     covariate_stats: scaling.ScalerStats | None = None,
 ) -> np.ndarray:
     """Forecasts for M (series, origin) pairs in one batched pass: series (M,), origin (M,)
-    positions inside each series -> (M, H) in original units. Serves backtests over many cutoffs."""
+    positions inside each series -> (M, H) in original units. Serves backtests over many cutoffs.
+
+    A deseasonalising model reads each window without its seasonal indices and adds those of the
+    horizon back, except where the window itself does not vary (a series that stopped): that
+    window is read as it is and forecasts its level, as every flat window does."""
     L, H = model.cfg.input_size, model.cfg.horizon
     if np.any(origin < L):
         raise ValueError(f"every series needs at least input_size={L} points before its origin")
@@ -202,5 +226,23 @@ def forecast_at(
         last = packed.covariates[packed.offsets + np.maximum(packed.lengths - 1, 0)]  # (S, C)
         packed = packed.extended(np.repeat(last[:, None, :], H, axis=1))  # (S, H, C)
     scaled = features(packed, stats, covariate_stats)  # (N, F), each point once
-    y_scaled = predict_windows(model, scaled, packed.offsets[series] + origin - L)  # (M, H)
+    starts = packed.offsets[series] + origin - L  # (M,)
+    y_scaled = predict_windows(model, scaled, starts)  # (M, H)
+    if stats.season is not None:
+        y_scaled = y_scaled + stats.component(series[:, None], origin[:, None] + np.arange(H))  # the season back
+        flat = _flat_windows(scaling.scale(packed.values, packed.series_of_point(), stats), starts, L)  # (M,)
+        if flat.any():
+            plain = replace(stats, season=None, seasonal=None)
+            y_scaled[flat] = predict_windows(model, features(packed, plain, covariate_stats), starts[flat])
     return scaling.inverse(y_scaled, series[:, None], stats)  # (M, H)
+
+
+FLAT = 1e-9  # scaled units: two neighbours closer than this are equal
+
+
+def _flat_windows(values: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """(M,) the ``window`` points of ``values`` (N,) from each start are all equal (one pass, no gather)."""
+    moved = np.zeros(values.shape[0], dtype=np.int64)
+    moved[1:] = ~(np.abs(np.diff(values)) <= FLAT)  # a NaN counts as a move
+    csum = np.concatenate([[0], np.cumsum(moved)])  # (N + 1,)
+    return csum[starts + window] - csum[starts + 1] == 0

@@ -13,9 +13,11 @@ refuses a non-positive fitted value); ``none`` logs none. A later value that can
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from lstm_model import seasonal as seasonal_indices
 
 TRANSFORMS = ("auto", "log", "none")
 SCALERS = ("standard", "minmax")
@@ -30,6 +32,8 @@ class ScalerStats:
     transform: str  # the setting that decided ``log``: "auto" | "log" | "none" (new series follow it)
     scaler: str  # "standard" | "minmax"
     log: np.ndarray | None = None  # (S,) bool: the series is scaled on its logs (None: no series is)
+    season: np.ndarray | None = None  # (S,) season lengths whose seasonal indices are removed (None: none)
+    seasonal: np.ndarray | None = None  # (S, max season) the indices, scaled units: estimated, never stored
 
     def __post_init__(self) -> None:
         if self.log is None:
@@ -42,6 +46,7 @@ class ScalerStats:
             "transform": self.transform,
             "scaler": self.scaler,
             "log": self.log.tolist(),
+            **({"season": self.season.tolist()} if self.season is not None else {}),
         }
 
     @classmethod
@@ -54,11 +59,30 @@ class ScalerStats:
             d["transform"],
             d["scaler"],
             np.asarray(log, dtype=bool) if log is not None else np.full(loc.shape[0], d["transform"] == "log"),
+            np.asarray(d["season"], dtype=np.int64) if d.get("season") is not None else None,
         )
 
     def take(self, idx: np.ndarray) -> ScalerStats:
         """Statistics of a subset of series, in the order of ``idx``."""
-        return ScalerStats(self.loc[idx], self.scale[idx], self.transform, self.scaler, self.log[idx])
+        return ScalerStats(
+            self.loc[idx],
+            self.scale[idx],
+            self.transform,
+            self.scaler,
+            self.log[idx],
+            None if self.season is None else self.season[idx],
+            None if self.seasonal is None else self.seasonal[idx],
+        )
+
+    def component(self, series: np.ndarray, position: np.ndarray) -> np.ndarray | float:
+        """The seasonal index (scaled units) at ``position`` of each ``series`` (broadcast together);
+        0 when the series are not deseasonalised."""
+        if self.season is None:
+            return 0.0
+        if self.seasonal is None:
+            raise ValueError("the seasonal indices are not estimated: call with_seasonal on the history first")
+        m = self.season[series]
+        return np.where(m >= 2, self.seasonal[series, position % np.maximum(m, 1)], 0.0)
 
 
 def resolve_log(transform: str, values: np.ndarray, sid: np.ndarray, n_series: int) -> np.ndarray:
@@ -103,8 +127,10 @@ def fit_stats(
     n_series: int,
     transform: str = "auto",
     scaler: str = "standard",
+    season: np.ndarray | None = None,
 ) -> ScalerStats:
-    """Fit per-series statistics on the points where ``fit_mask`` is true (no other point is read)."""
+    """Fit per-series statistics on the points where ``fit_mask`` is true (no other point is read);
+    with ``season`` (S,), also each series' seasonal indices (:func:`with_seasonal`)."""
     if scaler not in SCALERS:
         raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
     fit_mask = fit_mask & np.isfinite(values)  # missing points (NaN) never enter the statistics
@@ -123,7 +149,20 @@ def fit_stats(
         np.minimum.at(lo, sid, v)
         np.maximum.at(hi, sid, v)
         loc, scale = (hi + lo) / 2.0, (hi - lo) / 2.0
-    return ScalerStats(loc, _nonzero(scale), transform, scaler, log)
+    stats = ScalerStats(loc, _nonzero(scale), transform, scaler, log)
+    return stats if season is None else with_seasonal(stats, values, series_of_point, fit_mask, season)
+
+
+def with_seasonal(
+    stats: ScalerStats, values: np.ndarray, series_of_point: np.ndarray, mask: np.ndarray, season: np.ndarray
+) -> ScalerStats:
+    """``stats`` with each series' seasonal indices for ``season`` (S,) estimated on its scaled
+    ``mask`` points (N,) (positions from each series' first point of ``values``); the network reads
+    the scaled series minus its indices, the forecasts get them back."""
+    plain = replace(stats, season=None, seasonal=None)
+    v = np.where(mask, scale(values, series_of_point, plain), np.nan)  # (N,)
+    season = np.asarray(season, dtype=np.int64)
+    return replace(stats, season=season, seasonal=seasonal_indices.indices(v, series_of_point, season))
 
 
 def _mean_std(v: np.ndarray, sid: np.ndarray, n_series: int) -> tuple[np.ndarray, np.ndarray]:

@@ -225,6 +225,11 @@ class ModelSettings(BaseModel):
     window_scale: bool = Field(
         False, description="Also divide each window by its spread (a flat window forecasts its level)."
     )
+    deseasonalise: bool = Field(
+        True,
+        description="Remove each series' seasonal indices before the network reads it (classical "
+        "decomposition, where the autocorrelation at the season lag is significant); forecasts get them back.",
+    )
     ensemble: int = Field(1, ge=1, description="Networks trained with different seeds; their forecasts are averaged.")
 
 

@@ -55,7 +55,7 @@ def forecast_frame(
     can = _lstm_can_forecast(bundle, p) if bundle.has_lstm else np.zeros(p.n_series, bool)
     scale = seasonal_scale(p, p.lengths, season)  # (S,) the MASE scale of each forecast
     ensemble = want == ENSEMBLE
-    fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale, band_keys, block)}
+    fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale, band_keys, block, season)}
     for name in names:  # the chosen comparators, and the ensemble's members
         fc[name] = _comparator(p, (want == name) | (ensemble & (name in ENSEMBLE_MEMBERS)), H, season, name, levels)
     fc[ENSEMBLE] = {key: combine([fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc]) for key in ("y_hat", *band_keys)}
@@ -116,9 +116,11 @@ def _lstm(
     scale: np.ndarray,
     band_keys: tuple[str, ...],
     future: np.ndarray | None = None,
+    season: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The served network's forecasts (S, H) for the series in ``use``, with conformal bands;
-    ``future`` (S, H, C): the covariates of the horizon, for a network that reads future-known ones."""
+    ``future`` (S, H, C): the covariates of the horizon, for a network that reads future-known ones;
+    ``season`` (S,): each series' season (a deseasonalising network's, for series it has not seen)."""
     H = bundle.network.horizon
     out = {key: np.full((p.n_series, H), np.nan) for key in ("y_hat", *band_keys)}
     if future is not None:  # a series without its future values is skipped: never a silent zero
@@ -127,7 +129,7 @@ def _lstm(
         return out
     sub, _ = p.select(use)
     ids_use = list(ids[use])
-    stats, _ = bundle.stats_for(ids_use, sub)
+    stats, _ = bundle.stats_for(ids_use, sub, None if season is None else season[use])
     cov = bundle.covariate_stats_for(ids_use, sub)
     y_hat = forecast_packed(bundle.build("cpu"), sub, sub.lengths, stats, cov, None if future is None else future[use])
     out["y_hat"][use] = y_hat  # (S', H)

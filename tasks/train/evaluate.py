@@ -306,10 +306,13 @@ def _frame(
     )
 
 
-def rescore(bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list[str], sp: Split) -> float:
+def rescore(
+    bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list[str], sp: Split, season: np.ndarray
+) -> float:
     """The served MASE of another model (the champion) on ``ev``'s test points: its backtested
-    network where it chose the LSTM (scaled on this split's training part), the same comparator
-    forecasts as ``ev`` elsewhere, ``ev``'s own choice where it has neither."""
+    network where it chose the LSTM (scaled, and deseasonalised with ``season`` (S,) if it was, on
+    this split's training part), the same comparator forecasts as ``ev`` elsewhere, ``ev``'s own
+    choice where it has neither."""
     test, meta = ev.test, bundle.meta
     want, backup = (a[test.series] for a in served_models(meta, ids))  # (M,) per pair
     y_hat = np.full_like(test.y, np.nan)
@@ -317,7 +320,13 @@ def rescore(bundle: ModelBundle, ev: Evaluation, packed: PackedSeries, ids: list
         sid, pos = packed.series_of_point(), packed.position()
         fit_mask = pos < np.maximum(sp.val0, 1)[sid]
         stats = scaling.fit_stats(
-            packed.values, sid, fit_mask, packed.n_series, bundle.stats.transform, bundle.stats.scaler
+            packed.values,
+            sid,
+            fit_mask,
+            packed.n_series,
+            bundle.stats.transform,
+            bundle.stats.scaler,
+            None if bundle.stats.season is None else season,
         )
         cov = (
             scaling.fit_covariate_stats(

@@ -3,13 +3,9 @@ comparators, choose a model per series, refit the LSTM on every point for servin
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +29,7 @@ from tasks.series.frequency import seasons
 from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
 from tasks.series.static import check_static, read_static, store_static
 from tasks.train import comparators
+from tasks.train.checkpoints import checkpoint_key, checkpoint_path
 from tasks.train.configs import network_config, train_config
 from tasks.train.evaluate import Evaluation, Split, choose_windows, evaluate, split
 from tasks.train.register import Registration, log_and_register
@@ -84,7 +81,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         model, stats, cov_stats, _ = evaluated
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
     ev = evaluate(lstm, L, packed, ids, ds, sp, season, names, s.data.ensemble_margin, s.data.quantile_list())
-    served = _refit(net, tc, packed, covariates, s, evaluated, key, on_epoch)
+    served = _refit(net, tc, packed, covariates, removed_season(plan, s), s, evaluated, key, on_epoch)
     meta = {
         "freq": s.data.freq,  # the frequency given for every series (None: each series' own, inferred)
         "season_length": s.data.season_length,  # likewise for the season
@@ -117,6 +114,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
             packed.n_series,
             s.data.transform,
             s.data.scaler,
+            removed_season(plan, s),
         ),
         series_ids=ids,
         covariate_stats=served[2] if served else None,
@@ -207,11 +205,19 @@ def _plan(df: pd.DataFrame, s: Settings) -> Plan:
     )
 
 
+def removed_season(plan: Plan, s: Settings) -> np.ndarray | None:
+    """(S,) the seasons the network reads the series without (model.deseasonalise), or None."""
+    return plan.season if s.model.deseasonalise else None
+
+
 def train_networks(df: pd.DataFrame, s: Settings) -> None:
     """The two trainings of :func:`train_stage` alone (evaluated, then refit), nothing evaluated: what
     the other data-parallel ranks run beside rank 0's train flow, making the same collective calls."""
     plan = _plan(df, s)
-    _refit(plan.net, plan.tc, plan.prep.packed, plan.covariates, s, _fit_evaluated(plan, s, None), plan.key, None)
+    season = removed_season(plan, s)
+    _refit(
+        plan.net, plan.tc, plan.prep.packed, plan.covariates, season, s, _fit_evaluated(plan, s, None), plan.key, None
+    )
 
 
 def evaluated_lstm(df: pd.DataFrame, s: Settings) -> TrainResult | None:
@@ -228,6 +234,7 @@ def _fit_evaluated(plan: Plan, s: Settings, on_epoch: Callable[[dict], None] | N
         plan.tc,
         plan.prep.packed,
         plan.covariates,
+        removed_season(plan, s),
         s,
         sp.val0,
         (sp.val0 + plan.net.horizon - 1, sp.test0),
@@ -244,6 +251,7 @@ def _fit(
     tc: TrainConfig,
     packed: PackedSeries,
     covariates: list[str],
+    season: np.ndarray | None,
     s: Settings,
     fit_end: np.ndarray,
     val_span: tuple[np.ndarray, np.ndarray] | None,
@@ -253,11 +261,12 @@ def _fit(
 ) -> Fitted | None:
     """Train ``s.model.ensemble`` networks on the targets before ``fit_end`` (S,), scaled on those
     points only; early stopping on the windows whose last point lies in ``val_span`` (first
-    target at or after the training part). None when no series has a complete training window."""
+    target at or after the training part). ``season`` (S,): the seasons whose indices the network
+    does not read (None: the series as they are). None when no series has a complete training window."""
     L, H = net.input_size, net.horizon
     sid, pos = packed.series_of_point(), packed.position()
     fit_mask = pos < np.maximum(fit_end, 1)[sid]
-    stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, s.data.transform, s.data.scaler)
+    stats = scaling.fit_stats(packed.values, sid, fit_mask, packed.n_series, s.data.transform, s.data.scaler, season)
     cov_stats = (
         scaling.fit_covariate_stats(
             packed.covariates,
@@ -318,6 +327,7 @@ def _refit(
     tc: TrainConfig,
     packed: PackedSeries,
     covariates: list[str],
+    season: np.ndarray | None,
     s: Settings,
     evaluated: Fitted | None,
     key: str,
@@ -333,6 +343,7 @@ def _refit(
             replace(tc, stop_after=max(1, tc.epochs // 3)),
             packed,
             covariates,
+            season,
             s,
             packed.lengths,
             None,
@@ -351,6 +362,7 @@ def _refit(
         replace(tc, epochs=epochs, stop_after=stop, patience=tc.epochs),
         packed,
         covariates,
+        season,
         s,
         packed.lengths,
         None,
@@ -362,34 +374,6 @@ def _refit(
 
 def _cpu(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-
-
-def checkpoint_key(s: Settings, data_fingerprint: str) -> str:
-    """Names a training by everything that shapes it: the data and the data/model/training settings
-    (not ``resume``, ``device``, ``checkpoint_dir`` nor ``progress``), so that ``--resume`` finds
-    the checkpoint of the same training only."""
-    shaping = {
-        k: v
-        for k, v in s.flat().items()
-        if k.split(".")[0] in ("data", "model", "training")
-        and k not in ("training.resume", "training.device", "training.checkpoint_dir", "training.progress")
-    }
-    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{digest}-{data_fingerprint}"
-
-
-def checkpoint_path(s: Settings, key: str, member: int) -> str:
-    """A local file per ensemble member: ``<checkpoint_dir or local storage>/checkpoints/<key>/``."""
-    if s.training.checkpoint_dir:
-        base = Path(s.training.checkpoint_dir)
-    else:
-        storage = Storage(s.storage.root)
-        base = (
-            storage.local_root() / "checkpoints"
-            if storage.is_local
-            else Path(tempfile.gettempdir()) / "lstm-forecast-checkpoints"
-        )
-    return str(base / key / f"member-{member}.pt")
 
 
 @task(name="train-model", cache_policy=NO_CACHE)

@@ -30,7 +30,8 @@ class Trial:
 
 
 def search_space(trial, season: int, horizon: int) -> dict[str, Any]:
-    """Input window in seasons (at least the horizon), width, depth, learning rate, loss."""
+    """Input window in seasons (at least the horizon), width, depth, learning rate, loss, and whether
+    the network reads deseasonalised windows (the validation loss is on the series either way)."""
     base = max(season, horizon)
     return {
         "data.input_size": base * trial.suggest_categorical("input_seasons", [1, 2, 3]),
@@ -38,6 +39,7 @@ def search_space(trial, season: int, horizon: int) -> dict[str, Any]:
         "model.num_layers": trial.suggest_int("num_layers", 1, 3),
         "training.lr": trial.suggest_float("lr", 1e-3, 1e-2, log=True),
         "training.loss": trial.suggest_categorical("loss", ["mse", "mae", "huber"]),
+        "model.deseasonalise": trial.suggest_categorical("deseasonalise", [True, False]),
     }
 
 
