@@ -185,5 +185,5 @@ def champion_mase(bundle: ModelBundle, outcome) -> float:
     """The champion's served MASE on the new model's test points: its backtested network (trained
     before its own validation part, so out of sample here) where it chose the LSTM, the same
     comparator forecasts as the new model's elsewhere."""
-    season = seasons(outcome.prep.freqs, bundle.meta.get("season_length"))  # (S,) as the champion's training
+    season = seasons(outcome.prepared.freqs, bundle.meta.get("season_length"))  # (S,) as the champion's training
     return rescore(bundle, outcome.evaluation, outcome.packed, outcome.ids, outcome.split, season)
