@@ -17,7 +17,7 @@ from tasks.train.stage import train_stage
 def reference(y: np.ndarray, m: int) -> np.ndarray:
     """The classical decomposition of one complete series, written plainly: the Bartlett test at
     lag m (90 %), then the mean of y minus its centred (2 x m when m is even) moving average at
-    each position of the season, centred."""
+    each position of the season, weighted by age (halving every HALF_LIFE seasons), centred."""
     n = y.size
     d = y - y.mean()
     acf = np.array([d[: n - k] @ d[k:] / (d @ d) for k in range(1, m + 1)])
@@ -28,8 +28,10 @@ def reference(y: np.ndarray, m: int) -> np.ndarray:
         w[0] = w[-1] = 0.5
     trend = np.convolve(y, w / m, mode="valid")
     h = w.size // 2
-    detrended, pos = y[h : n - h] - trend, np.arange(h, n - h) % m
-    idx = np.array([detrended[pos == k].mean() for k in range(m)])
+    t = np.arange(h, n - h)
+    detrended, pos = y[h : n - h] - trend, t % m
+    weight = 0.5 ** ((t[-1] - t) / (m * seasonal.HALF_LIFE))  # by age in seasons, from the latest point
+    idx = np.array([np.average(detrended[pos == k], weights=weight[pos == k]) for k in range(m)])
     return idx - idx.mean()
 
 
