@@ -86,7 +86,7 @@ def _significant(v: np.ndarray, sid: np.ndarray, pos: np.ndarray, m: int, S: int
     r = np.zeros((m, S))  # r[k - 1]: autocorrelation at lag k
     for k in range(1, m + 1):  # m passes over the points
         same = pos[k:] >= k  # point i and i - k belong to the same series
-        r[k - 1] = np.bincount(sid[k:][same], weights=(d[k:] * d[:-k])[same], minlength=S)
+        r[k - 1] = np.bincount(sid[k:], weights=np.where(same, d[k:] * d[:-k], 0.0), minlength=S)
     r /= np.where(denom > 0, denom, 1.0)
     bound = Z_90 * np.sqrt((1.0 + 2.0 * np.sum(r[: m - 1] ** 2, axis=0)) / np.maximum(n, 1))
     return (n >= MIN_SEASONS * m) & (denom > 0) & (np.abs(r[m - 1]) > bound)
