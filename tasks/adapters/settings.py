@@ -225,10 +225,12 @@ class ModelSettings(BaseModel):
     window_scale: bool = Field(
         False, description="Also divide each window by its spread (a flat window forecasts its level)."
     )
-    deseasonalise: bool = Field(
-        True,
+    deseasonalise: bool | None = Field(
+        None,
         description="Remove each series' seasonal indices before the network reads it (classical "
-        "decomposition, where the autocorrelation at the season lag is significant); forecasts get them back.",
+        "decomposition, where the autocorrelation at the season lag is significant); forecasts get them back. "
+        "Default: on, unless the network reads future-known covariates (calendar, holidays, planned values), "
+        "which carry the season's phase and whose effects would enter the indices.",
     )
     ensemble: int = Field(1, ge=1, description="Networks trained with different seeds; their forecasts are averaged.")
 

@@ -206,8 +206,10 @@ def _plan(df: pd.DataFrame, s: Settings) -> Plan:
 
 
 def removed_season(plan: Plan, s: Settings) -> np.ndarray | None:
-    """(S,) the seasons the network reads the series without (model.deseasonalise), or None."""
-    return plan.season if s.model.deseasonalise else None
+    """(S,) the seasons the network reads the series without (model.deseasonalise; by default
+    unless it reads future-known covariates), or None."""
+    on = s.model.deseasonalise if s.model.deseasonalise is not None else plan.net.n_future == 0
+    return plan.season if on else None
 
 
 def train_networks(df: pd.DataFrame, s: Settings) -> None:

@@ -134,6 +134,11 @@ def test_the_network_reads_deseasonalised_windows_and_forecasts_get_the_season_b
     assert np.ptp(served, axis=1).min() > 20.0  # about 2 x the 30 amplitude
     off = train_stage(df, settings(tmp_path, **{"model.deseasonalise": False}))
     assert off.bundle.stats.season is None
+    quick = {"training.epochs": 2}
+    calendar = train_stage(df, settings(tmp_path, **{"data.calendar": True, **quick}))
+    assert calendar.bundle.network.n_future > 0 and calendar.bundle.stats.season is None  # the default then
+    forced = train_stage(df, settings(tmp_path, **{"data.calendar": True, "model.deseasonalise": True, **quick}))
+    assert forced.bundle.stats.season.tolist() == [12, 12]
 
 
 def test_a_series_that_stopped_stays_stopped_without_its_season(tmp_path):
