@@ -93,19 +93,18 @@ class ModelBundle:
         self, ids: list[str], packed: PackedSeries, season: np.ndarray | None = None
     ) -> tuple[scaling.ScalerStats, np.ndarray]:
         """Statistics for ``ids`` in that order; a series the model has not seen gets statistics
-        fitted on its own history. A deseasonalising model's seasonal indices are estimated on the
-        history given (the season the training used; ``season`` (S,) for unseen series, else the
-        most common one). Returns the stats and a (S,) mask of the unseen series."""
-        sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
-        stats, unseen = self._plain_stats_for(ids, packed)
+        fitted on its own history. A deseasonalising model's statistics carry each series' season
+        (the training's; ``season`` (S,) for unseen series, else the most common one) and no
+        indices: :func:`forecast_packed` estimates them on the history it reads. Returns the stats
+        and a (S,) mask of the unseen series."""
+        stats, unseen = self._known_stats_for(ids, packed)
         if self.stats.season is None:
             return stats, unseen
         known = np.bincount(self.stats.season).argmax() if self.stats.season.size else 1
         own = np.full(len(ids), known, dtype=np.int64) if season is None else np.asarray(season, dtype=np.int64)
-        m = np.where(unseen, own, stats.season)
-        return scaling.with_seasonal(stats, packed.values, sid, everything, m), unseen
+        return replace(stats, season=np.where(unseen, own, stats.season), seasonal=None), unseen
 
-    def _plain_stats_for(self, ids: list[str], packed: PackedSeries) -> tuple[scaling.ScalerStats, np.ndarray]:
+    def _known_stats_for(self, ids: list[str], packed: PackedSeries) -> tuple[scaling.ScalerStats, np.ndarray]:
         sid, everything = packed.series_of_point(), np.ones_like(packed.values, dtype=bool)
         return _known_or_own(
             self.series_ids,
@@ -189,8 +188,8 @@ def forecast_packed(
     ``input_size`` points before it), in original units: (S, H). A network that reads future-known
     covariates forecasts after each series' last point and takes their values for those steps from
     ``future`` (S, H, C) (every covariate column; the past-only ones are not read). Statistics of
-    a deseasonalising model read without their indices (a loaded bundle's) get them estimated on
-    the whole history given, as the served weights' were on theirs."""
+    a deseasonalising model that carry no indices (a loaded bundle's, :meth:`ModelBundle.stats_for`'s)
+    get them estimated on the whole history given, as the served weights' were on theirs."""
     if stats.season is not None and stats.seasonal is None:
         everything = np.ones(packed.values.shape[0], dtype=bool)
         stats = scaling.with_seasonal(stats, packed.values, packed.series_of_point(), everything, stats.season)
@@ -225,15 +224,18 @@ def forecast_at(
         # the decoder reads each step's covariates for that step only, so the last row stands in
         last = packed.covariates[packed.offsets + np.maximum(packed.lengths - 1, 0)]  # (S, C)
         packed = packed.extended(np.repeat(last[:, None, :], H, axis=1))  # (S, H, C)
-    scaled = features(packed, stats, covariate_stats)  # (N, F), each point once
     starts = packed.offsets[series] + origin - L  # (M,)
+    if stats.season is None:
+        y_scaled = predict_windows(model, features(packed, stats, covariate_stats), starts)  # (M, H)
+        return scaling.inverse(y_scaled, series[:, None], stats)  # (M, H)
+    plain = features(packed, replace(stats, season=None, seasonal=None), covariate_stats)  # (N, F), each point once
+    scaled = plain.copy()
+    scaled[:, 0] -= stats.component(packed.series_of_point(), packed.position())  # the target without its season
     y_scaled = predict_windows(model, scaled, starts)  # (M, H)
-    if stats.season is not None:
-        y_scaled = y_scaled + stats.component(series[:, None], origin[:, None] + np.arange(H))  # the season back
-        flat = _flat_windows(scaling.scale(packed.values, packed.series_of_point(), stats), starts, L)  # (M,)
-        if flat.any():
-            plain = replace(stats, season=None, seasonal=None)
-            y_scaled[flat] = predict_windows(model, features(packed, plain, covariate_stats), starts[flat])
+    y_scaled += stats.component(series[:, None], origin[:, None] + np.arange(H))  # the season back
+    flat = _flat_windows(plain[:, 0], starts, L)  # (M,)
+    if flat.any():
+        y_scaled[flat] = predict_windows(model, plain, starts[flat])
     return scaling.inverse(y_scaled, series[:, None], stats)  # (M, H)
 
 

@@ -81,8 +81,7 @@ class ScalerStats:
             return 0.0
         if self.seasonal is None:
             raise ValueError("the seasonal indices are not estimated: call with_seasonal on the history first")
-        m = self.season[series]
-        return np.where(m >= 2, self.seasonal[series, position % np.maximum(m, 1)], 0.0)
+        return self.seasonal[series, position % np.maximum(self.season[series], 1)]  # zeros past a season
 
 
 def resolve_log(transform: str, values: np.ndarray, sid: np.ndarray, n_series: int) -> np.ndarray:
