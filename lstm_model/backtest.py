@@ -33,6 +33,22 @@ def actuals(packed: PackedSeries, series: np.ndarray, origin: np.ndarray, horizo
     return packed.values[idx]
 
 
+def never_negative(packed: PackedSeries, series: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """(M,) whether series ``series`` (M,) has observed values before position ``end`` (M,) and
+    none of them is negative: a forecast of such a series is floored at zero (:func:`floor_at_zero`)."""
+    v = packed.values
+    neg = np.concatenate([[0], np.cumsum(v < 0)])  # (N + 1,) negatives before each point (NaN: not negative)
+    seen = np.concatenate([[0], np.cumsum(np.isfinite(v))])  # (N + 1,) observed points before each point
+    start, stop = packed.offsets[series], packed.offsets[series] + np.clip(end, 0, packed.lengths[series])
+    return (neg[stop] == neg[start]) & (seen[stop] > seen[start])
+
+
+def floor_at_zero(y_hat: np.ndarray, never_neg: np.ndarray) -> np.ndarray:
+    """Forecasts (M, H) with negative values raised to zero on the rows ``never_neg`` (M,): an amount
+    never seen below zero (sales, counts, energy) is not forecast below it; NaN stays NaN."""
+    return np.where(never_neg[:, None] & (y_hat < 0), 0.0, y_hat)
+
+
 LEVELS = (80, 95)  # the interval levels (%) every forecast carries
 
 

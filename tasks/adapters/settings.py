@@ -139,6 +139,11 @@ class DataSettings(BaseModel):
         description="Value transform before scaling, per series; auto = log for the series whose training "
         "values are all positive.",
     )
+    nonnegative: bool = Field(
+        True,
+        description="Floor at zero the forecasts and quantiles of a series with no negative value in its "
+        "history (sales, counts, energy: a negative forecast is never closer to a value that stays at or above zero).",
+    )
     scaler: Literal["standard", "minmax"] = Field("standard", description="Per-series scaler.")
     covariates: str | None = Field(
         None,

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lstm_model.backtest import LEVELS, bands_of, forecast_columns, quantile_band, quantile_name
+from lstm_model.backtest import (
+    LEVELS,
+    bands_of,
+    floor_at_zero,
+    forecast_columns,
+    never_negative,
+    quantile_band,
+    quantile_name,
+)
 from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
 from lstm_model.windows import PackedSeries, complete
@@ -79,6 +87,10 @@ def forecast_frame(
         if rest.any():
             fc[name] = _comparator(p, rest, H, season, name, levels)
     assign(backup)
+    if meta.get("nonnegative"):  # a bundle written before the floor existed: forecasts as they were
+        floor = never_negative(p, np.arange(p.n_series), p.lengths)  # (S,)
+        point = floor_at_zero(point, floor)
+        bands = {key: floor_at_zero(band, floor) for key, band in bands.items()}
     observed = np.bincount(p.series_of_point(), weights=np.isfinite(p.values), minlength=p.n_series)  # (S,)
     undated = ~dated
     ok = (used != "") & dated & ~np.isin(ids, list(no_future))

@@ -105,14 +105,16 @@ def evaluate(
     comparators: list[str],
     margin: float = 0.0,
     quantiles: tuple[float, ...] = (),
+    nonnegative: bool = False,
 ) -> Evaluation:
     """Backtest the LSTM (``lstm`` None: not trained) and the comparators on the validation and
     test origins, choose a model per series on the validation windows, score every model and the
     chosen ones on the test windows, and calibrate the LSTM's intervals on the validation part.
-    ``season``: (S,) each series' season length (or one for all)."""
+    ``season``: (S,) each series' season length (or one for all); ``nonnegative``: every model's
+    forecast of a series with no negative value before its origin is floored at zero, as served."""
     H, L = packed_horizon(sp), input_size
-    val = _pairs(lstm, L, packed, sp.val_origins, H, season, comparators)
-    test = _pairs(lstm, L, packed, sp.origins, H, season, comparators)
+    val = _pairs(lstm, L, packed, sp.val_origins, H, season, comparators, nonnegative)
+    test = _pairs(lstm, L, packed, sp.origins, H, season, comparators, nonnegative)
     models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])
     if lstm is not None and not _finite(test.y_hat[LSTM]).any():
         models.remove(LSTM)  # the LSTM cannot forecast a single test window: compared without it
@@ -193,6 +195,7 @@ def _pairs(
     H: int,
     season: np.ndarray,
     comparators: list[str],
+    nonnegative: bool = False,
 ) -> Pairs:
     series, origin = backtest.pairs(origins)
     season = intervals.per_series(season, packed.n_series)
@@ -207,6 +210,9 @@ def _pairs(
         ok = origin >= L
         if ok.any():
             out[LSTM][ok] = lstm(series[ok], origin[ok])
+    if nonnegative:
+        floor = backtest.never_negative(packed, series, safe)  # (M,)
+        out = {k: backtest.floor_at_zero(v, floor) for k, v in out.items()}
     members = [out[m] for m in ENSEMBLE_MEMBERS if m in out]
     if len(members) > 1:
         out[ENSEMBLE] = combine(members)
@@ -346,6 +352,10 @@ def rescore(
             y_hat[ok] = forecast_at(
                 bundle.build("cpu", evaluated=True), packed, test.series[ok], test.origin[ok], stats, cov
             )
+            if meta.get("nonnegative"):
+                y_hat[ok] = backtest.floor_at_zero(
+                    y_hat[ok], backtest.never_negative(packed, test.series[ok], test.origin[ok])
+                )
     ens = want == ENSEMBLE
     if ens.any():
         members = [y_hat] + [test.y_hat[m] for m in ENSEMBLE_MEMBERS[1:] if m in test.y_hat]

@@ -80,7 +80,9 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     if evaluated is not None:
         model, stats, cov_stats, _ = evaluated
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
-    ev = evaluate(lstm, L, packed, ids, ds, sp, season, names, s.data.ensemble_margin, s.data.quantile_list())
+    ev = evaluate(
+        lstm, L, packed, ids, ds, sp, season, names, s.data.ensemble_margin, s.data.quantile_list(), s.data.nonnegative
+    )
     served = _refit(net, tc, packed, covariates, removed_season(plan, s), s, evaluated, key, on_epoch)
     meta = {
         "freq": s.data.freq,  # the frequency given for every series (None: each series' own, inferred)
@@ -94,6 +96,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         "conformal": ev.conformal,
         "levels": list(levels_for(s.data.quantile_list())),  # the interval levels of every forecast
         "quantiles": list(s.data.quantile_list()),
+        "nonnegative": s.data.nonnegative,  # forecasts of a series never below zero are floored there
         "comparators": names,
         "selection": ev.choice,
         "fallback": ev.fallback,

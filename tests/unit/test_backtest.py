@@ -113,3 +113,13 @@ def run_backtest(
         y_hat = predict(series, origin)
         out[name] = {"y_hat": y_hat, **metrics.all_metrics(y, y_hat, scale)}
     return out
+
+
+def test_never_negative_reads_only_the_history_before_each_end():
+    packed = PackedSeries.from_arrays([np.array([1.0, 0.0, np.nan, 2.0]), np.array([3.0, -1.0]), np.array([np.nan])])
+    series, end = np.array([0, 1, 1, 2, 0]), np.array([4, 2, 1, 1, 0])
+    assert backtest.never_negative(packed, series, end).tolist() == [True, False, True, False, False]
+    y_hat = np.array([[-1.0, 2.0], [-1.0, np.nan]])
+    floored = backtest.floor_at_zero(y_hat, np.array([True, True]))
+    assert floored[0].tolist() == [0.0, 2.0] and floored[1, 0] == 0.0 and np.isnan(floored[1, 1])
+    assert backtest.floor_at_zero(y_hat, np.array([False, False]))[0, 0] == -1.0

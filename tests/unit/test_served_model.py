@@ -195,3 +195,37 @@ def test_autoarima_at_long_seasons_runs_only_for_a_few_series():
     assert "auto_arima" not in comparators.parse(every, many, 2000, season=48)
     assert "auto_arima" in comparators.parse(every, 1000, 2000, season=12)  # monthly: always affordable
     assert comparators.parse(every, 3000, 2000, season=12) == ["seasonal_naive", "naive"]
+
+
+def falling(n: int = 72) -> pd.DataFrame:
+    """A series falling to about zero (never below), and the same series shifted below zero."""
+    t = np.arange(n)
+    y = (n + 1 - t) + np.sin(t)  # ends near 1, falling one unit a step: a trend forecast goes below zero
+    ds = pd.date_range("2015-01-01", periods=n, freq="MS")
+    return pd.concat(
+        [
+            pd.DataFrame({"unique_id": "never_negative", "ds": ds, "y": y.clip(min=0)}),
+            pd.DataFrame({"unique_id": "signed", "ds": ds, "y": y - 30}),
+        ],
+        ignore_index=True,
+    )
+
+
+def test_a_series_never_below_zero_is_not_forecast_below_it(tmp_path):
+    df = falling()
+    out = train_stage(df, settings(tmp_path, **{"data.quantiles": "0.1,0.5,0.9"}))
+    assert out.bundle.meta["nonnegative"] is True
+    test = out.evaluation.test  # every model's backtest forecasts of the never-negative series: floored
+    for name, y_hat in test.y_hat.items():
+        rows = test.series == 0
+        assert np.nanmin(y_hat[rows]) >= 0, name
+    for mode in ("selected", "lstm", "ensemble"):
+        fc, skipped = forecast_frame(out.bundle, df, mode)
+        assert not skipped
+        mine = fc[fc["unique_id"] == "never_negative"].select_dtypes("number").drop(columns="mase_scale")
+        assert (mine.to_numpy() >= 0).all() and (mine.to_numpy() == 0).any(), mode  # it reached zero
+        assert (fc.loc[fc["unique_id"] == "signed", "y_hat"] < -30).any()  # a series seen below zero: as forecast
+    off = train_stage(df, settings(tmp_path / "off", **{"data.nonnegative": False}))
+    assert off.bundle.meta["nonnegative"] is False
+    fc, _ = forecast_frame(off.bundle, df, "ensemble")
+    assert (fc.loc[fc["unique_id"] == "never_negative", "y_hat"] < 0).any()  # what the floor took away
