@@ -111,8 +111,11 @@ def quantile_coverage(test: pd.DataFrame, fc: pd.DataFrame) -> dict[str, float]:
     cols = [c for c in fc.columns if c.startswith("y_hat_q")]
     if not cols or len(fc) != len(test):
         return {}
-    y = test["y"].to_numpy()
-    return {"n_points": float(y.size), **{f"cov_{c[6:]}": float(np.mean(y <= fc[c].to_numpy())) for c in cols}}
+    both = test[["unique_id", "ds", "y"]].merge(fc[["unique_id", "ds", *cols]], on=["unique_id", "ds"])
+    if len(both) != len(test):
+        return {}
+    y = both["y"].to_numpy()
+    return {"n_points": float(y.size), **{f"cov_{c[6:]}": float(np.mean(y <= both[c].to_numpy())) for c in cols}}
 
 
 def combination(sf: pd.DataFrame, lstm: pd.DataFrame) -> pd.DataFrame:
