@@ -105,7 +105,8 @@ def evaluate(
     comparators: list[str],
     margin: float = 0.0,
     quantiles: tuple[float, ...] = (),
-    nonnegative: bool = False,
+    *,
+    nonnegative: bool,
 ) -> Evaluation:
     """Backtest the LSTM (``lstm`` None: not trained) and the comparators on the validation and
     test origins, choose a model per series on the validation windows, score every model and the
@@ -195,7 +196,7 @@ def _pairs(
     H: int,
     season: np.ndarray,
     comparators: list[str],
-    nonnegative: bool = False,
+    nonnegative: bool,
 ) -> Pairs:
     series, origin = backtest.pairs(origins)
     season = intervals.per_series(season, packed.n_series)

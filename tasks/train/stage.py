@@ -80,8 +80,9 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     if evaluated is not None:
         model, stats, cov_stats, _ = evaluated
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
+    d = s.data
     ev = evaluate(
-        lstm, L, packed, ids, ds, sp, season, names, s.data.ensemble_margin, s.data.quantile_list(), s.data.nonnegative
+        lstm, L, packed, ids, ds, sp, season, names, d.ensemble_margin, d.quantile_list(), nonnegative=d.nonnegative
     )
     served = _refit(net, tc, packed, covariates, removed_season(plan, s), s, evaluated, key, on_epoch)
     meta = {

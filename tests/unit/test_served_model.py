@@ -216,8 +216,8 @@ def test_a_series_never_below_zero_is_not_forecast_below_it(tmp_path):
     out = train_stage(df, settings(tmp_path, **{"data.quantiles": "0.1,0.5,0.9"}))
     assert out.bundle.meta["nonnegative"] is True
     test = out.evaluation.test  # every model's backtest forecasts of the never-negative series: floored
+    rows = test.series == 0
     for name, y_hat in test.y_hat.items():
-        rows = test.series == 0
         assert np.nanmin(y_hat[rows]) >= 0, name
     for mode in ("selected", "lstm", "ensemble"):
         fc, skipped = forecast_frame(out.bundle, df, mode)
