@@ -54,14 +54,17 @@ def ingest_text(r: IngestSummary) -> str:
 
 def train_text(r: TrainSummary) -> str:
     m = r.metrics
-    levels = _covered(m)
-    coverage = (
-        "  LSTM interval coverage: "
-        + ", ".join(f"{lv} % -> {m[f'coverage_{lv}']:.0%}" for lv in levels)
-        + f" of {m['coverage_points']:,.0f} test points\n"
-        if levels
-        else ""
-    ) + _quantile_line(m, "  LSTM quantile coverage (share of actuals at or below): ", "{:.0%}", "\n")
+    coverage = "".join(
+        (
+            f"  {who} interval coverage: "
+            + ", ".join(f"{lv} % -> {m[f'{p}coverage_{lv}']:.0%}" for lv in _covered(m, p))
+            + f" of {m[f'{p}coverage_points']:,.0f} test points\n"
+            if _covered(m, p)
+            else ""
+        )
+        + _quantile_line(m, f"  {who} quantile coverage (share of actuals at or below): ", "{:.0%}", "\n", p)
+        for who, p in (("LSTM", ""), ("served", "selected_"))
+    )
     lstm = (
         f"LSTM {r.epochs} epochs (best {r.best_epoch}) on {r.device}, {r.windows_per_s:,.0f} windows/s; "
         f"served weights refit on every point to {r.train_end} ({r.refit_epochs} epochs)"
@@ -159,14 +162,20 @@ def scores_table(r: ScoreSummary) -> list[dict]:
 def train_markdown(model_name: str, r: TrainSummary) -> str:
     """The ``train-summary`` markdown artifact."""
     m = r.metrics
-    levels = _covered(m)
-    coverage = (
-        "LSTM conformal intervals, empirical coverage on the test windows: "
-        + ", ".join(f"{lv} %: {m[f'coverage_{lv}']:.1%}" for lv in levels)
-        + f", of {m['coverage_points']:,.0f} points.\n\n"
-        if levels
-        else ""
-    ) + _quantile_line(m, "Quantile coverage (share of test actuals at or below each quantile): ", "{:.1%}", ".\n\n")
+    coverage = "".join(
+        (
+            f"{who}, empirical coverage on the test windows: "
+            + ", ".join(f"{lv} %: {m[f'{p}coverage_{lv}']:.1%}" for lv in _covered(m, p))
+            + f", of {m[f'{p}coverage_points']:,.0f} points.\n\n"
+            if _covered(m, p)
+            else ""
+        )
+        + _quantile_line(m, f"{what} (share of test actuals at or below each quantile): ", "{:.1%}", ".\n\n", p)
+        for who, what, p in (
+            ("LSTM conformal intervals", "LSTM quantile coverage", ""),
+            ("Served intervals (each series' model)", "Served quantile coverage", "selected_"),
+        )
+    )
     return (
         f"# {model_name} v{r.model_version}\n\n**Gate:** {r.gate}\n\n"
         f"MLflow run `{r.mlflow_run_id}`, {r.series} series, {r.backtest_windows} test window(s) over "
@@ -196,12 +205,15 @@ def forecast_markdown(model_name: str, r: ForecastResult) -> str:
     )
 
 
-def _covered(m: dict[str, float]) -> list[int]:
-    """The interval levels whose coverage the metrics carry, in increasing order."""
-    return sorted(int(k.removeprefix("coverage_")) for k in m if k.removeprefix("coverage_").isdigit())
+def _covered(m: dict[str, float], prefix: str = "") -> list[int]:
+    """The interval levels whose coverage the metrics carry (``prefix``: "" the LSTM's, "selected_"
+    the served forecasts'), in increasing order."""
+    head = f"{prefix}coverage_"
+    return sorted(int(k.removeprefix(head)) for k in m if k.startswith(head) and k.removeprefix(head).isdigit())
 
 
-def _quantile_line(m: dict[str, float], head: str, fmt: str, end: str) -> str:
+def _quantile_line(m: dict[str, float], head: str, fmt: str, end: str, prefix: str = "") -> str:
     """The quantiles' coverage, when the model has quantiles: "q10 11%, q50 48%, q90 88%"."""
-    keys = sorted((k for k in m if k.startswith("quantile_coverage_q")), key=lambda k: float(k.rsplit("q", 1)[1]))
+    start = f"{prefix}quantile_coverage_q"
+    keys = sorted((k for k in m if k.startswith(start)), key=lambda k: float(k.rsplit("q", 1)[1]))
     return head + ", ".join(f"{k.rsplit('_', 1)[1]} {fmt.format(m[k])}" for k in keys) + end if keys else ""

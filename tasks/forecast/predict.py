@@ -8,6 +8,7 @@ import pandas as pd
 from lstm_model.backtest import (
     LEVELS,
     bands_of,
+    combine,
     floor_at_zero,
     forecast_columns,
     never_negative,
@@ -21,7 +22,7 @@ from tasks.series.features import FeatureSpec
 from tasks.series.frequency import future_dates, seasons
 from tasks.series.prepare import prepare, to_frame
 from tasks.train import comparators
-from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, combine, served_models
+from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, served_models
 
 
 def forecast_frame(
@@ -66,6 +67,9 @@ def forecast_frame(
     fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale, band_keys, block, season)}
     for name in names:  # the chosen comparators, and the ensemble's members
         fc[name] = _comparator(p, (want == name) | (ensemble & (name in ENSEMBLE_MEMBERS)), H, season, name, levels)
+    # a series never below zero: every model's forecast floored before the ensemble combines them, as in the backtest
+    floor = never_negative(p, np.arange(p.n_series), p.lengths) & bool(meta.get("nonnegative"))  # (S,)
+    fc = {name: {key: floor_at_zero(v, floor) for key, v in out.items()} for name, out in fc.items()}
     fc[ENSEMBLE] = {key: combine([fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc]) for key in ("y_hat", *band_keys)}
     point = np.full((p.n_series, H), np.nan)
     bands = {key: np.full((p.n_series, H), np.nan) for key in band_keys}
@@ -87,10 +91,8 @@ def forecast_frame(
         if rest.any():
             fc[name] = _comparator(p, rest, H, season, name, levels)
     assign(backup)
-    if meta.get("nonnegative"):  # a bundle written before the floor existed: forecasts as they were
-        floor = never_negative(p, np.arange(p.n_series), p.lengths)  # (S,)
-        point = floor_at_zero(point, floor)
-        bands = {key: floor_at_zero(band, floor) for key, band in bands.items()}
+    point = floor_at_zero(point, floor)  # the fallbacks fitted just now (a bundle without the floor: none)
+    bands = {key: floor_at_zero(band, floor) for key, band in bands.items()}
     observed = np.bincount(p.series_of_point(), weights=np.isfinite(p.values), minlength=p.n_series)  # (S,)
     undated = ~dated
     ok = (used != "") & dated & ~np.isin(ids, list(no_future))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lstm_model import backtest, baselines, metrics, scaling
+from lstm_model.backtest import combine
 from lstm_model.bundle import ModelBundle, forecast_at
 from lstm_model.windows import PackedSeries
 from tasks.train import comparators as comp
@@ -73,6 +74,7 @@ class Pairs:
     y: np.ndarray  # (M, H)
     scale: np.ndarray  # (M,)
     y_hat: dict[str, np.ndarray]  # model -> (M, H), NaN where it cannot forecast
+    bands: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # comparator -> lo_80 ... -> (M, H)
 
     def metric(self, y_hat: np.ndarray) -> dict[str, np.ndarray]:
         return metrics.all_metrics(self.y, y_hat, self.scale)  # metric -> (M,)
@@ -114,14 +116,15 @@ def evaluate(
     ``season``: (S,) each series' season length (or one for all); ``nonnegative``: every model's
     forecast of a series with no negative value before its origin is floored at zero, as served."""
     H, L = packed_horizon(sp), input_size
+    levels = backtest.levels_for(quantiles)
     val = _pairs(lstm, L, packed, sp.val_origins, H, season, comparators, nonnegative)
-    test = _pairs(lstm, L, packed, sp.origins, H, season, comparators, nonnegative)
+    test = _pairs(lstm, L, packed, sp.origins, H, season, comparators, nonnegative, levels)
     models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])
     if lstm is not None and not _finite(test.y_hat[LSTM]).any():
         models.remove(LSTM)  # the LSTM cannot forecast a single test window: compared without it
     choice, default = _choose(val, models, packed.n_series, margin)
     fallback, default_fallback = _choose(val, list(comparators), packed.n_series)
-    test.y_hat[SELECTED] = _served(test, models, list(comparators), choice, fallback)
+    test.y_hat[SELECTED], which = _served(test, models, list(comparators), choice, fallback)
     common = _usable(test) & np.all([_finite(test.y_hat[m]) for m in models + [SELECTED]], axis=0)
     ids_arr = np.asarray(ids, dtype=object)
     agg: dict[str, float] = {"points": float(common.sum())}
@@ -142,9 +145,10 @@ def evaluate(
         agg[f"series_{m}"] = float(sum(v == m for v in chosen.values()))
     frame = _frame(test, ids_arr, ds, packed, models, chosen)
     conformal: dict[str, list[float]] = {}
+    half: dict[int, np.ndarray] = {}  # level -> (H,) the LSTM's half-widths calibrated on validation
     if LSTM in models:
         keep = _usable(test)
-        conformal = intervals.conformal(
+        half, conformal = intervals.conformal(
             lstm,
             L,
             packed,
@@ -157,7 +161,11 @@ def evaluate(
             frame,
             agg,
             quantiles,
+            nonnegative,
         )
+    floor = backtest.never_negative(packed, test.series, np.maximum(test.origin, 0)) & nonnegative  # (M,)
+    bands = {k: b[common] for k, b in _served_bands(test, which, half, levels, floor).items()}
+    agg |= intervals.coverage_of(test.y[common], test.y_hat[SELECTED][common], bands, quantiles, SELECTED)
     return Evaluation(
         agg,
         table,
@@ -197,15 +205,19 @@ def _pairs(
     season: np.ndarray,
     comparators: list[str],
     nonnegative: bool,
+    levels: tuple[int, ...] = (),
 ) -> Pairs:
+    """Every model's forecasts on the pairs of ``origins``; the comparators' interval bands too
+    when ``levels`` are asked for (floored like the forecasts)."""
     series, origin = backtest.pairs(origins)
     season = intervals.per_series(season, packed.n_series)
     inside = origin >= 0  # a series shorter than its windows has negative origins: no pair there
     safe = np.maximum(origin, 0)
     y = np.full((series.size, H), np.nan)
     y[inside] = backtest.actuals(packed, series[inside], origin[inside], H)
-    y_hat = comp.forecast_pairs(packed, series, safe, H, season[series], comparators)
+    y_hat = comp.forecast_pairs(packed, series, safe, H, season[series], comparators, levels)
     out = {k: v["y_hat"] for k, v in y_hat.items()}
+    bands = {k: {b: v[b] for b in backtest.bands_of(levels)} for k, v in y_hat.items()}
     if lstm is not None:
         out[LSTM] = np.full((series.size, H), np.nan)
         ok = origin >= L
@@ -214,12 +226,13 @@ def _pairs(
     if nonnegative:
         floor = backtest.never_negative(packed, series, safe)  # (M,)
         out = {k: backtest.floor_at_zero(v, floor) for k, v in out.items()}
+        bands = {k: {b: backtest.floor_at_zero(v, floor) for b, v in bs.items()} for k, bs in bands.items()}
     members = [out[m] for m in ENSEMBLE_MEMBERS if m in out]
     if len(members) > 1:
         out[ENSEMBLE] = combine(members)
     scale = np.full(series.size, np.nan)
     scale[inside] = baselines.seasonal_scale_at(packed, series[inside], origin[inside], season[series[inside]])
-    return Pairs(series, origin, y, scale, out)
+    return Pairs(series, origin, y, scale, out, bands)
 
 
 def served_models(meta: dict, ids, serve_model: str = "selected") -> tuple[np.ndarray, np.ndarray]:
@@ -236,15 +249,6 @@ def served_models(meta: dict, ids, serve_model: str = "selected") -> tuple[np.nd
     )
     backup = np.array([fallback.get(i, meta.get("default_fallback", "naive")) for i in ids], dtype=object)
     return want, backup
-
-
-def combine(members: list[np.ndarray]) -> np.ndarray:
-    """The mean of the members' forecasts (M, H) that are finite for each pair; NaN where none is."""
-    stack = np.stack(members)  # (K, M, H)
-    ok = np.isfinite(stack).all(axis=2, keepdims=True)  # (K, M, 1) a member forecasts that pair
-    n = ok.sum(axis=0)  # (M, 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(ok, stack, 0.0).sum(axis=0) / n, np.nan)
 
 
 def _choose(val: Pairs, models: list[str], n_series: int, margin: float = 0.0) -> tuple[np.ndarray, str]:
@@ -281,15 +285,44 @@ def _choose(val: Pairs, models: list[str], n_series: int, margin: float = 0.0) -
 
 def _served(
     test: Pairs, models: list[str], comparators: list[str], choice: np.ndarray, fallback: np.ndarray
-) -> np.ndarray:
-    """(M, H) the forecast of each pair's chosen model; its best comparator where the choice
-    cannot forecast that pair (as at serving time)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(M, H) the forecast of each pair's chosen model, its best comparator where the choice
+    cannot forecast that pair (as at serving time), and (M,) the model that forecast each pair
+    ("" where none could)."""
     out = np.full_like(test.y, np.nan)
+    which = np.full(test.y.shape[0], "", dtype=object)
     for names, pick in ((models, choice), (comparators, fallback)):
         per_pair = pick[test.series]  # (M,)
         for k, name in enumerate(names):
             take = (per_pair == k) & ~_finite(out) & _finite(test.y_hat[name])
             out[take] = test.y_hat[name][take]
+            which[take] = name
+    return out, which
+
+
+def _served_bands(
+    test: Pairs, which: np.ndarray, half: dict[int, np.ndarray], levels: tuple[int, ...], floor: np.ndarray
+) -> dict[str, np.ndarray]:
+    """band -> (M, H) the interval bands of the model that serves each pair (``which``), as served:
+    the LSTM's conformal ``half``-widths (level -> (H,), MASE-scaled) around its forecast, a
+    comparator's own (floored in ``test``), the ensemble's the mean of its members'; the LSTM's
+    floored on the rows ``floor`` (M,) before they are combined, as every forecast is."""
+    keys, bands = backtest.bands_of(levels), dict(test.bands)
+    if LSTM in test.y_hat and half:
+        y_hat, scale = test.y_hat[LSTM], test.scale[:, None]  # (M, H), (M, 1)
+        bands[LSTM] = {
+            f"{side}_{lv}": backtest.floor_at_zero(y_hat + sign * q[None, :] * scale, floor)
+            for lv, q in half.items()
+            for side, sign in (("lo", -1), ("hi", 1))
+        }
+    members = [m for m in ENSEMBLE_MEMBERS if m in bands]
+    if ENSEMBLE in test.y_hat and members:
+        bands[ENSEMBLE] = {k: combine([bands[m][k] for m in members]) for k in keys}
+    out = {k: np.full_like(test.y, np.nan) for k in keys}
+    for name in set(which) & set(bands):
+        take = which == name
+        for k in keys:
+            out[k][take] = bands[name][k][take]
     return out
 
 

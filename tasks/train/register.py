@@ -127,7 +127,9 @@ def log_and_register(
                     mlflow.log_metric("val_loss", trial.val_loss)
     mv = mlflow.register_model(info.model_uri, name)
     for k, v in outcome.metrics.items():
-        if k.endswith("_mase") or k.startswith(("coverage", "quantile_coverage", "series_")):
+        if k.endswith("_mase") or k.startswith(
+            ("coverage", "quantile_coverage", "selected_coverage", "selected_quantile", "series_")
+        ):
             client.set_model_version_tag(name, mv.version, k, f"{v:.6g}")
     client.set_model_version_tag(name, mv.version, "train_end", outcome.bundle.meta.get("train_end", ""))
     client.set_model_version_tag(name, mv.version, "run_id", rid)

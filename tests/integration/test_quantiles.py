@@ -36,6 +36,11 @@ def test_quantile_forecasts_are_ordered_and_their_coverage_is_measured(tmp_path,
         assert 0.0 <= m[f"quantile_coverage_{name}"] <= 1.0
     shares = [m[f"quantile_coverage_{n}"] for n in names]
     assert shares == sorted(shares) and shares[0] < shares[-1]  # a higher quantile has more actuals below it
+    served = [m[f"selected_quantile_coverage_{n}"] for n in names]  # the served forecasts' own bands
+    assert served == sorted(served) and 0.0 <= served[0] < served[-1] <= 1.0
+    widths = [m[f"selected_coverage_{lv}"] for lv in (50, 80, 90, 95)]
+    assert widths == sorted(widths) and widths[-1] > 0
+    assert m["selected_coverage_points"] == outcome.evaluation.frame["y"].notna().sum()  # every test point
     assert outcome.bundle.meta["levels"] == [50, 80, 90, 95] and "50" in outcome.bundle.meta["conformal"]
     fc, skipped = forecast_frame(outcome.bundle, df, serve)
     assert not skipped and len(fc) == 12

@@ -6,6 +6,7 @@ import numpy as np
 
 from lstm_model.windows import PackedSeries
 from tasks.train import intervals
+from tasks.train.evaluate import Pairs, _served_bands
 
 
 def test_every_point_is_a_target_once_per_step_and_only_past_data_is_used():
@@ -36,12 +37,63 @@ def test_residuals_mask_the_missing_and_the_end_and_use_the_subset():
         seen.append(series.copy())
         return packed.values[packed.offsets[series] + origin - 1][:, None].repeat(3, 1)  # (M, 3)
 
-    r, ok = intervals._scaled_residuals(naive, packed, np.array([34, 34]), np.array([40, 40]), 3, 4, 1, np.array([0]))
+    r, ok, low = intervals._scaled_residuals(
+        naive, packed, np.array([34, 34]), np.array([40, 40]), 3, 4, 1, np.array([0])
+    )
     assert set(np.concatenate(seen)) == {0}
     # 6 points x 3 steps, less the missing actual at each step and the 2 forecasts whose input
     # (the last point before the origin, for this naive forecaster) is the missing one
     assert ok.sum() == 3 * 6 - 3 - 2
     assert np.isfinite(r[ok]).all() and not ok[np.isnan(r)].any()
+    assert np.isneginf(low).all()  # nothing floored unless asked
+
+
+def test_residuals_of_a_series_never_below_zero_are_those_of_the_floored_forecast():
+    values = np.concatenate([np.abs(np.sin(np.arange(30.0))), np.sin(np.arange(30.0))])  # the second goes below 0
+    packed = PackedSeries(values, np.array([0, 30]), np.array([30, 30]))
+
+    def below(series: np.ndarray, origin: np.ndarray) -> np.ndarray:
+        return np.tile(np.array([-0.5, 0.25]), (series.size, 1))  # (M, 2): a negative first step
+
+    part = (np.array([24, 24]), np.array([30, 30]), 2, 4, 1)
+    r, ok, low = intervals._scaled_residuals(below, packed, *part, None, True)
+    raw, raw_ok, raw_low = intervals._scaled_residuals(below, packed, *part)
+    series, _, _ = intervals._target_pairs(*part[:4], np.arange(2))
+    np.testing.assert_array_equal(ok, raw_ok)
+    never, other = (series == 0) & ok.all(axis=1), (series == 1) & ok.all(axis=1)  # pairs with both targets
+    assert never.sum() == other.sum() == 5
+    np.testing.assert_array_equal(r[other], raw[other])  # a series seen below zero is left as it is
+    assert np.isneginf(low[series == 1]).all() and np.isneginf(raw_low).all()
+    per_unit = raw[never, 0] - r[never, 0]  # 0.5 / scale: the first step is forecast 0, not -0.5
+    assert (per_unit > 0).all()
+    np.testing.assert_allclose(r[never, 1], raw[never, 1])  # a positive step is not touched
+    np.testing.assert_allclose(low[never, 0], 0.0)  # a bound floored at zero sits at the forecast, 0
+    np.testing.assert_allclose(low[never, 1], -0.5 * per_unit)  # -0.25 / scale
+
+
+def test_served_bands_follow_the_model_of_each_pair_and_their_coverage_is_counted():
+    y = np.array([[1.0, 2.0], [3.0, np.nan], [0.0, 0.0]])  # (M, H); a missing actual is not counted
+    y_hat = {"lstm": np.array([[1.0, 1.0], [2.0, 2.0], [0.0, 1.0]]), "auto_ets": np.array([[0.0, 0.0]] * 3)}
+    y_hat["ensemble"] = (y_hat["lstm"] + y_hat["auto_ets"]) / 2
+    ets = {"lo_80": np.full((3, 2), -4.0), "hi_80": np.full((3, 2), 4.0)}
+    test = Pairs(np.arange(3), np.full(3, 10), y, np.array([1.0, 2.0, 1.0]), y_hat, {"auto_ets": ets})
+    which = np.array(["lstm", "auto_ets", "ensemble"], dtype=object)
+    half = {80: np.array([0.5, 1.0])}  # MASE-scaled half-widths per step
+    floor = np.array([False, False, True])
+    bands = _served_bands(test, which, half, (80,), floor)
+    np.testing.assert_allclose(bands["lo_80"][0], [0.5, 0.0])  # lstm: 1 - 0.5 x 1, 1 - 1 x 1
+    np.testing.assert_allclose(bands["hi_80"][1], [4.0, 4.0])  # the comparator's own band
+    # the ensemble: the mean of its members' bands, the LSTM's floored first ([0, 0] and [0.5, 2])
+    np.testing.assert_allclose(bands["lo_80"][2], [(0.0 - 4.0) / 2, (0.0 - 4.0) / 2])
+    np.testing.assert_allclose(bands["hi_80"][2], [(0.5 + 4.0) / 2, (2.0 + 4.0) / 2])
+    point = np.array([[1.0, 1.0], [0.0, 0.0], [0.5, 0.5]])
+    got = intervals.coverage_of(y, point, bands, (0.1, 0.5, 0.9), "selected")
+    assert got["selected_coverage_points"] == 5
+    # inside [lo, hi]: (1 in [0.5, 1.5]) (2 in [0, 2]) (3 in [-4, 4]) (0 in [-2, 2.25]) (0 in [-2, 3])
+    assert got["selected_coverage_80"] == 1.0
+    assert got["selected_quantile_coverage_q50"] == 3 / 5  # 1 <= 1, 2 > 1, 3 > 0, 0 <= 0.5, 0 <= 0.5
+    assert got["selected_quantile_coverage_q10"] == 0 / 5
+    assert got["selected_quantile_coverage_q90"] == 5 / 5
 
 
 def test_coverage_of_very_many_series_is_measured_on_a_fixed_sample():
