@@ -124,7 +124,11 @@ def evaluate(
         models.remove(LSTM)  # the LSTM cannot forecast a single test window: compared without it
     choice, default = _choose(val, models, packed.n_series, margin)
     fallback, default_fallback = _choose(val, list(comparators), packed.n_series)
-    test.y_hat[SELECTED], which = _served(test, models, list(comparators), choice, fallback)
+    picks = (
+        np.where(choice >= 0, choice, models.index(default)),
+        np.where(fallback >= 0, fallback, comparators.index(default_fallback)),
+    )
+    test.y_hat[SELECTED], which = _served(test, models, list(comparators), *picks)  # no validation window: the defaults
     common = _usable(test) & np.all([_finite(test.y_hat[m]) for m in models + [SELECTED]], axis=0)
     ids_arr = np.asarray(ids, dtype=object)
     agg: dict[str, float] = {"points": float(common.sum())}

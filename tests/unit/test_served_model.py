@@ -118,6 +118,21 @@ def test_a_series_too_short_for_the_lstm_gets_a_comparator_forecast(tmp_path):
     assert (fc.loc[fc["unique_id"] != "short", "model"] == "lstm").all()  # the others: the LSTM alone
 
 
+def test_a_series_without_a_validation_window_is_scored_by_the_default_model(tmp_path):
+    df = monthly(n_series=2, n=20)  # with an input of 12 no LSTM trains: the comparators are compared
+    short = pd.DataFrame(  # 10 points: its test window starts at 4, before any validation window fits
+        {"unique_id": "short", "ds": pd.date_range("2019-01-01", periods=10, freq="MS"), "y": np.linspace(50, 60, 10)}
+    )
+    over = {"data.input_size": 12, "data.comparators": "auto_ets,naive"}  # both forecast from 4 points
+    ev = train_stage(pd.concat([df, short], ignore_index=True), settings(tmp_path, **over)).evaluation
+    assert ev.choice["short"] == ev.default  # no validation window: the default model, as served
+    mine = ev.frame[ev.frame["unique_id"] == "short"]
+    assert len(mine) == H and np.isfinite(mine["selected"]).all()
+    np.testing.assert_array_equal(mine["selected"], mine[ev.default])
+    assert ev.common.sum() == len(ev.frame) // H == 3  # every test pair is scored, the short one too
+    assert ev.metrics["points"] == 3 and ev.metrics["selected_coverage_points"] == 3 * H
+
+
 def test_when_no_series_can_train_the_lstm_the_comparators_serve(tmp_path):
     df = monthly(n_series=2, n=20)
     out = train_stage(df, settings(tmp_path, **{"data.input_size": 12}))
