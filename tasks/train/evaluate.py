@@ -165,7 +165,7 @@ def evaluate(
             frame,
             agg,
             quantiles,
-            nonnegative,
+            nonnegative=nonnegative,
         )
     floor = backtest.never_negative(packed, test.series, np.maximum(test.origin, 0)) & nonnegative  # (M,)
     bands = {k: b[common] for k, b in _served_bands(test, which, half, levels, floor).items()}

@@ -32,7 +32,8 @@ def conformal(
     frame: pd.DataFrame,
     agg: dict[str, float],
     quantiles: tuple[float, ...] = (),
-    nonnegative: bool = False,
+    *,
+    nonnegative: bool,
 ) -> tuple[dict[int, np.ndarray], dict[str, list[float]]]:
     """Conformal half-widths (MASE-scaled, per step) of the LSTM: calibrated on every validation
     point at every horizon step, their coverage measured the same way on the test part (into

@@ -45,3 +45,28 @@ def test_the_training_summary_names_the_covariates_by_kind():
         _features_line(f) == "  covariates: past temp; static store_type; future promo; calendar daily; holidays US\n"
     )
     assert _features_line({}) == "" and _features_line({"past": [], "future": []}) == ""
+
+
+def test_the_training_summaries_give_the_lstm_and_the_served_coverage():
+    from flows.render import train_markdown, train_text
+    from tasks.train.summary import TrainSummary
+
+    m = {"points": 4.0, "lstm_mase": 0.9, "selected_mase": 0.8, "coverage_points": 48.0, "coverage_80": 0.75}
+    m |= {"coverage_95": 0.9, "quantile_coverage_q10": 0.125, "quantile_coverage_q90": 0.875}
+    m |= {"selected_coverage_points": 24.0, "selected_coverage_80": 0.5, "selected_coverage_95": 0.625}
+    m |= {"selected_quantile_coverage_q10": 0.25, "selected_quantile_coverage_q90": 0.75}
+    r = TrainSummary(
+        **dict(mlflow_run_id="run", model_version="3", promoted=True, gate="promoted", champion_version="3"),
+        **dict(metrics=m, models=["lstm"], series_per_model={"lstm": 2}, backtest_windows=1, epochs=10),
+        **dict(best_epoch=5, refit_epochs=6, train_end="2024-01-01", windows_per_s=1.0, device="cpu", series=2),
+        **dict(trials=0, plot_uri="p", table_uri="t"),
+    )
+    text = train_text(r)
+    assert "LSTM interval coverage: 80 % -> 75%, 95 % -> 90% of 48 test points" in text
+    assert "LSTM quantile coverage (share of actuals at or below): q10 12%, q90 88%" in text
+    assert "served interval coverage: 80 % -> 50%, 95 % -> 62% of 24 test points" in text
+    assert "served quantile coverage (share of actuals at or below): q10 25%, q90 75%" in text
+    md = train_markdown("lstm-forecaster", r)
+    assert "Served intervals (each series' model), empirical coverage on the test windows: 80 %: 50.0%" in md
+    assert "Served quantile coverage (share of test actuals at or below each quantile): q10 25.0%, q90 75.0%" in md
+    assert "LSTM quantile coverage (share of test actuals at or below each quantile): q10 12.5%" in md
