@@ -13,24 +13,21 @@ refitted at every origin on the history before it. The choice never reads the te
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from lstm_model import backtest, baselines, metrics, scaling
+from lstm_model import backtest, scaling
 from lstm_model.backtest import combine
 from lstm_model.bundle import ModelBundle, forecast_at
 from lstm_model.windows import PackedSeries
-from tasks.train import comparators as comp
 from tasks.train import intervals
+from tasks.train.pairs import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, Pairs, Predict, finite, pairs_at, served_bands, usable
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 LEVELS = backtest.LEVELS
-LSTM, SELECTED, ENSEMBLE = "lstm", "selected", "ensemble"
-ENSEMBLE_MEMBERS = (LSTM, *comp.AUTO)  # the ensemble: the mean forecast of those present
-Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (series (M,), origin (M,)) -> (M, H)
+SELECTED = "selected"
 
 
 @dataclass(frozen=True)
@@ -63,21 +60,6 @@ def choose_windows(longest: int, horizon: int, input_size: int, most: int, val_w
         if train >= 2 * (input_size + horizon):
             return w
     return 1
-
-
-@dataclass
-class Pairs:
-    """Forecasts of every model on M (series, origin) pairs, with the actuals and MASE scales."""
-
-    series: np.ndarray  # (M,)
-    origin: np.ndarray  # (M,)
-    y: np.ndarray  # (M, H)
-    scale: np.ndarray  # (M,)
-    y_hat: dict[str, np.ndarray]  # model -> (M, H), NaN where it cannot forecast
-    bands: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # comparator -> lo_80 ... -> (M, H)
-
-    def metric(self, y_hat: np.ndarray) -> dict[str, np.ndarray]:
-        return metrics.all_metrics(self.y, y_hat, self.scale)  # metric -> (M,)
 
 
 @dataclass
@@ -117,10 +99,10 @@ def evaluate(
     forecast of a series with no negative value before its origin is floored at zero, as served."""
     H, L = packed_horizon(sp), input_size
     levels = backtest.levels_for(quantiles)
-    val = _pairs(lstm, L, packed, sp.val_origins, H, season, comparators, nonnegative)
-    test = _pairs(lstm, L, packed, sp.origins, H, season, comparators, nonnegative, levels)
+    val = pairs_at(lstm, L, packed, sp.val_origins, H, season, comparators, nonnegative)
+    test = pairs_at(lstm, L, packed, sp.origins, H, season, comparators, nonnegative, levels)
     models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])
-    if lstm is not None and not _finite(test.y_hat[LSTM]).any():
+    if lstm is not None and not finite(test.y_hat[LSTM]).any():
         models.remove(LSTM)  # the LSTM cannot forecast a single test window: compared without it
     choice, default = _choose(val, models, packed.n_series, margin)
     fallback, default_fallback = _choose(val, list(comparators), packed.n_series)
@@ -129,7 +111,7 @@ def evaluate(
         np.where(fallback >= 0, fallback, comparators.index(default_fallback)),
     )
     test.y_hat[SELECTED], which = _served(test, models, list(comparators), *picks)  # no validation window: the defaults
-    common = _usable(test) & np.all([_finite(test.y_hat[m]) for m in models + [SELECTED]], axis=0)
+    common = usable(test) & np.all([finite(test.y_hat[m]) for m in models + [SELECTED]], axis=0)
     ids_arr = np.asarray(ids, dtype=object)
     agg: dict[str, float] = {"points": float(common.sum())}
     rows = []
@@ -151,7 +133,7 @@ def evaluate(
     conformal: dict[str, list[float]] = {}
     half: dict[int, np.ndarray] = {}  # level -> (H,) the LSTM's half-widths calibrated on validation
     if LSTM in models:
-        keep = _usable(test)
+        keep = usable(test)
         half, conformal = intervals.conformal(
             lstm,
             L,
@@ -168,8 +150,9 @@ def evaluate(
             nonnegative=nonnegative,
         )
     floor = backtest.never_negative(packed, test.series, np.maximum(test.origin, 0)) & nonnegative  # (M,)
-    bands = {k: b[common] for k, b in _served_bands(test, which, half, levels, floor).items()}
-    agg |= intervals.coverage_of(test.y[common], test.y_hat[SELECTED][common], bands, quantiles, SELECTED)
+    scored = common & (True if test.banded is None else test.banded)  # (M,)
+    bands = {k: b[scored] for k, b in served_bands(test, which, half, levels, floor).items()}
+    agg |= intervals.coverage_of(test.y[scored], test.y_hat[SELECTED][scored], bands, quantiles, SELECTED)
     return Evaluation(
         agg,
         table,
@@ -189,54 +172,6 @@ def evaluate(
 def packed_horizon(sp: Split) -> int:
     """H: the distance from the last validation origin to the first test origin."""
     return int((sp.test0 - sp.val_origins[-1]).max())
-
-
-def _finite(y_hat: np.ndarray) -> np.ndarray:
-    return np.isfinite(y_hat).all(axis=1)  # (M,)
-
-
-def _usable(p: Pairs) -> np.ndarray:
-    """(M,) pairs with enough history for a comparator and at least one observed actual."""
-    return (p.origin >= comp.MIN_HISTORY) & np.isfinite(p.y).any(axis=1)
-
-
-def _pairs(
-    lstm: Predict | None,
-    L: int,
-    packed: PackedSeries,
-    origins: np.ndarray,
-    H: int,
-    season: np.ndarray,
-    comparators: list[str],
-    nonnegative: bool,
-    levels: tuple[int, ...] = (),
-) -> Pairs:
-    """Every model's forecasts on the pairs of ``origins``; the comparators' interval bands too
-    when ``levels`` are asked for (floored like the forecasts)."""
-    series, origin = backtest.pairs(origins)
-    season = intervals.per_series(season, packed.n_series)
-    inside = origin >= 0  # a series shorter than its windows has negative origins: no pair there
-    safe = np.maximum(origin, 0)
-    y = np.full((series.size, H), np.nan)
-    y[inside] = backtest.actuals(packed, series[inside], origin[inside], H)
-    y_hat = comp.forecast_pairs(packed, series, safe, H, season[series], comparators, levels)
-    out = {k: v["y_hat"] for k, v in y_hat.items()}
-    bands = {k: {b: v[b] for b in backtest.bands_of(levels)} for k, v in y_hat.items()}
-    if lstm is not None:
-        out[LSTM] = np.full((series.size, H), np.nan)
-        ok = origin >= L
-        if ok.any():
-            out[LSTM][ok] = lstm(series[ok], origin[ok])
-    if nonnegative:
-        floor = backtest.never_negative(packed, series, safe)  # (M,)
-        out = {k: backtest.floor_at_zero(v, floor) for k, v in out.items()}
-        bands = {k: {b: backtest.floor_at_zero(v, floor) for b, v in bs.items()} for k, bs in bands.items()}
-    members = [out[m] for m in ENSEMBLE_MEMBERS if m in out]
-    if len(members) > 1:
-        out[ENSEMBLE] = combine(members)
-    scale = np.full(series.size, np.nan)
-    scale[inside] = baselines.seasonal_scale_at(packed, series[inside], origin[inside], season[series[inside]])
-    return Pairs(series, origin, y, scale, out, bands)
 
 
 def served_models(meta: dict, ids, serve_model: str = "selected") -> tuple[np.ndarray, np.ndarray]:
@@ -264,7 +199,7 @@ def _choose(val: Pairs, models: list[str], n_series: int, margin: float = 0.0) -
     one validation window is a noisy vote, and the combination is rarely far from the best."""
     if not models:
         raise ValueError("no model to choose from: name at least one comparator")
-    use = _usable(val)
+    use = usable(val)
     sid = val.series[use]
     scores = [val.metric(val.y_hat[m]) for m in models]  # one pass per model
     err = np.stack([sc["mae"][use] for sc in scores], axis=1)  # (M', K), NaN: no forecast
@@ -298,43 +233,17 @@ def _served(
     for names, pick in ((models, choice), (comparators, fallback)):
         per_pair = pick[test.series]  # (M,)
         for k, name in enumerate(names):
-            take = (per_pair == k) & ~_finite(out) & _finite(test.y_hat[name])
+            take = (per_pair == k) & ~finite(out) & finite(test.y_hat[name])
             out[take] = test.y_hat[name][take]
             which[take] = name
     return out, which
-
-
-def _served_bands(
-    test: Pairs, which: np.ndarray, half: dict[int, np.ndarray], levels: tuple[int, ...], floor: np.ndarray
-) -> dict[str, np.ndarray]:
-    """band -> (M, H) the interval bands of the model that serves each pair (``which``), as served:
-    the LSTM's conformal ``half``-widths (level -> (H,), MASE-scaled) around its forecast, a
-    comparator's own (floored in ``test``), the ensemble's the mean of its members'; the LSTM's
-    floored on the rows ``floor`` (M,) before they are combined, as every forecast is."""
-    keys, bands = backtest.bands_of(levels), dict(test.bands)
-    if LSTM in test.y_hat and half:
-        y_hat, scale = test.y_hat[LSTM], test.scale[:, None]  # (M, H), (M, 1)
-        bands[LSTM] = {
-            f"{side}_{lv}": backtest.floor_at_zero(y_hat + sign * q[None, :] * scale, floor)
-            for lv, q in half.items()
-            for side, sign in (("lo", -1), ("hi", 1))
-        }
-    members = [m for m in ENSEMBLE_MEMBERS if m in bands]
-    if ENSEMBLE in test.y_hat and members:
-        bands[ENSEMBLE] = {k: combine([bands[m][k] for m in members]) for k in keys}
-    out = {k: np.full_like(test.y, np.nan) for k in keys}
-    for name in set(which) & set(bands):
-        take = which == name
-        for k in keys:
-            out[k][take] = bands[name][k][take]
-    return out
 
 
 def _frame(
     test: Pairs, ids: np.ndarray, ds: np.ndarray, packed: PackedSeries, models: list[str], chosen: dict[str, str]
 ) -> pd.DataFrame:
     H = test.y.shape[1]
-    keep = _usable(test)
+    keep = usable(test)
     series, origin = test.series[keep], test.origin[keep]
     start = packed.offsets[series] + origin  # (M,) first target of each pair
     idx = np.minimum(start[:, None] + np.arange(H), (packed.offsets + packed.lengths - 1)[series][:, None])
@@ -400,8 +309,8 @@ def rescore(
         y_hat[ens] = combine(members)[ens]
     names = np.where(np.isin(want, [LSTM, ENSEMBLE]), backup, want)
     for name in set(names) & set(test.y_hat):
-        take = (names == name) & ~_finite(y_hat)
+        take = (names == name) & ~finite(y_hat)
         y_hat[take] = test.y_hat[name][take]
-    y_hat = np.where(_finite(y_hat)[:, None], y_hat, test.y_hat[SELECTED])
+    y_hat = np.where(finite(y_hat)[:, None], y_hat, test.y_hat[SELECTED])
     mase = test.metric(y_hat)["mase"][ev.common]
     return float(np.nanmean(mase)) if mase.size else float("nan")

@@ -6,7 +6,7 @@ import numpy as np
 
 from lstm_model.windows import PackedSeries
 from tasks.train import intervals
-from tasks.train.evaluate import Pairs, _served_bands
+from tasks.train.pairs import Pairs, served_bands
 
 
 def test_every_point_is_a_target_once_per_step_and_only_past_data_is_used():
@@ -80,7 +80,7 @@ def test_served_bands_follow_the_model_of_each_pair_and_their_coverage_is_counte
     which = np.array(["lstm", "auto_ets", "ensemble"], dtype=object)
     half = {80: np.array([0.5, 1.0])}  # MASE-scaled half-widths per step
     floor = np.array([False, False, True])
-    bands = _served_bands(test, which, half, (80,), floor)
+    bands = served_bands(test, which, half, (80,), floor)
     np.testing.assert_allclose(bands["lo_80"][0], [0.5, 0.0])  # lstm: 1 - 0.5 x 1, 1 - 1 x 1
     np.testing.assert_allclose(bands["hi_80"][1], [4.0, 4.0])  # the comparator's own band
     # the ensemble: the mean of its members' bands, the LSTM's floored first ([0, 0] and [0.5, 2])
@@ -102,3 +102,22 @@ def test_coverage_of_very_many_series_is_measured_on_a_fixed_sample():
     many = intervals._sample_series(1_000_000, 23)
     assert len(many) * 23 <= intervals.MAX_COVERAGE_PAIRS and len(np.unique(many)) == len(many)
     np.testing.assert_array_equal(many, intervals._sample_series(1_000_000, 23))
+
+
+def test_the_naive_models_bands_of_many_pairs_come_from_a_fixed_sample(monkeypatch):
+    from tasks.train import comparators as comp
+    from tasks.train import pairs
+
+    rng = np.random.default_rng(0)
+    S, n, H = 6, 40, 4
+    packed = PackedSeries(100 + rng.normal(0, 1, S * n).cumsum(), np.arange(S) * n, np.full(S, n))
+    origins = np.stack([np.full(S, n - 2 * H), np.full(S, n - H)])  # (W, S): 12 pairs
+    monkeypatch.setattr(pairs, "MAX_BAND_PAIRS", 5)
+    p = pairs.pairs_at(None, 8, packed, origins, H, np.ones(S, int), ["auto_ets", "naive"], False, (80,))
+    assert p.banded.sum() == 5 and np.isfinite(p.bands["auto_ets"]["lo_80"]).all()  # the fitted model: every pair
+    rows = np.flatnonzero(p.banded)
+    np.testing.assert_array_equal(rows, pairs._band_sample(12))  # the same sample every time
+    assert np.isnan(p.bands["naive"]["hi_80"][~p.banded]).all()
+    direct = comp.forecast_pairs(packed, p.series[rows], p.origin[rows], H, 1, ["naive"], (80,))["naive"]
+    np.testing.assert_allclose(p.bands["naive"]["hi_80"][rows], direct["hi_80"])  # statsforecast's own bands
+    np.testing.assert_allclose(p.y_hat["naive"][rows], direct["y_hat"])  # the vectorised point forecast agrees

@@ -166,7 +166,8 @@ def test_comparators_match_statsforecast_run_directly(name):
 
 
 def test_the_ensemble_is_kept_unless_another_model_is_clearly_better_on_validation():
-    from tasks.train.evaluate import Pairs, _choose
+    from tasks.train.evaluate import _choose
+    from tasks.train.pairs import Pairs
 
     y = np.zeros((3, 2))  # three series, one validation window each
     y_hat = {
