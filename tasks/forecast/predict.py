@@ -14,6 +14,7 @@ from lstm_model.backtest import (
     never_negative,
     quantile_band,
     quantile_name,
+    shift_bands,
 )
 from lstm_model.baselines import seasonal_scale
 from lstm_model.bundle import ModelBundle, forecast_packed
@@ -40,7 +41,9 @@ def forecast_frame(
     wherever it can forecast); where the LSTM cannot (too short, a missing point among its last
     input_size, a series it has no weights for) the series' best comparator forecasts it, fitted
     on the series' whole history; the ensemble is the mean of its members that forecast. LSTM
-    intervals are conformal, the comparators' their own, the ensemble's the mean of its members'.
+    intervals are conformal, the comparators' their own, the ensemble's the mean of its members';
+    a model that served enough validation points has its bands shifted as they measured there
+    (the bundle's ``band_shift``).
 
     A model that reads future-known covariates takes their values for the horizon from ``future``
     (unique_id, ds, the declared columns; the calendar and holidays are generated): a series whose
@@ -91,6 +94,8 @@ def forecast_frame(
         if rest.any():
             fc[name] = _comparator(p, rest, H, season, name, levels)
     assign(backup)
+    if meta.get("band_shift"):  # each model's bands moved as its validation actuals asked
+        bands = shift_bands(point, bands, used, meta["band_shift"], scale)
     point = floor_at_zero(point, floor)  # the fallbacks fitted just now (a bundle without the floor: none)
     bands = {key: floor_at_zero(band, floor) for key, band in bands.items()}
     observed = np.bincount(p.series_of_point(), weights=np.isfinite(p.values), minlength=p.n_series)  # (S,)

@@ -76,6 +76,7 @@ class Evaluation:
     common: np.ndarray  # (M,) the test pairs every model forecasts: the points of every metric
     conformal: dict[str, list[float]] = field(default_factory=dict)  # level -> (H,) scaled half-widths
     val: Pairs | None = None  # the validation pairs the choice was made on
+    band_shift: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> band -> MASE-scaled shift
 
 
 def evaluate(
@@ -99,7 +100,8 @@ def evaluate(
     forecast of a series with no negative value before its origin is floored at zero, as served."""
     H, L = packed_horizon(sp), input_size
     levels = backtest.levels_for(quantiles)
-    val = pairs_at(lstm, L, packed, sp.val_origins, H, season, comparators, nonnegative)
+    shiftable = bool(levels) and sp.val_origins.size * H >= backtest.MIN_SHIFT_POINTS  # enough to shift bands on
+    val = pairs_at(lstm, L, packed, sp.val_origins, H, season, comparators, nonnegative, levels if shiftable else ())
     test = pairs_at(lstm, L, packed, sp.origins, H, season, comparators, nonnegative, levels)
     models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])
     if lstm is not None and not finite(test.y_hat[LSTM]).any():
@@ -149,9 +151,10 @@ def evaluate(
             quantiles,
             nonnegative=nonnegative,
         )
-    floor = backtest.never_negative(packed, test.series, np.maximum(test.origin, 0)) & nonnegative  # (M,)
+    shifts = _band_shifts(val, models, comparators, picks, half, levels, packed, nonnegative) if shiftable else {}
+    bands = _bands_as_served(test, which, half, levels, shifts, packed, nonnegative)
     scored = common & (True if test.banded is None else test.banded)  # (M,)
-    bands = {k: b[scored] for k, b in served_bands(test, which, half, levels, floor).items()}
+    bands = {k: b[scored] for k, b in bands.items()}
     agg |= intervals.coverage_of(test.y[scored], test.y_hat[SELECTED][scored], bands, quantiles, SELECTED)
     return Evaluation(
         agg,
@@ -166,7 +169,43 @@ def evaluate(
         common,
         conformal,
         val,
+        shifts,
     )
+
+
+def _band_shifts(
+    val: Pairs,
+    models: list[str],
+    comparators: list[str],
+    picks: tuple[np.ndarray, np.ndarray],
+    half: dict[int, np.ndarray],
+    levels: tuple[int, ...],
+    packed: PackedSeries,
+    nonnegative: bool,
+) -> dict[str, dict[str, float]]:
+    """The conformal shifts of each serving model's bands, from the validation pairs it serves."""
+    _, which = _served(val, models, comparators, *picks)
+    bands = _bands_as_served(val, which, half, levels, {}, packed, nonnegative)
+    rows = usable(val) & (True if val.banded is None else val.banded)  # (M,)
+    return backtest.band_shifts(val.y[rows], {k: b[rows] for k, b in bands.items()}, which[rows], val.scale[rows])
+
+
+def _bands_as_served(
+    p: Pairs,
+    which: np.ndarray,
+    half: dict[int, np.ndarray],
+    levels: tuple[int, ...],
+    shifts: dict[str, dict[str, float]],
+    packed: PackedSeries,
+    nonnegative: bool,
+) -> dict[str, np.ndarray]:
+    """band -> (M, H) the bands each pair is served with (see ``served_bands``), moved by ``shifts``
+    and floored as served."""
+    floor = backtest.never_negative(packed, p.series, np.maximum(p.origin, 0)) & nonnegative  # (M,)
+    bands = served_bands(p, which, half, levels, floor)
+    if shifts:
+        bands = backtest.shift_bands(p.y_hat[SELECTED], bands, which, shifts, p.scale)
+    return {k: backtest.floor_at_zero(v, floor) for k, v in bands.items()}
 
 
 def packed_horizon(sp: Split) -> int:

@@ -95,6 +95,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": (served or evaluated)[0].device if (served or evaluated) else "cpu",
         "conformal": ev.conformal,
+        "band_shift": ev.band_shift,  # per serving model, its bands' conformal shifts (MASE-scaled)
         "levels": list(levels_for(s.data.quantile_list())),  # the interval levels of every forecast
         "quantiles": list(s.data.quantile_list()),
         "nonnegative": s.data.nonnegative,  # forecasts of a series never below zero are floored there

@@ -68,3 +68,33 @@ def test_series_served_by_comparators_carry_their_quantiles(tmp_path):
         fc, skipped = forecast_frame(bundle, df)
         assert not skipped and (fc["model"] == name).all()
         assert (fc["y_hat_q10"] < fc["y_hat"]).all() and (fc["y_hat"] < fc["y_hat_q90"]).all()
+
+
+def test_bands_are_shifted_at_forecast_time_as_the_validation_actuals_measured(tmp_path, monkeypatch):
+    from lstm_model import backtest
+
+    monkeypatch.setattr(backtest, "MIN_SHIFT_POINTS", 12)  # a small panel shifts its bands too
+    df = make_long_csv(tmp_path / "many.csv", n_series=6).rename(
+        columns={"series_id": "unique_id", "timestamp": "ds", "value": "y"}
+    )
+    df["ds"] = np.array(df["ds"], dtype="datetime64[ns]")
+    over = {"training.epochs": 5, "data.horizon": 6, "data.quantiles": "0.1,0.9", "data.comparators": "naive"}
+    outcome = train_stage(df, load_settings({"storage.root": str(tmp_path), **over}))
+    shifts = outcome.bundle.meta["band_shift"]
+    assert shifts and all(set(v) == {"lo_80", "hi_80", "lo_95", "hi_95"} for v in shifts.values())
+    assert shifts.get("naive", {"hi_80": 1.0})["hi_80"] > 0  # naive forecasts a rising series too low
+    fc, _ = forecast_frame(outcome.bundle, df)
+    outcome.bundle.meta["band_shift"] = {}
+    plain, _ = forecast_frame(outcome.bundle, df)
+    assert (fc["y_hat"] == plain["y_hat"]).all()  # the point forecasts do not move
+    keys = ("lo_80", "hi_80", "lo_95", "hi_95")
+    H = 6
+    bands = {k: plain[f"y_hat_{k}"].to_numpy().reshape(-1, H) for k in keys}
+    which = plain["model"].to_numpy().reshape(-1, H)[:, 0]
+    scale = plain["mase_scale"].to_numpy().reshape(-1, H)[:, 0]
+    want = backtest.shift_bands(plain["y_hat"].to_numpy().reshape(-1, H), bands, which, shifts, scale)
+    for k in keys:
+        np.testing.assert_allclose(fc[f"y_hat_{k}"].to_numpy().reshape(-1, H), want[k])
+    moved = np.isin(which, list(shifts))
+    assert moved.any() and not np.allclose(fc["y_hat_hi_80"].to_numpy().reshape(-1, H)[moved], bands["hi_80"][moved])
+    np.testing.assert_array_equal(fc["y_hat_q90"], fc["y_hat_hi_80"])  # the quantiles are the shifted bands

@@ -123,3 +123,42 @@ def test_never_negative_reads_only_the_history_before_each_end():
     floored = backtest.floor_at_zero(y_hat, np.array([True, True]))
     assert floored[0].tolist() == [0.0, 2.0] and floored[1, 0] == 0.0 and np.isnan(floored[1, 1])
     assert backtest.floor_at_zero(y_hat, np.array([False, False]))[0, 0] == -1.0
+
+
+def test_band_shifts_are_the_conformal_quantiles_of_what_each_model_missed():
+    from lstm_model.backtest import band_shifts, shift_bands
+
+    rng = np.random.default_rng(0)
+    M, H = 300, 4
+    y = rng.normal(1.0, 1.0, (M, H))  # centred at 1: the served bands below are centred at 0
+    bands = {"lo_80": np.full((M, H), -1.2816), "hi_80": np.full((M, H), 1.2816)}
+    which = np.array(["ensemble"] * 200 + ["lstm"] * 100, dtype=object)
+    scale = np.full(M, 2.0)
+    got = band_shifts(y, bands, which, scale, min_points=400)
+    assert set(got) == {"ensemble", "lstm"}  # 800 and 400 points
+    y[250, 0] = np.nan  # now the LSTM has 399: too few to shift on
+    got = band_shifts(y, bands, which, scale, min_points=400)
+    assert set(got) == {"ensemble"}
+    rows = which == "ensemble"
+    e = ((y[rows] - bands["lo_80"][rows]) / 2.0).reshape(-1)
+    assert got["ensemble"]["lo_80"] == pytest.approx(np.quantile(e, 0.1))
+    moved = shift_bands(np.zeros((M, H)), bands, which, got, scale)
+    assert (moved["hi_80"][~rows] == bands["hi_80"][~rows]).all()  # an unshifted model keeps its bands
+    share_lo = np.mean(y[rows] <= moved["lo_80"][rows])
+    share_hi = np.mean(y[rows] <= moved["hi_80"][rows])
+    assert share_lo == pytest.approx(0.1, abs=0.01) and share_hi == pytest.approx(0.9, abs=0.01)  # before: ~0.02, ~0.6
+    assert np.mean(y[rows] <= bands["hi_80"][rows]) < 0.7
+
+
+def test_shifted_bands_stay_ordered_around_the_point():
+    from lstm_model.backtest import shift_bands
+
+    point = np.array([[10.0, 10.0]])
+    bands = {"lo_80": np.array([[8.0, 8.0]]), "hi_80": np.array([[12.0, 12.0]])}
+    bands |= {"lo_95": np.array([[7.0, 7.0]]), "hi_95": np.array([[13.0, 13.0]])}
+    shifts = {"lstm": {"lo_80": 1.5, "lo_95": 0.2, "hi_80": -0.5, "hi_95": -2.5}}  # scale 2: +3, +0.4, -1, -5
+    out = shift_bands(point, bands, np.array(["lstm"], dtype=object), shifts, np.array([2.0]))
+    np.testing.assert_allclose(out["lo_80"], [[10.0, 10.0]])  # 11 would cross the point
+    np.testing.assert_allclose(out["lo_95"], [[7.4, 7.4]])
+    np.testing.assert_allclose(out["hi_80"], [[11.0, 11.0]])
+    np.testing.assert_allclose(out["hi_95"], [[11.0, 11.0]])  # 8 would sit inside the 80 % band
