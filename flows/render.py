@@ -55,13 +55,7 @@ def ingest_text(r: IngestSummary) -> str:
 def train_text(r: TrainSummary) -> str:
     m = r.metrics
     coverage = "".join(
-        (
-            f"  {who} interval coverage: "
-            + ", ".join(f"{lv} % -> {m[f'{p}coverage_{lv}']:.0%}" for lv in _covered(m, p))
-            + f" of {m[f'{p}coverage_points']:,.0f} test points\n"
-            if _covered(m, p)
-            else ""
-        )
+        _interval_line(m, p, f"  {who} interval coverage: ", "{lv} % -> {v:.0%}", " of {n:,.0f} test points\n")
         + _quantile_line(m, f"  {who} quantile coverage (share of actuals at or below): ", "{:.0%}", "\n", p)
         for who, p in (("LSTM", ""), ("served", "selected_"))
     )
@@ -163,12 +157,8 @@ def train_markdown(model_name: str, r: TrainSummary) -> str:
     """The ``train-summary`` markdown artifact."""
     m = r.metrics
     coverage = "".join(
-        (
-            f"{who}, empirical coverage on the test windows: "
-            + ", ".join(f"{lv} %: {m[f'{p}coverage_{lv}']:.1%}" for lv in _covered(m, p))
-            + f", of {m[f'{p}coverage_points']:,.0f} points.\n\n"
-            if _covered(m, p)
-            else ""
+        _interval_line(
+            m, p, f"{who}, empirical coverage on the test windows: ", "{lv} %: {v:.1%}", ", of {n:,.0f} points.\n\n"
         )
         + _quantile_line(m, f"{what} (share of test actuals at or below each quantile): ", "{:.1%}", ".\n\n", p)
         for who, what, p in (
@@ -210,6 +200,16 @@ def _covered(m: dict[str, float], prefix: str = "") -> list[int]:
     the served forecasts'), in increasing order."""
     head = f"{prefix}coverage_"
     return sorted(int(k.removeprefix(head)) for k in m if k.startswith(head) and k.removeprefix(head).isdigit())
+
+
+def _interval_line(m: dict[str, float], prefix: str, head: str, item: str, tail: str) -> str:
+    """The intervals' coverage (``prefix``: "" the LSTM's, "selected_" the served forecasts'), each
+    level as ``item`` ({lv}, {v}) after ``head``, then ``tail`` ({n}: the points); "" without any."""
+    levels = _covered(m, prefix)
+    if not levels:
+        return ""
+    items = ", ".join(item.format(lv=lv, v=m[f"{prefix}coverage_{lv}"]) for lv in levels)
+    return head + items + tail.format(n=m[f"{prefix}coverage_points"])
 
 
 def _quantile_line(m: dict[str, float], head: str, fmt: str, end: str, prefix: str = "") -> str:

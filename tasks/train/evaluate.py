@@ -151,8 +151,8 @@ def evaluate(
             quantiles,
             nonnegative=nonnegative,
         )
-    shifts = _band_shifts(val, models, comparators, picks, half, levels, packed, nonnegative) if shiftable else {}
-    bands = _bands_as_served(test, which, half, levels, shifts, packed, nonnegative)
+    shifts = _band_shifts(val, models, comparators, picks, half, levels) if shiftable else {}
+    bands = _bands_as_served(test, which, half, levels, shifts)
     scored = common & (True if test.banded is None else test.banded)  # (M,)
     bands = {k: b[scored] for k, b in bands.items()}
     agg |= intervals.coverage_of(test.y[scored], test.y_hat[SELECTED][scored], bands, quantiles, SELECTED)
@@ -180,12 +180,10 @@ def _band_shifts(
     picks: tuple[np.ndarray, np.ndarray],
     half: dict[int, np.ndarray],
     levels: tuple[int, ...],
-    packed: PackedSeries,
-    nonnegative: bool,
 ) -> dict[str, dict[str, float]]:
     """The conformal shifts of each serving model's bands, from the validation pairs it serves."""
     _, which = _served(val, models, comparators, *picks)
-    bands = _bands_as_served(val, which, half, levels, {}, packed, nonnegative)
+    bands = _bands_as_served(val, which, half, levels, {})
     rows = usable(val) & (True if val.banded is None else val.banded)  # (M,)
     return backtest.band_shifts(val.y[rows], {k: b[rows] for k, b in bands.items()}, which[rows], val.scale[rows])
 
@@ -196,16 +194,14 @@ def _bands_as_served(
     half: dict[int, np.ndarray],
     levels: tuple[int, ...],
     shifts: dict[str, dict[str, float]],
-    packed: PackedSeries,
-    nonnegative: bool,
 ) -> dict[str, np.ndarray]:
     """band -> (M, H) the bands each pair is served with (see ``served_bands``), moved by ``shifts``
     and floored as served."""
-    floor = backtest.never_negative(packed, p.series, np.maximum(p.origin, 0)) & nonnegative  # (M,)
-    bands = served_bands(p, which, half, levels, floor)
-    if shifts:
-        bands = backtest.shift_bands(p.y_hat[SELECTED], bands, which, shifts, p.scale)
-    return {k: backtest.floor_at_zero(v, floor) for k, v in bands.items()}
+    bands = served_bands(p, which, half, levels)
+    if not shifts:
+        return bands  # floored already
+    bands = backtest.shift_bands(p.y_hat[SELECTED], bands, which, shifts, p.scale)
+    return {k: backtest.floor_at_zero(v, p.floor) for k, v in bands.items()}
 
 
 def packed_horizon(sp: Split) -> int:

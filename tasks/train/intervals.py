@@ -90,10 +90,14 @@ MAX_COVERAGE_PAIRS = 1 << 18  # the coverage of very many series is measured on 
 
 def _sample_series(n_series: int, per_series: int) -> np.ndarray:
     """All series, or a fixed random sample of them when all would exceed MAX_COVERAGE_PAIRS pairs."""
-    keep = max(1, MAX_COVERAGE_PAIRS // max(per_series, 1))
-    if n_series <= keep:
-        return np.arange(n_series)
-    return np.sort(np.random.default_rng(0).choice(n_series, keep, replace=False))
+    return fixed_sample(n_series, max(1, MAX_COVERAGE_PAIRS // max(per_series, 1)))
+
+
+def fixed_sample(n: int, keep: int) -> np.ndarray:
+    """All of range(n), or the same random ``keep`` of them on every call, in order."""
+    if n <= keep:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, keep, replace=False))
 
 
 def _target_pairs(

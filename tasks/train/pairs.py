@@ -30,6 +30,7 @@ class Pairs:
     y_hat: dict[str, np.ndarray]  # model -> (M, H), NaN where it cannot forecast
     bands: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # comparator -> lo_80 ... -> (M, H)
     banded: np.ndarray | None = None  # (M,) the pairs whose bands every comparator has (a sample of many)
+    floor: np.ndarray | None = None  # (M,) the pairs whose forecasts are floored at zero
 
     def metric(self, y_hat: np.ndarray) -> dict[str, np.ndarray]:
         return metrics.all_metrics(self.y, y_hat, self.scale)  # metric -> (M,)
@@ -70,7 +71,7 @@ def pairs_at(
     bands = {k: {b: v[b] for b in backtest.bands_of(levels)} for k, v in y_hat.items() if k in fitted}
     banded = np.ones(series.size, bool)
     if levels and simple:  # the naive models' bands come from statsforecast, per pair: on a bounded sample
-        rows = _band_sample(series.size)
+        rows = intervals.fixed_sample(series.size, MAX_BAND_PAIRS)
         banded = np.isin(np.arange(series.size), rows)
         got = comp.forecast_pairs(packed, series[rows], safe[rows], H, season[series[rows]], simple, levels)
         for k, v in got.items():
@@ -82,8 +83,8 @@ def pairs_at(
         ok = origin >= L
         if ok.any():
             out[LSTM][ok] = lstm(series[ok], origin[ok])
-    if nonnegative:
-        floor = backtest.never_negative(packed, series, safe)  # (M,)
+    floor = backtest.never_negative(packed, series, safe) & nonnegative  # (M,)
+    if floor.any():
         out = {k: backtest.floor_at_zero(v, floor) for k, v in out.items()}
         bands = {k: {b: backtest.floor_at_zero(v, floor) for b, v in bs.items()} for k, bs in bands.items()}
     members = [out[m] for m in ENSEMBLE_MEMBERS if m in out]
@@ -91,27 +92,21 @@ def pairs_at(
         out[ENSEMBLE] = combine(members)
     scale = np.full(series.size, np.nan)
     scale[inside] = baselines.seasonal_scale_at(packed, series[inside], origin[inside], season[series[inside]])
-    return Pairs(series, origin, y, scale, out, bands, banded)
+    return Pairs(series, origin, y, scale, out, bands, banded, floor)
 
 
 MAX_BAND_PAIRS = 2048  # the served coverage of more test pairs is measured on a fixed sample of them
 
 
-def _band_sample(M: int) -> np.ndarray:
-    """All M pairs, or a fixed random sample of MAX_BAND_PAIRS of them, in order."""
-    if M <= MAX_BAND_PAIRS:
-        return np.arange(M)
-    return np.sort(np.random.default_rng(0).choice(M, MAX_BAND_PAIRS, replace=False))
-
-
 def served_bands(
-    test: Pairs, which: np.ndarray, half: dict[int, np.ndarray], levels: tuple[int, ...], floor: np.ndarray
+    test: Pairs, which: np.ndarray, half: dict[int, np.ndarray], levels: tuple[int, ...]
 ) -> dict[str, np.ndarray]:
     """band -> (M, H) the interval bands of the model that serves each pair (``which``), as served:
     the LSTM's conformal ``half``-widths (level -> (H,), MASE-scaled) around its forecast, a
     comparator's own (floored in ``test``), the ensemble's the mean of its members'; the LSTM's
-    floored on the rows ``floor`` (M,) before they are combined, as every forecast is."""
+    floored on ``test.floor`` before they are combined, as every forecast is."""
     keys, bands = backtest.bands_of(levels), dict(test.bands)
+    floor = np.zeros(test.y.shape[0], bool) if test.floor is None else test.floor  # (M,)
     if LSTM in test.y_hat and half:
         y_hat, scale = test.y_hat[LSTM], test.scale[:, None]  # (M, H), (M, 1)
         bands[LSTM] = {

@@ -76,11 +76,11 @@ def test_served_bands_follow_the_model_of_each_pair_and_their_coverage_is_counte
     y_hat = {"lstm": np.array([[1.0, 1.0], [2.0, 2.0], [0.0, 1.0]]), "auto_ets": np.array([[0.0, 0.0]] * 3)}
     y_hat["ensemble"] = (y_hat["lstm"] + y_hat["auto_ets"]) / 2
     ets = {"lo_80": np.full((3, 2), -4.0), "hi_80": np.full((3, 2), 4.0)}
-    test = Pairs(np.arange(3), np.full(3, 10), y, np.array([1.0, 2.0, 1.0]), y_hat, {"auto_ets": ets})
+    floor = np.array([False, False, True])
+    test = Pairs(np.arange(3), np.full(3, 10), y, np.array([1.0, 2.0, 1.0]), y_hat, {"auto_ets": ets}, None, floor)
     which = np.array(["lstm", "auto_ets", "ensemble"], dtype=object)
     half = {80: np.array([0.5, 1.0])}  # MASE-scaled half-widths per step
-    floor = np.array([False, False, True])
-    bands = served_bands(test, which, half, (80,), floor)
+    bands = served_bands(test, which, half, (80,))
     np.testing.assert_allclose(bands["lo_80"][0], [0.5, 0.0])  # lstm: 1 - 0.5 x 1, 1 - 1 x 1
     np.testing.assert_allclose(bands["hi_80"][1], [4.0, 4.0])  # the comparator's own band
     # the ensemble: the mean of its members' bands, the LSTM's floored first ([0, 0] and [0.5, 2])
@@ -116,7 +116,7 @@ def test_the_naive_models_bands_of_many_pairs_come_from_a_fixed_sample(monkeypat
     p = pairs.pairs_at(None, 8, packed, origins, H, np.ones(S, int), ["auto_ets", "naive"], False, (80,))
     assert p.banded.sum() == 5 and np.isfinite(p.bands["auto_ets"]["lo_80"]).all()  # the fitted model: every pair
     rows = np.flatnonzero(p.banded)
-    np.testing.assert_array_equal(rows, pairs._band_sample(12))  # the same sample every time
+    np.testing.assert_array_equal(rows, intervals.fixed_sample(12, 5))  # the same sample every time
     assert np.isnan(p.bands["naive"]["hi_80"][~p.banded]).all()
     direct = comp.forecast_pairs(packed, p.series[rows], p.origin[rows], H, 1, ["naive"], (80,))["naive"]
     np.testing.assert_allclose(p.bands["naive"]["hi_80"][rows], direct["hi_80"])  # statsforecast's own bands
