@@ -16,6 +16,12 @@ import pandas as pd
 
 WEEKDAY = np.array([0.85, 0.9, 0.95, 1.0, 1.15, 1.35, 0.8])  # Monday .. Sunday
 STORE_TYPES = {"A": 300.0, "B": 120.0, "C": 40.0}  # store type -> typical daily sales
+# store type -> its own weekday pattern (``shaped``): a mall, a neighbourhood shop, an office district
+TYPE_WEEKDAY = {
+    "A": WEEKDAY,
+    "B": np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.05, 0.95]),
+    "C": np.array([1.2, 1.25, 1.25, 1.2, 1.1, 0.55, 0.45]),
+}
 
 
 def generate(
@@ -25,8 +31,10 @@ def generate(
     seed: int = 0,
     start: str = "2022-01-01",
     static: bool = False,
+    shaped: bool = False,
 ) -> pd.DataFrame:
-    """unique_id, ds, y, promo[, store_type]: ``n_series`` daily series of ``days`` days."""
+    """unique_id, ds, y, promo[, store_type]: ``n_series`` daily series of ``days`` days; with
+    ``shaped`` the store type also sets the weekday pattern (``TYPE_WEEKDAY``), not only the level."""
     import holidays
 
     rng = np.random.default_rng(seed)
@@ -42,7 +50,8 @@ def generate(
         promo = (rng.random(days) < 0.12).astype(np.float64)
         lift = rng.uniform(1.4, 1.8)
         yearly = 1 + 0.1 * np.sin(2 * np.pi * (ds.dayofyear.to_numpy() / 365.25 + rng.uniform()))
-        mean = level * WEEKDAY[ds.dayofweek] * yearly * np.where(promo > 0, lift, 1.0)
+        weekday = TYPE_WEEKDAY[kind] if shaped else WEEKDAY
+        mean = level * weekday[ds.dayofweek] * yearly * np.where(promo > 0, lift, 1.0)
         mean = mean * np.where(hol, 0.45, 1.0) * np.where(eve, 1.3, 1.0)
         y = mean * rng.lognormal(0.0, 0.08, days)
         frames.append(

@@ -235,7 +235,8 @@ class ModelSettings(BaseModel):
         description="Remove each series' seasonal indices before the network reads it (classical "
         "decomposition, where the autocorrelation at the season lag is significant); forecasts get them back. "
         "Default: on, unless the network reads future-known covariates (calendar, holidays, planned values), "
-        "which carry the season's phase and whose effects would enter the indices.",
+        "which carry the season's phase and whose effects would enter the indices, or static covariates, "
+        "from which it learns the season of a kind of series (a new series' own indices are noisy).",
     )
     ensemble: int = Field(1, ge=1, description="Networks trained with different seeds; their forecasts are averaged.")
 

@@ -212,8 +212,9 @@ def _plan(df: pd.DataFrame, s: Settings) -> Plan:
 
 def removed_season(plan: Plan, s: Settings) -> np.ndarray | None:
     """(S,) the seasons the network reads the series without (model.deseasonalise; by default
-    unless it reads future-known covariates), or None."""
-    on = s.model.deseasonalise if s.model.deseasonalise is not None else plan.net.n_future == 0
+    unless it reads future-known or static covariates), or None."""
+    plain = plan.net.n_future == 0 and not plan.net.static_cardinalities
+    on = s.model.deseasonalise if s.model.deseasonalise is not None else plain
     return plan.season if on else None
 
 

@@ -155,6 +155,7 @@ def test_static_covariates_enter_by_kind_and_serve_new_series(tmp_path):
     outcome = train_stage(history, s)
     bundle = outcome.bundle
     assert bundle.network.static_cardinalities == (3, 0)
+    assert bundle.stats.season is None  # static covariates: the season read from the series, not removed
     features = json.loads(bundle.config_json())["meta"]["features"]
     assert features["static"] == ["store_type", "size"] and features["vocab"] == {"store_type": ["A", "B", "C"]}
     again = ModelBundle.from_payloads(bundle.weights_bytes(), bundle.config_json())
