@@ -1,10 +1,10 @@
 """Cold start with a static category: new series with little history, of a store type the training knew.
 
-    .venv/bin/python bench/coldstart.py          # 30 training series x 400 days, 6 new ones with 40 days
-    .venv/bin/python bench/coldstart.py --shaped --new 12 --set model.deseasonalise=false
+    .venv/bin/python bench/coldstart.py          # 30 training series x 400 days, 12 new ones with 40 days
+    .venv/bin/python bench/coldstart.py --shaped --set model.deseasonalise=false
 
 The generated demand set (``bench/demand.py``, no promotions): the training stage on 30 series,
-with and without ``--static-covariates store_type``; then the LSTM alone forecasts 6 series it never
+with and without ``--static-covariates store_type``; then the LSTM alone forecasts 12 series it never
 saw, from their last 40 days, and is scored on the 28 days after (MASE against the weekly seasonal
 naive of those 40 days), for two seeds. ``--shaped``: the store type also sets the weekday pattern
 (a mall, a neighbourhood shop, an office district), which a short history shows only roughly.
@@ -32,7 +32,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", type=int, default=30, help="training series")
-    ap.add_argument("--new", type=int, default=6, help="new series, forecast from their last --history days")
+    ap.add_argument("--new", type=int, default=12, help="new series, forecast from their last --history days")
     ap.add_argument("--history", type=int, default=40)
     ap.add_argument("--shaped", action="store_true", help="the store type also sets the weekday pattern")
     ap.add_argument("--set", action="append", default=[], help="setting for every training, e.g. training.epochs=60")
