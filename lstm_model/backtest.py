@@ -121,6 +121,7 @@ def conformal_quantiles(residuals: np.ndarray, valid: np.ndarray, levels: tuple[
 
 
 MIN_SHIFT_POINTS = 500  # validation points a model must serve before its bands are shifted
+MEDIAN = "median"  # the shift of a model's median (its q50), which otherwise is the point forecast
 
 
 def band_shifts(
@@ -129,6 +130,7 @@ def band_shifts(
     which: np.ndarray,
     scale: np.ndarray,
     min_points: int | None = None,
+    point: np.ndarray | None = None,
 ) -> dict[str, dict[str, float]]:
     """Split-conformal shifts of the served bands, per serving model, from validation pairs.
 
@@ -138,15 +140,18 @@ def band_shifts(
     pairs the model serves, so that a share q of those actuals falls at or below it. A model with
     fewer than ``min_points`` observed points gets no shift: on a few points the shift is noise
     (the development sets' pooled q90 coverage fell from 89 % to 77 % when each was shifted on its
-    own 8-48 validation points)."""
+    own 8-48 validation points). With the ``point`` forecasts (M, H) the median is shifted too
+    (:data:`MEDIAN`, the 0.5-quantile of (y - point) / scale): a model whose point forecasts sit
+    above most actuals (the mean of skewed errors) serves a median below them."""
     least = MIN_SHIFT_POINTS if min_points is None else min_points
+    targets = dict(bands) | ({MEDIAN: point} if point is not None else {})
     out: dict[str, dict[str, float]] = {}
     for name in sorted(set(which.tolist()) - {""}):
         rows = which == name
         shift = {}
-        for key, band in bands.items():
-            side, level = key.split("_")
-            q = (1.0 - int(level) / 100.0) / 2.0 if side == "lo" else (1.0 + int(level) / 100.0) / 2.0
+        for key, band in targets.items():
+            side, _, level = key.partition("_")
+            q = 0.5 if key == MEDIAN else (1.0 + (-1 if side == "lo" else 1) * int(level) / 100.0) / 2.0
             with np.errstate(divide="ignore", invalid="ignore"):
                 e = ((y[rows] - band[rows]) / scale[rows, None]).reshape(-1)  # MASE-scaled
             e = e[np.isfinite(e)]
@@ -180,6 +185,27 @@ def shift_bands(
         out[f"lo_{level}"] = lo = np.minimum(out[f"lo_{level}"], lo)
         out[f"hi_{level}"] = hi = np.maximum(out[f"hi_{level}"], hi)
     return out
+
+
+def median_of(
+    point: np.ndarray,
+    bands: dict[str, np.ndarray],
+    which: np.ndarray,
+    shifts: dict[str, dict[str, float]],
+    scale: np.ndarray,
+) -> np.ndarray:
+    """The served median (S, H): the ``point`` forecast (S, H), on the rows of each model with a
+    :data:`MEDIAN` shift moved by it times the row's MASE scale (S,), kept inside the narrowest
+    interval of ``bands`` (shifted and ordered already) so that the quantiles stay ordered."""
+    med = point.copy()
+    for name, shift in shifts.items():
+        if MEDIAN in shift:
+            rows = which == name
+            med[rows] += shift[MEDIAN] * scale[rows, None]
+    levels = sorted({int(k.split("_")[1]) for k in bands})
+    if levels:  # fmax / fmin: a missing band bounds nothing
+        med = np.fmin(np.fmax(med, bands[f"lo_{levels[0]}"]), bands[f"hi_{levels[0]}"])
+    return np.where(np.isfinite(point), med, np.nan)
 
 
 def coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:

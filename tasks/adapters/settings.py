@@ -127,7 +127,8 @@ class DataSettings(BaseModel):
     quantiles: str | None = Field(
         None,
         description="Quantile forecasts besides the point forecast, e.g. 0.1,0.5,0.9 (multiples of 0.005 "
-        "strictly between 0 and 1): columns y_hat_q10, y_hat_q50, y_hat_q90 (the median is the point forecast).",
+        "strictly between 0 and 1): columns y_hat_q10, y_hat_q50, y_hat_q90 (the median is the point forecast, "
+        "moved where its model served enough validation points to measure where the actuals sit).",
     )
     freq: str | None = Field(
         None,

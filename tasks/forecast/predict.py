@@ -11,6 +11,7 @@ from lstm_model.backtest import (
     combine,
     floor_at_zero,
     forecast_columns,
+    median_of,
     never_negative,
     quantile_band,
     quantile_name,
@@ -118,9 +119,10 @@ def forecast_frame(
     out = to_frame(list(ids[ok]), dates[ok], point[ok])
     for key, band in bands.items():
         out[f"y_hat_{key}"] = band[ok].reshape(-1)
+    median = median_of(point, bands, used, meta.get("band_shift", {}), scale)  # (S, H) the point, or shifted
     for q in meta.get("quantiles", []):  # the bounds of the central interval that each quantile is
         band = quantile_band(q)
-        out[f"y_hat_{quantile_name(q)}"] = out[f"y_hat_{band}"] if band else out["y_hat"]
+        out[f"y_hat_{quantile_name(q)}"] = out[f"y_hat_{band}"] if band else median[ok].reshape(-1)
     out["mase_scale"] = np.repeat(scale[ok], H)  # scores this forecast when actuals arrive
     out["cutoff"] = last.repeat(H)
     out["model"] = np.repeat(used[ok], H).astype(str)

@@ -151,11 +151,12 @@ def evaluate(
             quantiles,
             nonnegative=nonnegative,
         )
-    shifts = _band_shifts(val, models, comparators, picks, half, levels) if shiftable else {}
+    shifts = _band_shifts(val, models, comparators, picks, half, levels, 0.5 in quantiles) if shiftable else {}
     bands = _bands_as_served(test, which, half, levels, shifts)
+    median = backtest.median_of(test.y_hat[SELECTED], bands, which, shifts, test.scale)  # (M, H) the served q50
     scored = common & (True if test.banded is None else test.banded)  # (M,)
     bands = {k: b[scored] for k, b in bands.items()}
-    agg |= intervals.coverage_of(test.y[scored], test.y_hat[SELECTED][scored], bands, quantiles, SELECTED)
+    agg |= intervals.coverage_of(test.y[scored], median[scored], bands, quantiles, SELECTED)
     return Evaluation(
         agg,
         table,
@@ -180,12 +181,16 @@ def _band_shifts(
     picks: tuple[np.ndarray, np.ndarray],
     half: dict[int, np.ndarray],
     levels: tuple[int, ...],
+    median: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """The conformal shifts of each serving model's bands, from the validation pairs it serves."""
-    _, which = _served(val, models, comparators, *picks)
+    """The conformal shifts of each serving model's bands, from the validation pairs it serves
+    (``median``: its median's too)."""
+    point, which = _served(val, models, comparators, *picks)
     bands = _bands_as_served(val, which, half, levels, {})
     rows = usable(val) & (True if val.banded is None else val.banded)  # (M,)
-    return backtest.band_shifts(val.y[rows], {k: b[rows] for k, b in bands.items()}, which[rows], val.scale[rows])
+    bands = {k: b[rows] for k, b in bands.items()}
+    at = point[rows] if median else None
+    return backtest.band_shifts(val.y[rows], bands, which[rows], val.scale[rows], point=at)
 
 
 def _bands_as_served(

@@ -70,7 +70,7 @@ def coverage_of(
 ) -> dict[str, float]:
     """``{name}_coverage_<level>`` (the share of actuals y (M, H) inside each interval of ``bands``,
     band -> (M, H)), ``{name}_quantile_coverage_q<NN>`` (the share at or below each quantile; the
-    median is the ``point`` forecast) and ``{name}_coverage_points``, over the observed actuals."""
+    median is ``point``, the served median) and ``{name}_coverage_points``, over the observed actuals."""
     ok = np.isfinite(y)
     n = int(ok.sum())
     out = {f"{name}_coverage_points": float(n)}

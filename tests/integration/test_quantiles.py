@@ -98,3 +98,33 @@ def test_bands_are_shifted_at_forecast_time_as_the_validation_actuals_measured(t
     moved = np.isin(which, list(shifts))
     assert moved.any() and not np.allclose(fc["y_hat_hi_80"].to_numpy().reshape(-1, H)[moved], bands["hi_80"][moved])
     np.testing.assert_array_equal(fc["y_hat_q90"], fc["y_hat_hi_80"])  # the quantiles are the shifted bands
+
+
+def test_the_served_median_moves_where_the_validation_actuals_sit(tmp_path, monkeypatch):
+    from lstm_model import backtest
+
+    monkeypatch.setattr(backtest, "MIN_SHIFT_POINTS", 12)
+    df = make_long_csv(tmp_path / "many.csv", n_series=6).rename(
+        columns={"series_id": "unique_id", "timestamp": "ds", "value": "y"}
+    )
+    df["ds"] = np.array(df["ds"], dtype="datetime64[ns]")
+    over = {"training.epochs": 5, "data.horizon": 6, "data.quantiles": "0.1,0.5,0.9", "data.comparators": "naive"}
+    outcome = train_stage(df, load_settings({"storage.root": str(tmp_path), **over}))
+    shifts = outcome.bundle.meta["band_shift"]
+    assert shifts and all(backtest.MEDIAN in v for v in shifts.values())
+    assert 0.0 <= outcome.metrics["selected_quantile_coverage_q50"] <= 1.0
+    fc, _ = forecast_frame(outcome.bundle, df)
+    H = 6
+    point, q50 = fc["y_hat"].to_numpy().reshape(-1, H), fc["y_hat_q50"].to_numpy().reshape(-1, H)
+    which = fc["model"].to_numpy().reshape(-1, H)[:, 0]
+    scale = fc["mase_scale"].to_numpy().reshape(-1, H)[:, 0]
+    bands = {k: fc[f"y_hat_{k}"].to_numpy().reshape(-1, H) for k in ("lo_80", "hi_80", "lo_95", "hi_95")}
+    np.testing.assert_allclose(q50, backtest.median_of(point, bands, which, shifts, scale))
+    moved = np.isin(which, list(shifts))
+    assert moved.any() and not np.allclose(q50[moved], point[moved])  # the point forecast itself does not move
+    q = fc[["y_hat_q10", "y_hat_q50", "y_hat_q90"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()
+    outcome.bundle.meta["band_shift"] = {}
+    plain, _ = forecast_frame(outcome.bundle, df)
+    np.testing.assert_array_equal(plain["y_hat"], fc["y_hat"])
+    np.testing.assert_array_equal(plain["y_hat_q50"], plain["y_hat"])

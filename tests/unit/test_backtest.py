@@ -162,3 +162,33 @@ def test_shifted_bands_stay_ordered_around_the_point():
     np.testing.assert_allclose(out["lo_95"], [[7.4, 7.4]])
     np.testing.assert_allclose(out["hi_80"], [[11.0, 11.0]])
     np.testing.assert_allclose(out["hi_95"], [[11.0, 11.0]])  # 8 would sit inside the 80 % band
+
+
+def test_the_median_is_shifted_to_where_half_the_validation_actuals_sit():
+    from lstm_model.backtest import MEDIAN, band_shifts, median_of
+
+    rng = np.random.default_rng(1)
+    M, H = 200, 3
+    y = rng.exponential(1.0, (M, H))  # skewed: the mean 1 sits above the median ln 2
+    point = np.ones((M, H))
+    bands = {"lo_80": np.full((M, H), 0.1), "hi_80": np.full((M, H), 2.3)}
+    which = np.array(["ensemble"] * M, dtype=object)
+    scale = np.full(M, 2.0)
+    assert MEDIAN not in band_shifts(y, bands, which, scale, min_points=100)["ensemble"]  # only when asked
+    got = band_shifts(y, bands, which, scale, min_points=100, point=point)["ensemble"]
+    assert got[MEDIAN] == pytest.approx(np.quantile((y - 1.0).reshape(-1) / 2.0, 0.5))
+    med = median_of(point, bands, which, {"ensemble": got}, scale)
+    assert np.mean(y <= med) == pytest.approx(0.5, abs=0.01) and np.mean(y <= point) > 0.6
+    assert (median_of(point, bands, which, {}, scale) == point).all()  # no shift: the point forecast
+
+
+def test_a_shifted_median_stays_inside_the_narrowest_interval():
+    from lstm_model.backtest import MEDIAN, median_of
+
+    point = np.array([[10.0, 10.0], [5.0, np.nan]])
+    bands = {"lo_80": np.array([[8.0, 9.5], [4.0, np.nan]]), "hi_80": np.array([[12.0, 12.0], [6.0, np.nan]])}
+    bands |= {"lo_50": np.array([[9.0, 9.8], [4.5, np.nan]]), "hi_50": np.array([[11.0, 11.0], [5.5, np.nan]])}
+    which = np.array(["lstm", "naive"], dtype=object)
+    med = median_of(point, bands, which, {"lstm": {MEDIAN: -0.25}, "naive": {"lo_80": 1.0}}, np.array([2.0, 1.0]))
+    np.testing.assert_allclose(med[0], [9.5, 9.8])  # 10 - 0.5, the second step held at its lo_50 of 9.8
+    assert med[1, 0] == 5.0 and np.isnan(med[1, 1])  # a model without a median shift keeps its point
