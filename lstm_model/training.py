@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ class TrainConfig:
     batch_size: int
     lr: float  # peak learning rate
     weight_decay: float
+    weight_ema: float  # decay per step of the moving average of the weights that is validated and kept (0: off)
     patience: int  # epochs without validation improvement before stopping
     loss: str  # one of LOSSES
     seed: int
@@ -147,9 +149,11 @@ def fit(
         "since_best": 0,
         "history": [],
         "seconds": 0.0,
+        "ema_steps": 0,
     }
+    ema = copy.deepcopy(model) if cfg.weight_ema > 0 else None  # the moving average of the weights
     if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
-        state = _restore(cfg.checkpoint, model, opt, gen, device)
+        state = _restore(cfg.checkpoint, model, opt, gen, device, ema)
         result.resumed_from_epoch = state["epoch"]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -170,9 +174,13 @@ def fit(
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
+            if ema is not None:
+                state["ema_steps"] += 1
+                _update_ema(ema, model, min(cfg.weight_ema, 1 - 1 / state["ema_steps"]))
             total += loss.detach()
-        model.eval()
-        val = evaluate_loss(lambda st: step_loss(model, st), va[rank::world], bs, va.numel()) if va.numel() else None
+        kept = model if ema is None else ema  # the weights validated and kept
+        kept.eval()
+        val = evaluate_loss(partial(step_loss, kept), va[rank::world], bs, va.numel()) if va.numel() else None
         train_loss = float(_sum_over_ranks(total)) / world / n_batches  # the one sync of the epoch
         seconds = time.perf_counter() - te
         score = val if val is not None else train_loss
@@ -188,12 +196,12 @@ def fit(
             row["gpu_mem_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         state["history"].append(row)
         if score < state["best_val_loss"] or cfg.stop_after:  # a fixed-length run keeps its last weights
-            state.update(best_val_loss=score, best_epoch=epoch, since_best=0, best=copy.deepcopy(model.state_dict()))
+            state.update(best_val_loss=score, best_epoch=epoch, since_best=0, best=copy.deepcopy(kept.state_dict()))
         else:
             state["since_best"] += 1
         state["epoch"], state["seconds"] = epoch, time.perf_counter() - t0
         if cfg.checkpoint and rank == 0:
-            _save(cfg.checkpoint, state, model, opt, gen)
+            _save(cfg.checkpoint, state, model, opt, gen, ema)
         if on_epoch is not None:
             on_epoch(row)
     if device.type == "cuda":
@@ -209,6 +217,15 @@ def fit(
     model.load_state_dict(state["best"])
     model.eval()
     return result
+
+
+@torch.no_grad()
+def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model, parameter by parameter (buffers copied)."""
+    e, m = list(ema.parameters()), list(model.parameters())
+    torch._foreach_lerp_(e, m, 1.0 - decay)
+    for b_e, b_m in zip(ema.buffers(), model.buffers(), strict=True):
+        b_e.copy_(b_m)
 
 
 @torch.no_grad()
@@ -249,11 +266,14 @@ def _sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
 # -- checkpoints -----------------------------------------------------------------------------------
 
 
-def _save(path: str, state: dict, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator) -> None:
+def _save(
+    path: str, state: dict, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, ema: nn.Module | None
+) -> None:
     """The whole training state (tensors and plain values only), written atomically."""
     payload = {
         **state,
         "model": model.state_dict(),
+        **({"ema": ema.state_dict()} if ema is not None else {}),
         "opt": opt.state_dict(),
         "gen": gen.get_state(),
         "torch_rng": torch.get_rng_state(),
@@ -266,11 +286,20 @@ def _save(path: str, state: dict, model: nn.Module, opt: torch.optim.Optimizer, 
 
 
 def _restore(
-    path: str, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, device: torch.device
+    path: str,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    gen: torch.Generator,
+    device: torch.device,
+    ema: nn.Module | None,
 ) -> dict:
     """Load a checkpoint written by :func:`_save` (``weights_only``: no code runs) into the objects."""
     payload = torch.load(path, map_location=device, weights_only=True)
     model.load_state_dict(payload.pop("model"))
+    saved_ema = payload.pop("ema", None)
+    if ema is not None:
+        ema.load_state_dict(saved_ema if saved_ema is not None else model.state_dict())
+    payload.setdefault("ema_steps", 0)
     opt.load_state_dict(payload.pop("opt"))
     gen.set_state(payload.pop("gen").cpu())
     torch.set_rng_state(payload.pop("torch_rng").cpu())

@@ -247,6 +247,13 @@ class TrainingSettings(BaseModel):
     batch_size: int = Field(1024, ge=1, description="Windows per batch.")
     lr: float = Field(3e-3, gt=0, description="Peak learning rate (warm-up then cosine decay).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    weight_ema: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Decay per optimizer step of an exponential moving average of the weights, which is "
+        "then validated and kept (0: the weights themselves).",
+    )
     patience: int = Field(
         300,
         ge=1,

@@ -37,6 +37,7 @@ def train_config(s: Settings) -> TrainConfig:
         batch_size=t.batch_size,
         lr=t.lr,
         weight_decay=t.weight_decay,
+        weight_ema=t.weight_ema,
         patience=t.patience,
         loss=t.loss,
         seed=t.seed,

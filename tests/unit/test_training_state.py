@@ -217,3 +217,37 @@ def test_train_stage_resume_uses_the_checkpoint_of_the_same_training(tmp_path):
     )
     assert other.result.resumed_from_epoch is None  # other settings: another training, another checkpoint
     assert same_weights(first.result.model, resumed.result.model)
+
+
+def test_weight_ema_keeps_the_moving_average_and_resumes_to_the_same_result(tmp_path):
+    data, tr, va = sine_data()
+    cfg = train_config(epochs=8, batch_size=16, lr=1e-2, patience=100, seed=3, stop_after=8)
+    plain = fit(NET, data, tr, va, cfg)
+    averaged = fit(NET, data, tr, va, train_config(**{**cfg.__dict__, "weight_ema": 0.9}))
+    assert [r["train_loss"] for r in averaged.history] == [r["train_loss"] for r in plain.history]  # same iterates
+    assert not same_weights(averaged.model, plain.model)  # ... but the average of them is kept
+    for p in averaged.model.parameters():
+        assert torch.isfinite(p).all()
+
+    ckpt = str(tmp_path / "ema.pt")
+    ema_cfg = train_config(**{**cfg.__dict__, "weight_ema": 0.9, "checkpoint": ckpt})
+
+    def crash_after_epoch_3(row: dict) -> None:
+        if row["epoch"] == 3:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        fit(NET, data, tr, va, ema_cfg, on_epoch=crash_after_epoch_3)
+    assert "ema" in torch.load(ckpt, weights_only=True)
+    resumed = fit(NET, data, tr, va, train_config(**{**ema_cfg.__dict__, "resume": True}))
+    assert resumed.resumed_from_epoch == 3
+    assert same_weights(resumed.model, averaged.model)
+
+
+def test_weight_ema_validates_the_average():
+    data, tr, va = sine_data()
+    cfg = train_config(epochs=10, batch_size=16, lr=1e-2, patience=100, seed=3)
+    plain = fit(NET, data, tr, va, cfg)
+    averaged = fit(NET, data, tr, va, train_config(**{**cfg.__dict__, "weight_ema": 0.8}))
+    assert [r["train_loss"] for r in averaged.history] == [r["train_loss"] for r in plain.history]
+    assert [r["val_loss"] for r in averaged.history] != [r["val_loss"] for r in plain.history]
