@@ -149,7 +149,6 @@ def fit(
         "since_best": 0,
         "history": [],
         "seconds": 0.0,
-        "ema_steps": 0,
     }
     ema = copy.deepcopy(model) if cfg.weight_ema > 0 else None  # the moving average of the weights
     if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
@@ -174,9 +173,8 @@ def fit(
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            if ema is not None:
-                state["ema_steps"] += 1
-                _update_ema(ema, model, min(cfg.weight_ema, 1 - 1 / state["ema_steps"]))
+            if ema is not None:  # warmed up: the k-th step of the run weighs at least 1/k
+                _update_ema(ema, model, min(cfg.weight_ema, 1 - 1 / (epoch * n_batches + b + 1)))
             total += loss.detach()
         kept = model if ema is None else ema  # the weights validated and kept
         kept.eval()
@@ -299,7 +297,6 @@ def _restore(
     saved_ema = payload.pop("ema", None)
     if ema is not None:
         ema.load_state_dict(saved_ema if saved_ema is not None else model.state_dict())
-    payload.setdefault("ema_steps", 0)
     opt.load_state_dict(payload.pop("opt"))
     gen.set_state(payload.pop("gen").cpu())
     torch.set_rng_state(payload.pop("torch_rng").cpu())
