@@ -199,7 +199,7 @@ LOOP = {
     "batch_size": 1024,
     "lr": 3e-3,
     "weight_decay": 0.0,
-    "weight_ema": 0.0,
+    "weight_ema": 0.995,
     "patience": 5,
     "loss": "mse",
     "seed": 0,

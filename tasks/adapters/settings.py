@@ -248,7 +248,7 @@ class TrainingSettings(BaseModel):
     lr: float = Field(3e-3, gt=0, description="Peak learning rate (warm-up then cosine decay).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     weight_ema: float = Field(
-        0.0,
+        0.995,
         ge=0,
         lt=1,
         description="Decay per optimizer step of an exponential moving average of the weights, which is "
