@@ -180,6 +180,13 @@ class DataSettings(BaseModel):
         description="The ensemble serves a series unless another model's validation error is "
         "lower by at least this fraction (0: the lowest error wins outright).",
     )
+    ensemble_lstm_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="The LSTM's weight in the ensemble; the fitted comparators share the rest equally "
+        "(none: every member weighs the same).",
+    )
     max_auto_series: int = Field(
         2000,
         ge=0,

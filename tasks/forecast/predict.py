@@ -8,7 +8,6 @@ import pandas as pd
 from lstm_model.backtest import (
     LEVELS,
     bands_of,
-    combine,
     floor_at_zero,
     forecast_columns,
     median_of,
@@ -25,6 +24,7 @@ from tasks.series.frequency import future_dates, seasons
 from tasks.series.prepare import prepare, to_frame
 from tasks.train import comparators
 from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, served_models
+from tasks.train.pairs import LSTM_SHARE, ensemble
 
 
 def forecast_frame(
@@ -41,8 +41,9 @@ def forecast_frame(
     Each series gets the model chosen for it on validation (``serve_model="lstm"``: the LSTM
     wherever it can forecast); where the LSTM cannot (too short, a missing point among its last
     input_size, a series it has no weights for) the series' best comparator forecasts it, fitted
-    on the series' whole history; the ensemble is the mean of its members that forecast. LSTM
-    intervals are conformal, the comparators' their own, the ensemble's the mean of its members';
+    on the series' whole history; the ensemble is the weighted mean of its members that forecast (the
+    bundle's ``ensemble_lstm_share``). LSTM intervals are conformal, the comparators' their own, the
+    ensemble's the same mean of its members';
     a model that served enough validation points has its bands shifted as they measured there
     (the bundle's ``band_shift``).
 
@@ -67,14 +68,17 @@ def forecast_frame(
     names = list(meta.get("comparators", comparators.COMPARATORS))
     can = _lstm_can_forecast(bundle, p) if bundle.has_lstm else np.zeros(p.n_series, bool)
     scale = seasonal_scale(p, p.lengths, season)  # (S,) the MASE scale of each forecast
-    ensemble = want == ENSEMBLE
+    in_ensemble = want == ENSEMBLE
     fc = {LSTM: _lstm(bundle, p, ids, np.isin(want, [LSTM, ENSEMBLE]) & can, scale, band_keys, block, season)}
     for name in names:  # the chosen comparators, and the ensemble's members
-        fc[name] = _comparator(p, (want == name) | (ensemble & (name in ENSEMBLE_MEMBERS)), H, season, name, levels)
+        fc[name] = _comparator(p, (want == name) | (in_ensemble & (name in ENSEMBLE_MEMBERS)), H, season, name, levels)
     # a series never below zero: every model's forecast floored before the ensemble combines them, as in the backtest
     floor = never_negative(p, np.arange(p.n_series), p.lengths) & bool(meta.get("nonnegative"))  # (S,)
     fc = {name: {key: floor_at_zero(v, floor) for key, v in out.items()} for name, out in fc.items()}
-    fc[ENSEMBLE] = {key: combine([fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc]) for key in ("y_hat", *band_keys)}
+    share = meta.get(LSTM_SHARE)  # a bundle written before the LSTM's share: the members' plain mean
+    fc[ENSEMBLE] = {
+        key: ensemble({m: fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc}, share) for key in ("y_hat", *band_keys)
+    }
     point = np.full((p.n_series, H), np.nan)
     bands = {key: np.full((p.n_series, H), np.nan) for key in band_keys}
     used = np.full(p.n_series, "", dtype=object)

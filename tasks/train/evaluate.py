@@ -19,11 +19,22 @@ import numpy as np
 import pandas as pd
 
 from lstm_model import backtest, scaling
-from lstm_model.backtest import combine
 from lstm_model.bundle import ModelBundle, forecast_at
 from lstm_model.windows import PackedSeries
 from tasks.train import intervals
-from tasks.train.pairs import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, Pairs, Predict, finite, pairs_at, served_bands, usable
+from tasks.train.pairs import (
+    ENSEMBLE,
+    ENSEMBLE_MEMBERS,
+    LSTM,
+    LSTM_SHARE,
+    Pairs,
+    Predict,
+    ensemble,
+    finite,
+    pairs_at,
+    served_bands,
+    usable,
+)
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 LEVELS = backtest.LEVELS
@@ -92,17 +103,21 @@ def evaluate(
     quantiles: tuple[float, ...] = (),
     *,
     nonnegative: bool,
+    lstm_share: float | None = None,
 ) -> Evaluation:
     """Backtest the LSTM (``lstm`` None: not trained) and the comparators on the validation and
     test origins, choose a model per series on the validation windows, score every model and the
     chosen ones on the test windows, and calibrate the LSTM's intervals on the validation part.
     ``season``: (S,) each series' season length (or one for all); ``nonnegative``: every model's
-    forecast of a series with no negative value before its origin is floored at zero, as served."""
+    forecast of a series with no negative value before its origin is floored at zero, as served;
+    ``lstm_share``: the LSTM's weight in the ensemble (None: the members' plain mean)."""
     H, L = packed_horizon(sp), input_size
     levels = backtest.levels_for(quantiles)
     shiftable = bool(levels) and sp.val_origins.size * H >= backtest.MIN_SHIFT_POINTS  # enough to shift bands on
-    val = pairs_at(lstm, L, packed, sp.val_origins, H, season, comparators, nonnegative, levels if shiftable else ())
-    test = pairs_at(lstm, L, packed, sp.origins, H, season, comparators, nonnegative, levels)
+    val = pairs_at(
+        lstm, L, packed, sp.val_origins, H, season, comparators, nonnegative, levels if shiftable else (), lstm_share
+    )
+    test = pairs_at(lstm, L, packed, sp.origins, H, season, comparators, nonnegative, levels, lstm_share)
     models = ([LSTM] if lstm is not None else []) + list(comparators) + ([ENSEMBLE] if ENSEMBLE in test.y_hat else [])
     if lstm is not None and not finite(test.y_hat[LSTM]).any():
         models.remove(LSTM)  # the LSTM cannot forecast a single test window: compared without it
@@ -345,8 +360,8 @@ def rescore(
                 )
     ens = want == ENSEMBLE
     if ens.any():
-        members = [y_hat] + [test.y_hat[m] for m in ENSEMBLE_MEMBERS[1:] if m in test.y_hat]
-        y_hat[ens] = combine(members)[ens]
+        members = {LSTM: y_hat} | {m: test.y_hat[m] for m in ENSEMBLE_MEMBERS[1:] if m in test.y_hat}
+        y_hat[ens] = ensemble(members, meta.get(LSTM_SHARE))[ens]
     names = np.where(np.isin(want, [LSTM, ENSEMBLE]), backup, want)
     for name in set(names) & set(test.y_hat):
         take = (names == name) & ~finite(y_hat)

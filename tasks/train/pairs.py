@@ -15,8 +15,21 @@ from tasks.train import comparators as comp
 from tasks.train import intervals
 
 LSTM, ENSEMBLE = "lstm", "ensemble"
-ENSEMBLE_MEMBERS = (LSTM, *comp.AUTO)  # the ensemble: the mean forecast of those present
+ENSEMBLE_MEMBERS = (LSTM, *comp.AUTO)  # the ensemble: the weighted mean forecast of those present
+LSTM_SHARE = "ensemble_lstm_share"  # the bundle's record of the LSTM's weight in the ensemble
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (series (M,), origin (M,)) -> (M, H)
+
+
+def ensemble(forecasts: dict[str, np.ndarray], lstm_share: float | None) -> np.ndarray:
+    """The ensemble of the members in ``forecasts`` (model -> (M, H)): where the LSTM forecasts it
+    weighs ``lstm_share`` and the comparators share the rest equally (None: every member the
+    same); where it does not, the comparators' plain mean."""
+    names = [m for m in ENSEMBLE_MEMBERS if m in forecasts]
+    others = max(len(names) - 1, 1) if LSTM in names else len(names)
+    weights = None
+    if lstm_share is not None:
+        weights = [lstm_share if m == LSTM else (1.0 - lstm_share) / others for m in names]
+    return combine([forecasts[m] for m in names], weights)
 
 
 @dataclass
@@ -31,6 +44,7 @@ class Pairs:
     bands: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # comparator -> lo_80 ... -> (M, H)
     banded: np.ndarray | None = None  # (M,) the pairs whose bands every comparator has (a sample of many)
     floor: np.ndarray | None = None  # (M,) the pairs whose forecasts are floored at zero
+    lstm_share: float | None = None  # the LSTM's weight in the ensemble (None: the members' plain mean)
 
     def metric(self, y_hat: np.ndarray) -> dict[str, np.ndarray]:
         return metrics.all_metrics(self.y, y_hat, self.scale)  # metric -> (M,)
@@ -55,6 +69,7 @@ def pairs_at(
     comparators: list[str],
     nonnegative: bool,
     levels: tuple[int, ...] = (),
+    lstm_share: float | None = None,
 ) -> Pairs:
     """Every model's forecasts on the pairs of ``origins``; the comparators' interval bands too
     when ``levels`` are asked for (floored like the forecasts)."""
@@ -87,12 +102,11 @@ def pairs_at(
     if floor.any():
         out = {k: backtest.floor_at_zero(v, floor) for k, v in out.items()}
         bands = {k: {b: backtest.floor_at_zero(v, floor) for b, v in bs.items()} for k, bs in bands.items()}
-    members = [out[m] for m in ENSEMBLE_MEMBERS if m in out]
-    if len(members) > 1:
-        out[ENSEMBLE] = combine(members)
+    if sum(m in out for m in ENSEMBLE_MEMBERS) > 1:
+        out[ENSEMBLE] = ensemble(out, lstm_share)
     scale = np.full(series.size, np.nan)
     scale[inside] = baselines.seasonal_scale_at(packed, series[inside], origin[inside], season[series[inside]])
-    return Pairs(series, origin, y, scale, out, bands, banded, floor)
+    return Pairs(series, origin, y, scale, out, bands, banded, floor, lstm_share)
 
 
 MAX_BAND_PAIRS = 2048  # the served coverage of more test pairs is measured on a fixed sample of them
@@ -103,8 +117,8 @@ def served_bands(
 ) -> dict[str, np.ndarray]:
     """band -> (M, H) the interval bands of the model that serves each pair (``which``), as served:
     the LSTM's conformal ``half``-widths (level -> (H,), MASE-scaled) around its forecast, a
-    comparator's own (floored in ``test``), the ensemble's the mean of its members'; the LSTM's
-    floored on ``test.floor`` before they are combined, as every forecast is."""
+    comparator's own (floored in ``test``), the ensemble's the mean of its members' (weighted as
+    its forecast); the LSTM's floored on ``test.floor`` before they are combined, as every forecast is."""
     keys, bands = backtest.bands_of(levels), dict(test.bands)
     floor = np.zeros(test.y.shape[0], bool) if test.floor is None else test.floor  # (M,)
     if LSTM in test.y_hat and half:
@@ -116,7 +130,7 @@ def served_bands(
         }
     members = [m for m in ENSEMBLE_MEMBERS if m in bands]
     if ENSEMBLE in test.y_hat and members:
-        bands[ENSEMBLE] = {k: combine([bands[m][k] for m in members]) for k in keys}
+        bands[ENSEMBLE] = {k: ensemble({m: bands[m][k] for m in members}, test.lstm_share) for k in keys}
     out = {k: np.full_like(test.y, np.nan) for k in keys}
     for name in set(which) & set(bands):
         take = which == name

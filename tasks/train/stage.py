@@ -32,6 +32,7 @@ from tasks.train import comparators
 from tasks.train.checkpoints import checkpoint_key, checkpoint_path
 from tasks.train.configs import network_config, train_config
 from tasks.train.evaluate import Evaluation, Split, choose_windows, evaluate, split
+from tasks.train.pairs import LSTM_SHARE
 from tasks.train.register import Registration, log_and_register
 
 
@@ -82,7 +83,18 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
     d = s.data
     ev = evaluate(
-        lstm, L, packed, ids, ds, sp, season, names, d.ensemble_margin, d.quantile_list(), nonnegative=d.nonnegative
+        lstm,
+        L,
+        packed,
+        ids,
+        ds,
+        sp,
+        season,
+        names,
+        d.ensemble_margin,
+        d.quantile_list(),
+        nonnegative=d.nonnegative,
+        lstm_share=d.ensemble_lstm_share,
     )
     served = _refit(net, tc, packed, covariates, removed_season(plan, s), s, evaluated, key, on_epoch)
     meta = {
@@ -104,6 +116,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         "fallback": ev.fallback,
         "default_model": ev.default,
         "default_fallback": ev.default_fallback,
+        LSTM_SHARE: d.ensemble_lstm_share,  # the LSTM's weight in the ensemble (None: the members' plain mean)
         "n_windows": W,
         "features": plan.features.to_dict(),  # the covariates by kind: what forecasting builds again
     }

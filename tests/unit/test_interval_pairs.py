@@ -121,3 +121,31 @@ def test_the_naive_models_bands_of_many_pairs_come_from_a_fixed_sample(monkeypat
     direct = comp.forecast_pairs(packed, p.series[rows], p.origin[rows], H, 1, ["naive"], (80,))["naive"]
     np.testing.assert_allclose(p.bands["naive"]["hi_80"][rows], direct["hi_80"])  # statsforecast's own bands
     np.testing.assert_allclose(p.y_hat["naive"][rows], direct["y_hat"])  # the vectorised point forecast agrees
+
+
+def test_the_ensemble_weighs_the_lstm_by_its_share_and_the_comparators_share_the_rest():
+    from tasks.train.pairs import ensemble
+
+    members = {
+        "lstm": np.array([[0.0, 0.0], [np.nan, np.nan]]),  # the LSTM cannot forecast the second pair
+        "auto_ets": np.array([[3.0, 3.0], [3.0, 3.0]]),
+        "auto_theta": np.array([[6.0, 6.0], [6.0, 6.0]]),
+        "auto_arima": np.array([[9.0, 9.0], [9.0, np.nan]]),  # nor AutoARIMA its second step
+    }
+    half = ensemble(members, 0.5)
+    np.testing.assert_allclose(half[0], [0.5 * 0 + (3 + 6 + 9) / 6] * 2)
+    np.testing.assert_allclose(half[1], [(3 + 6) / 2] * 2)  # without the LSTM: the others' plain mean
+    np.testing.assert_allclose(ensemble(members, None)[0], [(0 + 3 + 6 + 9) / 4] * 2)
+    np.testing.assert_allclose(ensemble(members, 1.0)[0], [0.0, 0.0])
+    assert np.isnan(ensemble({"lstm": members["lstm"]}, 0.5)[1]).all()  # no member: no forecast
+
+
+def test_the_ensembles_bands_are_weighted_as_its_forecast():
+    y = np.zeros((1, 2))
+    y_hat = {"lstm": np.array([[2.0, 2.0]]), "auto_ets": np.array([[0.0, 0.0]])}
+    y_hat["ensemble"] = 0.75 * y_hat["lstm"] + 0.25 * y_hat["auto_ets"]  # as pairs_at combines them
+    ets = {"lo_80": np.full((1, 2), -4.0), "hi_80": np.full((1, 2), 4.0)}
+    test = Pairs(np.arange(1), np.full(1, 10), y, np.ones(1), y_hat, {"auto_ets": ets}, lstm_share=0.75)
+    bands = served_bands(test, np.array(["ensemble"], dtype=object), {80: np.array([1.0, 1.0])}, (80,))
+    np.testing.assert_allclose(bands["lo_80"][0], [0.75 * 1.0 + 0.25 * -4.0] * 2)
+    np.testing.assert_allclose(bands["hi_80"][0], [0.75 * 3.0 + 0.25 * 4.0] * 2)

@@ -245,3 +245,17 @@ def test_a_series_never_below_zero_is_not_forecast_below_it(tmp_path):
     assert off.bundle.meta["nonnegative"] is False
     fc, _ = forecast_frame(off.bundle, df, "ensemble")
     assert (fc.loc[fc["unique_id"] == "never_negative", "y_hat"] < 0).any()  # what the floor took away
+
+
+def test_the_served_ensemble_weighs_the_lstm_as_the_bundle_records(tmp_path):
+    df = monthly()
+    out = train_stage(df, settings(tmp_path, **{"data.comparators": "auto_ets,auto_theta,naive"}))
+    b = out.bundle
+    assert b.meta["ensemble_lstm_share"] is None  # the members' plain mean by default
+    lstm = forecast_frame(b, df, "lstm")[0]["y_hat"].to_numpy()
+    plain = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()  # (lstm + ets + theta) / 3
+    others = (3 * plain - lstm) / 2  # the comparators' mean
+    b.meta["ensemble_lstm_share"] = 0.6
+    weighted = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()
+    np.testing.assert_allclose(weighted, 0.6 * lstm + 0.4 * others, rtol=1e-9)
+    assert not np.allclose(weighted, plain)
