@@ -24,15 +24,12 @@ from tasks.adapters.plots import forecast_plot
 from tasks.adapters.progress import epoch_progress
 from tasks.adapters.settings import Settings
 from tasks.adapters.storage import Storage
-from tasks.series.features import FeatureSpec, spec_for
-from tasks.series.frequency import seasons
-from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
-from tasks.series.static import check_static, read_static, store_static
+from tasks.series.prepare import Prepared
 from tasks.train import comparators
-from tasks.train.checkpoints import checkpoint_key, checkpoint_path
-from tasks.train.configs import network_config, train_config
-from tasks.train.evaluate import Evaluation, Split, choose_windows, evaluate, split
+from tasks.train.checkpoints import checkpoint_path
+from tasks.train.evaluate import Evaluation, Split, evaluate
 from tasks.train.pairs import LSTM_SHARE
+from tasks.train.plan import Plan, plan_for, removed_season
 from tasks.train.register import Registration, log_and_register
 
 
@@ -53,25 +50,13 @@ class TrainOutcome:
     stats: scaling.ScalerStats | None  # the evaluated LSTM's statistics (training part only)
 
 
-def auto_input_size(horizon: int, season: int) -> int:
-    """The default input window: one season, and at least the horizon."""
-    return max(season, horizon)
-
-
 def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] | None = None) -> TrainOutcome:
     """1. split by time  2. train the evaluated LSTM on the training part (early stopping on the
     validation part)  3. backtest it and the comparators, choose a model per series on validation
     4. refit the LSTM on every point for serving, for the number of optimizer steps validation chose."""
-    plan = _plan(df, s)
-    prep, packed, covariates, sp, net, tc, key = (
-        plan.prep,
-        plan.prep.packed,
-        plan.covariates,
-        plan.split,
-        plan.net,
-        plan.tc,
-        plan.key,
-    )
+    plan = plan_for(df, s)
+    prep, covariates, sp, net, tc, key = plan.prep, plan.covariates, plan.split, plan.net, plan.tc, plan.key
+    packed = prep.packed
     ids, ds, L, season = prep.ids, prep.ds, net.input_size, plan.season
     W = sp.origins.shape[0]
     names = comparators.parse(s.data.comparators, packed.n_series, s.data.max_auto_series, int(season.max()))
@@ -82,6 +67,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         model, stats, cov_stats, _ = evaluated
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
     d = s.data
+    quantiles, share = d.quantile_list(), d.ensemble_lstm_share
     ev = evaluate(
         lstm,
         L,
@@ -92,9 +78,9 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         season,
         names,
         d.ensemble_margin,
-        d.quantile_list(),
+        quantiles,
         nonnegative=d.nonnegative,
-        lstm_share=d.ensemble_lstm_share,
+        lstm_share=share,
     )
     served = _refit(net, tc, packed, covariates, removed_season(plan, s), s, evaluated, key, on_epoch)
     meta = {
@@ -162,79 +148,10 @@ def _counts(freqs: np.ndarray) -> dict[str, int]:
     return {str(n): int(c) for n, c in zip(names, counts)}
 
 
-@dataclass
-class Plan:
-    """What a training is made of: the data, its split and the network and loop configurations."""
-
-    prep: Prepared
-    covariates: list[str]
-    features: FeatureSpec
-    season: np.ndarray  # (S,) each series' season length
-    split: Split
-    net: NetworkConfig
-    tc: TrainConfig
-    fingerprint: str
-    key: str
-
-
-def feature_spec(df: pd.DataFrame, s: Settings) -> tuple[FeatureSpec, Prepared]:
-    """The covariates a training reads, by kind, and the data prepared with them (generated ones included)."""
-    future = covariate_columns(df, s.data.future_covariates)
-    past = [c for c in covariate_columns(df, s.data.covariates) if c not in future]
-    prep = prepare(df, [*past, *future], s.data.freq)
-    static = static_frame(s)
-    spec = spec_for(list(df.columns), past, future, s.data.calendar, s.data.holidays, prep.freq, static)
-    return spec, spec.add_to(prep, static)
-
-
-def static_frame(s: Settings) -> pd.DataFrame | None:
-    """The static covariates a training reads (``--static-input`` checked and stored first, when given)."""
-    storage = Storage(s.storage.root)
-    if s.storage.static_input:
-        store_static(storage, check_static(s.storage.static_input)[0])
-    setting = (s.data.static_covariates or "").strip()
-    if not setting:
-        return None
-    return read_static(
-        storage, None if setting.lower() == "all" else [c.strip() for c in setting.split(",") if c.strip()]
-    )
-
-
-def _plan(df: pd.DataFrame, s: Settings) -> Plan:
-    spec, prep = feature_spec(df, s)
-    covariates = spec.columns
-    H, step = s.data.horizon, s.data.step or s.data.horizon
-    season = seasons(prep.freqs, s.data.season_length)
-    L = s.data.input_size or auto_input_size(H, int(season.max()))
-    W = choose_windows(int(prep.packed.lengths.max()), H, L, s.data.n_windows, s.data.val_windows, step)
-    net = network_config(s, L, H, 1 + len(covariates), spec.n_future, spec.cardinalities)
-    tc = train_config(s)
-    data_fp = fingerprint(df)
-    return Plan(
-        prep,
-        covariates,
-        spec,
-        season,
-        split(prep.packed, H, s.data.val_windows, W, step),
-        net,
-        tc,
-        data_fp,
-        checkpoint_key(s, data_fp),
-    )
-
-
-def removed_season(plan: Plan, s: Settings) -> np.ndarray | None:
-    """(S,) the seasons the network reads the series without (model.deseasonalise; by default
-    unless it reads future-known or static covariates), or None."""
-    plain = plan.net.n_future == 0 and not plan.net.static_cardinalities
-    on = s.model.deseasonalise if s.model.deseasonalise is not None else plain
-    return plan.season if on else None
-
-
 def train_networks(df: pd.DataFrame, s: Settings) -> None:
     """The two trainings of :func:`train_stage` alone (evaluated, then refit), nothing evaluated: what
     the other data-parallel ranks run beside rank 0's train flow, making the same collective calls."""
-    plan = _plan(df, s)
+    plan = plan_for(df, s)
     season = removed_season(plan, s)
     _refit(
         plan.net, plan.tc, plan.prep.packed, plan.covariates, season, s, _fit_evaluated(plan, s, None), plan.key, None
@@ -243,7 +160,7 @@ def train_networks(df: pd.DataFrame, s: Settings) -> None:
 
 def evaluated_lstm(df: pd.DataFrame, s: Settings) -> TrainResult | None:
     """Only the evaluated LSTM (training part, early stopping on validation): the unit of a search."""
-    fitted = _fit_evaluated(_plan(df, s), s, None)
+    fitted = _fit_evaluated(plan_for(df, s), s, None)
     return fitted[0] if fitted else None
 
 
