@@ -181,11 +181,11 @@ class DataSettings(BaseModel):
         "lower by at least this fraction (0: the lowest error wins outright).",
     )
     ensemble_lstm_share: float | None = Field(
-        None,
+        0.5,
         ge=0,
         le=1,
         description="The LSTM's weight in the ensemble; the fitted comparators share the rest equally "
-        "(none: every member weighs the same).",
+        "(0.25 with three of them: every member the same; unset in a model trained before this setting).",
     )
     max_auto_series: int = Field(
         2000,

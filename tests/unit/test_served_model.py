@@ -251,11 +251,11 @@ def test_the_served_ensemble_weighs_the_lstm_as_the_bundle_records(tmp_path):
     df = monthly()
     out = train_stage(df, settings(tmp_path, **{"data.comparators": "auto_ets,auto_theta,naive"}))
     b = out.bundle
-    assert b.meta["ensemble_lstm_share"] is None  # the members' plain mean by default
+    assert b.meta["ensemble_lstm_share"] == 0.5  # by default the LSTM weighs what the comparators do together
     lstm = forecast_frame(b, df, "lstm")[0]["y_hat"].to_numpy()
-    plain = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()  # (lstm + ets + theta) / 3
-    others = (3 * plain - lstm) / 2  # the comparators' mean
-    b.meta["ensemble_lstm_share"] = 0.6
-    weighted = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()
-    np.testing.assert_allclose(weighted, 0.6 * lstm + 0.4 * others, rtol=1e-9)
-    assert not np.allclose(weighted, plain)
+    half = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()  # lstm / 2 + (ets + theta) / 4
+    others = 2 * half - lstm  # the comparators' mean
+    b.meta["ensemble_lstm_share"] = None  # a bundle written before the setting: the members' plain mean
+    plain = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()
+    np.testing.assert_allclose(plain, (lstm + 2 * others) / 3, rtol=1e-9)
+    assert not np.allclose(plain, half)
