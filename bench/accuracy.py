@@ -3,6 +3,7 @@
     .venv/bin/python bench/accuracy.py                      # every set, seed 0
     .venv/bin/python bench/accuracy.py --sets air_passengers --seeds 5
     .venv/bin/python bench/accuracy.py --set data.val_windows=2   # a setting for every run
+    .venv/bin/python bench/accuracy.py --dump /tmp/fc            # every forecast, for offline comparisons
 
 For every set: all but the last ``horizon`` points of each series go to the real
 ``lstm-forecast run`` (a fresh storage, the defaults, only ``--horizon`` given, as a user would);
@@ -128,6 +129,19 @@ def combination(sf: pd.DataFrame, lstm: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def dump(path: Path, test: pd.DataFrame, sel: pd.DataFrame, lstm: pd.DataFrame, sf: pd.DataFrame) -> None:
+    """Every forecast of one set and seed beside the held-out actuals, one row per point: the served
+    forecast and its model, the LSTM alone and each statistical model (for offline comparisons)."""
+    out = test[["unique_id", "ds", "y"]].reset_index(drop=True)
+    if len(sel) == len(out):
+        out["served"], out["model"] = sel["y_hat"].to_numpy(), sel["model"].to_numpy()
+    out["lstm"] = lstm["y_hat"].to_numpy() if len(lstm) == len(out) else np.nan
+    for c in STATS:
+        out[c] = sf[c].to_numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_parquet(path, index=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="", help="comma-separated set names (default: every set in INDEX.csv)")
@@ -135,6 +149,7 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--set", action="append", default=[], help="setting for every run, e.g. data.val_windows=2")
     ap.add_argument("--out", default="", help="also write every row to this CSV")
+    ap.add_argument("--dump", default="", help="also write every forecast to DIR/<set>-<seed>.parquet")
     a = ap.parse_args()
     index = pd.read_csv(REAL / "INDEX.csv")
     if a.sets:
@@ -164,6 +179,8 @@ def main() -> None:
                         "combo": mase(train, test, combination(sf, lstm), "y_hat", m),
                     }
                     models = sel.drop_duplicates("unique_id")["model"].value_counts().to_dict()
+                    if a.dump:
+                        dump(Path(a.dump) / f"{name}-{seed}.parquet", test, sel, lstm, sf)
                 except Exception as exc:  # a failed run is a result too
                     scores_s = {k: (np.nan, np.nan) for k in ("served", "lstm", "combo")}
                     models = {"error": str(exc)}
