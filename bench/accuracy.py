@@ -120,8 +120,9 @@ def quantile_coverage(test: pd.DataFrame, fc: pd.DataFrame) -> dict[str, float]:
 
 
 def combination(sf: pd.DataFrame, lstm: pd.DataFrame) -> pd.DataFrame:
-    """The mean of the LSTM alone and the three automatic models, step by step (what the served
-    ensemble is, applied to every series): NaN where the LSTM wrote nothing."""
+    """The plain mean of the LSTM alone and the three automatic models, step by step (the served
+    ensemble with every member weighing the same, applied to every series): NaN where the LSTM
+    wrote nothing."""
     out = sf[["unique_id"]].copy()
     members = [sf[c].to_numpy() for c in ("auto_ets", "auto_theta", "auto_arima")]
     members.append(lstm["y_hat"].to_numpy() if len(lstm) == len(sf) else np.full(len(sf), np.nan))
