@@ -49,16 +49,13 @@ def floor_at_zero(y_hat: np.ndarray, never_neg: np.ndarray) -> np.ndarray:
     return np.where(never_neg[:, None] & (y_hat < 0), 0.0, y_hat)
 
 
-def combine(members: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
-    """The weighted mean (``weights`` (K,), equal by default) of the members' forecasts (M, H) that
-    are finite for each pair, the weights renormalised over those present; NaN where none is."""
+def combine(members: list[np.ndarray]) -> np.ndarray:
+    """The mean of the members' forecasts (M, H) that are finite for each pair; NaN where none is."""
     stack = np.stack(members)  # (K, M, H)
     ok = np.isfinite(stack).all(axis=2, keepdims=True)  # (K, M, 1) a member forecasts that pair
-    w = np.ones(len(members)) if weights is None else np.asarray(weights, dtype=np.float64)  # (K,)
-    wk = np.where(ok, w[:, None, None], 0.0)  # (K, M, 1)
-    total = wk.sum(axis=0)  # (M, 1)
+    n = ok.sum(axis=0)  # (M, 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, (np.where(ok, stack, 0.0) * wk).sum(axis=0) / total, np.nan)
+        return np.where(n > 0, np.where(ok, stack, 0.0).sum(axis=0) / n, np.nan)
 
 
 LEVELS = (80, 95)  # the interval levels (%) every forecast carries

@@ -21,15 +21,18 @@ Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (series (M,), origin
 
 
 def ensemble(forecasts: dict[str, np.ndarray], lstm_share: float | None) -> np.ndarray:
-    """The ensemble of the members in ``forecasts`` (model -> (M, H)): where the LSTM forecasts it
-    weighs ``lstm_share`` and the comparators share the rest equally (None: every member the
-    same); where it does not, the comparators' plain mean."""
+    """The ensemble of the members in ``forecasts`` (model -> (M, H)), pair by pair: the LSTM weighs
+    ``lstm_share`` and the comparators that forecast the pair share the rest equally (None: every
+    member the same); where the LSTM or every comparator is missing, the others alone."""
     names = [m for m in ENSEMBLE_MEMBERS if m in forecasts]
-    others = max(len(names) - 1, 1) if LSTM in names else len(names)
-    weights = None
-    if lstm_share is not None:
-        weights = [lstm_share if m == LSTM else (1.0 - lstm_share) / others for m in names]
-    return combine([forecasts[m] for m in names], weights)
+    if lstm_share is None or LSTM not in names or len(names) == 1:
+        return combine([forecasts[m] for m in names])
+    lstm = forecasts[LSTM]  # (M, H)
+    others = combine([forecasts[m] for m in names if m != LSTM])  # (M, H) the comparators that forecast each pair
+    has_lstm = np.isfinite(lstm).all(axis=1, keepdims=True)  # (M, 1)
+    has_others = np.isfinite(others).all(axis=1, keepdims=True)  # (M, 1)
+    both = lstm_share * lstm + (1.0 - lstm_share) * others
+    return np.where(has_lstm & has_others, both, np.where(has_lstm, lstm, others))
 
 
 @dataclass

@@ -137,7 +137,10 @@ def test_the_ensemble_weighs_the_lstm_by_its_share_and_the_comparators_share_the
     np.testing.assert_allclose(half[1], [(3 + 6) / 2] * 2)  # without the LSTM: the others' plain mean
     np.testing.assert_allclose(ensemble(members, None)[0], [(0 + 3 + 6 + 9) / 4] * 2)
     np.testing.assert_allclose(ensemble(members, 1.0)[0], [0.0, 0.0])
+    np.testing.assert_allclose(ensemble(members, 1.0)[1], [(3 + 6) / 2] * 2)  # the others where the LSTM is missing
     assert np.isnan(ensemble({"lstm": members["lstm"]}, 0.5)[1]).all()  # no member: no forecast
+    some = {"lstm": np.array([[0.0, 0.0]]), "auto_ets": np.array([[3.0, 3.0]]), "auto_arima": np.array([[9.0, np.nan]])}
+    np.testing.assert_allclose(ensemble(some, 0.5)[0], [1.5, 1.5])  # AutoARIMA missing: the LSTM still weighs half
 
 
 def test_the_ensembles_bands_are_weighted_as_its_forecast():
