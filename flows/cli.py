@@ -9,7 +9,8 @@ import typing
 from typing import Any
 
 from flows import render
-from tasks.adapters.settings import Settings, load_settings, quiet_environment, redact, secrets_to_env
+from tasks.adapters.secrets import redact, secrets_to_env
+from tasks.adapters.settings import Settings, load_settings, quiet_environment
 
 COMMANDS = {
     "ingest": ("CSV files -> the curated Delta table", ("storage", "ingest", "scale")),

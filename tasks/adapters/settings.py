@@ -4,37 +4,12 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/@\s]*):(?P<secret>[^@/\s]+)@")
-_QUERY = re.compile(
-    r"(?P<head>[?&;](?:password|passwd|pwd|token|secret|access_key|secret_key|sig|signature)=)"
-    r"(?P<secret>[^&;\s]+)",
-    re.IGNORECASE,
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with the credentials of any URI in it masked: ``https://user:***@host``, ``?token=***``."""
-    return _QUERY.sub(r"\g<head>***", _USERINFO.sub(r"\g<head>:***@", text))
-
-
-def secrets_to_env(overrides: dict[str, Any]) -> dict[str, Any]:
-    """``overrides`` without the values that carry credentials (a tracking URI or runner address
-    with a password or token): those move to their ``LSTMF_`` environment variables, which the
-    flows, the deployments served and the torchrun ranks all read, so they never become Prefect
-    flow parameters or a command line. The settings are unchanged."""
-    kept = {}
-    for key, value in overrides.items():
-        if isinstance(value, str) and redact(value) != value:
-            os.environ["LSTMF_" + key.upper().replace(".", "__")] = value
-        else:
-            kept[key] = value
-    return kept
+from tasks.adapters.secrets import redact
 
 
 def flag(*names: str) -> dict:

@@ -14,7 +14,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from lstm_model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle
-from tasks.adapters.settings import Settings, redact
+from tasks.adapters.secrets import redact
+from tasks.adapters.settings import Settings
 from tasks.adapters.storage import Storage
 
 CHAMPION = "champion"

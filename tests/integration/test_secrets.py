@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from tasks.adapters.settings import load_settings, redact, secrets_to_env
+from tasks.adapters.secrets import redact, secrets_to_env
+from tasks.adapters.settings import load_settings
 from tests.conftest import mlflow_client
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
