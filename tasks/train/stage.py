@@ -67,7 +67,6 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         model, stats, cov_stats, _ = evaluated
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
     d = s.data
-    quantiles, share = d.quantile_list(), d.ensemble_lstm_share
     ev = evaluate(
         lstm,
         L,
@@ -78,9 +77,9 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         season,
         names,
         d.ensemble_margin,
-        quantiles,
+        d.quantile_list(),
         nonnegative=d.nonnegative,
-        lstm_share=share,
+        lstm_share=d.ensemble_lstm_share,
     )
     served = _refit(net, tc, packed, covariates, removed_season(plan, s), s, evaluated, key, on_epoch)
     meta = {
