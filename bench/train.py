@@ -200,6 +200,7 @@ LOOP = {
     "lr": 3e-3,
     "weight_decay": 0.0,
     "weight_ema": 0.995,
+    "recency_half_life": 0.0,  # throughput only: every window weighs the same
     "patience": 5,
     "loss": "mse",
     "seed": 0,

@@ -34,6 +34,7 @@ class TrainConfig:
     lr: float  # peak learning rate
     weight_decay: float
     weight_ema: float  # decay per step of the moving average of the weights that is validated and kept (0: off)
+    recency_half_life: float  # windows of L + H steps over which a window's loss weight halves with age (0: off)
     patience: int  # epochs without validation improvement before stopping
     loss: str  # one of LOSSES
     seed: int
@@ -83,10 +84,14 @@ def lr_at(epoch: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def loss_fn(name: str) -> nn.Module:
+def loss_fn(name: str, reduction: str = "mean") -> nn.Module:
     if name not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")
-    return {"mae": nn.L1Loss(), "mse": nn.MSELoss(), "huber": nn.HuberLoss(delta=0.5)}[name]
+    return {
+        "mae": nn.L1Loss(reduction=reduction),
+        "mse": nn.MSELoss(reduction=reduction),
+        "huber": nn.HuberLoss(delta=0.5, reduction=reduction),
+    }[name]
 
 
 def fit(
@@ -96,9 +101,12 @@ def fit(
     val_starts: np.ndarray,
     cfg: TrainConfig,
     on_epoch: Callable[[dict], None] | None = None,
+    train_ages: np.ndarray | None = None,
 ) -> TrainResult:
     """Train on windows of ``data`` (N, F) starting at ``train_starts`` (W,); early-stop on
-    ``val_starts`` (V,) (on the training loss when V = 0). Returns the best weights.
+    ``val_starts`` (V,) (on the training loss when V = 0). Returns the best weights. ``train_ages``
+    (W,): steps from each training window's last target to the newest training target of its
+    series, which weigh the windows when ``cfg.recency_half_life`` is set.
 
     Inside an initialised ``torch.distributed`` process group (``torchrun``), every rank walks the
     same shuffled order and takes its own slice of each global batch of ``batch_size`` windows;
@@ -119,24 +127,33 @@ def fit(
     x_all = torch.as_tensor(data, dtype=torch.float32, device=device)  # (N, F)
     tr = torch.as_tensor(train_starts, dtype=torch.int64, device=device)  # (W,)
     va = torch.as_tensor(val_starts, dtype=torch.int64, device=device)  # (V,)
+    weight_of = None  # (N,) the loss weight of the window starting at each point
+    if cfg.recency_half_life > 0 and train_ages is not None:
+        weight_of = torch.zeros(x_all.shape[0], device=device)
+        ages = torch.as_tensor(train_ages, dtype=torch.float32, device=device)  # (W,)
+        weight_of[tr] = 0.5 ** (ages / (cfg.recency_half_life * window))
     model = LSTMForecaster(net_cfg).to(device)
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda")
-    criterion = loss_fn(cfg.loss)
+    criterion = loss_fn(cfg.loss, reduction="none")
     use_bf16 = device.type == "cuda"
     per_epoch = min(tr.numel(), cfg.max_windows_per_epoch or tr.numel())
     per_epoch -= per_epoch % world  # every rank gets the same number of windows
     bs = max(world, min(cfg.batch_size, per_epoch) // world * world)  # global batch, a multiple of world
     n_batches = math.ceil(per_epoch / bs)
 
-    def step_loss(module: nn.Module, starts: torch.Tensor) -> torch.Tensor:
+    def step_loss(module: nn.Module, starts: torch.Tensor, weighted: bool = False) -> torch.Tensor:
         w = gather(x_all, starts, window)  # (B, L+H, F)
         future = w[:, L:, w.shape[-1] - net_cfg.n_future :] if net_cfg.n_future else None  # (B, H, Ff)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             y_hat = module(w[:, :L], future)  # (B, H)
-        return criterion(y_hat.float(), w[:, L:, 0])  # target: feature 0 of the last H steps
+        err = criterion(y_hat.float(), w[:, L:, 0])  # (B, H) target: feature 0 of the last H steps
+        if weighted and weight_of is not None:
+            k = weight_of[starts]  # (B,)
+            return (err.mean(dim=1) * k).sum() / k.sum()
+        return err.mean()
 
     result = TrainResult(
         model=model, device=str(device), n_train_windows=tr.numel(), n_val_windows=va.numel(), world_size=world
@@ -167,7 +184,7 @@ def fit(
         perm = tr[torch.randperm(tr.numel(), generator=gen, device=device)[:per_epoch]]  # (E,) this epoch's windows
         total = torch.zeros((), device=device)
         for b in range(n_batches):
-            loss = step_loss(net, perm[b * bs : (b + 1) * bs][rank::world])  # this rank's slice
+            loss = step_loss(net, perm[b * bs : (b + 1) * bs][rank::world], weighted=True)  # this rank's slice
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:

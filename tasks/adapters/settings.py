@@ -236,6 +236,13 @@ class TrainingSettings(BaseModel):
         description="Decay per optimizer step of an exponential moving average of the weights, which is "
         "then validated and kept (0: the weights themselves).",
     )
+    recency_half_life: float = Field(
+        4.0,
+        ge=0,
+        description="Weigh each training window's loss by its age: the weight halves every this many "
+        "windows (input_size + horizon steps) back from the newest training target of its series "
+        "(0: every window the same).",
+    )
     patience: int = Field(
         300,
         ge=1,

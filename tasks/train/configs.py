@@ -38,6 +38,7 @@ def train_config(s: Settings) -> TrainConfig:
         lr=t.lr,
         weight_decay=t.weight_decay,
         weight_ema=t.weight_ema,
+        recency_half_life=t.recency_half_life,
         patience=t.patience,
         loss=t.loss,
         seed=t.seed,

@@ -220,6 +220,7 @@ def _fit(
     tr, va = training_windows(observed, packed.offsets, fit_end, val_span, L, H)
     if tr.size == 0:
         return None
+    ages = window_ages(tr, packed, fit_end, L + H)  # (W,) the age that weighs each window's loss
     members = [
         fit(
             net,
@@ -228,6 +229,7 @@ def _fit(
             va,
             replace(tc, seed=tc.seed + 1000 * k, checkpoint=checkpoint_path(s, key + tag, k)),
             on_epoch=on_epoch,
+            train_ages=ages,
         )
         for k in range(s.model.ensemble)
     ]  # a few full trainings, not a loop over data
@@ -257,6 +259,13 @@ def training_windows(
         else np.zeros(0, dtype=np.int64)
     )
     return tr, va
+
+
+def window_ages(starts: np.ndarray, packed: PackedSeries, fit_end: np.ndarray, window: int) -> np.ndarray:
+    """(W,) steps from the last target of each window starting at ``starts`` (W,) to the newest
+    training target of its series (the point before ``fit_end`` (S,))."""
+    sid, pos = packed.series_of_point()[starts], packed.position()[starts]
+    return (np.asarray(fit_end)[sid] - 1 - (pos + window - 1)).astype(np.int64)
 
 
 def _refit(

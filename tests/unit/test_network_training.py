@@ -297,3 +297,42 @@ def test_forecast_packed_raises_when_origin_is_before_input_size():
     with pytest.raises(ValueError, match="input_size"):
         forecast_packed(bundle.build(), p, np.array([L - 1, 40, 40]), bundle.stats)
     forecast_packed(bundle.build(), p, np.array([L, L, L]), bundle.stats)  # exactly input_size is enough
+
+
+def test_window_ages_count_steps_back_from_the_newest_training_target():
+    from tasks.train.stage import window_ages
+
+    p = PackedSeries.from_arrays([np.arange(20.0), np.arange(15.0)])
+    fit_end = np.array([18, 15])
+    starts = window_starts(p.offsets, np.zeros(2, np.int64), fit_end, L + H)
+    ages = window_ages(starts, p, fit_end, L + H)
+    sid = p.series_of_point()[starts]
+    last_target = p.position()[starts] + L + H - 1  # (W,)
+    assert np.array_equal(ages, fit_end[sid] - 1 - last_target)
+    for k in range(2):  # each series' newest window is age 0, its oldest the farthest back
+        assert ages[sid == k].min() == 0 and ages[sid == k].max() == fit_end[k] - (L + H)
+
+
+def test_recency_weighting_ignores_old_windows_when_the_half_life_is_tiny():
+    """With a half-life far below one step, only the newest window of each series carries weight:
+    replacing the older history with anything else leaves the trained weights unchanged; without
+    the weighting the same change moves them."""
+    from tasks.train.stage import window_ages
+
+    p, data, tr, va = sine_dataset()
+    fit_end = p.lengths - 4
+    ages = window_ages(tr, p, fit_end, L + H)
+    newest = np.zeros(data.shape[0], bool)
+    for s in tr[ages == 0]:
+        newest[s : s + L + H] = True
+    newest[np.concatenate([np.arange(v, v + L + H) for v in va])] = True
+    other = np.where(newest[:, None], data, 7.0 * np.cos(np.arange(data.shape[0]))[:, None])  # old points replaced
+    cfg = train_config(epochs=6, batch_size=1024, lr=1e-2, seed=0, recency_half_life=1e-4)
+    a = fit(NET, data, tr, va, cfg, train_ages=ages)
+    b = fit(NET, other, tr, va, cfg, train_ages=ages)
+    for k, v in a.model.state_dict().items():
+        assert torch.allclose(v, b.model.state_dict()[k], atol=1e-6), k
+    flat = train_config(epochs=6, batch_size=1024, lr=1e-2, seed=0)
+    c = fit(NET, data, tr, va, flat, train_ages=ages)
+    d = fit(NET, other, tr, va, flat, train_ages=ages)
+    assert not state_dicts_equal(c.model.state_dict(), d.model.state_dict())
