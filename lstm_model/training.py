@@ -144,15 +144,18 @@ def fit(
     bs = max(world, min(cfg.batch_size, per_epoch) // world * world)  # global batch, a multiple of world
     n_batches = math.ceil(per_epoch / bs)
 
-    def step_loss(module: nn.Module, starts: torch.Tensor, weighted: bool = False) -> torch.Tensor:
+    def step_loss(module: nn.Module, starts: torch.Tensor, batch_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean loss of the windows at ``starts``; with ``batch_weight`` (the age weights summed over the
+        whole global batch, of which ``starts`` is this rank's slice), this rank's share of the batch's
+        weighted mean, scaled so that the gradients averaged over ranks are that of the weighted mean."""
         w = gather(x_all, starts, window)  # (B, L+H, F)
         future = w[:, L:, w.shape[-1] - net_cfg.n_future :] if net_cfg.n_future else None  # (B, H, Ff)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             y_hat = module(w[:, :L], future)  # (B, H)
         err = criterion(y_hat.float(), w[:, L:, 0])  # (B, H) target: feature 0 of the last H steps
-        if weighted and weight_of is not None:
+        if batch_weight is not None and weight_of is not None:
             k = weight_of[starts]  # (B,)
-            return (err.mean(dim=1) * k).sum() / k.sum()
+            return (err.mean(dim=1) * k).sum() * world / batch_weight
         return err.mean()
 
     result = TrainResult(
@@ -184,7 +187,9 @@ def fit(
         perm = tr[torch.randperm(tr.numel(), generator=gen, device=device)[:per_epoch]]  # (E,) this epoch's windows
         total = torch.zeros((), device=device)
         for b in range(n_batches):
-            loss = step_loss(net, perm[b * bs : (b + 1) * bs][rank::world], weighted=True)  # this rank's slice
+            batch = perm[b * bs : (b + 1) * bs]  # (B,) the global batch, the same on every rank
+            weight = weight_of[batch].sum() if weight_of is not None else None
+            loss = step_loss(net, batch[rank::world], weight)  # this rank's slice
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
