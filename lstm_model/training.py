@@ -75,9 +75,14 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def warmup_epochs(cfg: TrainConfig) -> int:
+    """Epochs of the linear learning-rate warm-up at the start of the schedule."""
+    return max(1, int(cfg.warmup_frac * cfg.epochs))
+
+
 def lr_at(epoch: int, cfg: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to ``min_lr_frac * lr`` at the last epoch."""
-    warm = max(1, int(cfg.warmup_frac * cfg.epochs))
+    warm = warmup_epochs(cfg)
     if epoch < warm:
         return cfg.lr * (epoch + 1) / warm
     t = min(1.0, (epoch - warm) / max(1, cfg.epochs - 1 - warm))  # 1 at the last epoch

@@ -160,7 +160,9 @@ class DataSettings(BaseModel):
         ge=0,
         le=1,
         description="The LSTM's weight in the ensemble; the fitted comparators share the rest equally "
-        "(0.25 with three of them: every member the same; unset in a model trained before this setting).",
+        "(0.25 with three of them: every member the same; unset in a model trained before this setting). "
+        "0 for a training whose evaluated network validated best inside the learning-rate warm-up "
+        "(it learnt nothing): the bundle records the share used.",
     )
     max_auto_series: int = Field(
         2000,

@@ -17,7 +17,7 @@ from lstm_model import scaling
 from lstm_model.backtest import levels_for
 from lstm_model.bundle import ModelBundle, features, forecast_at
 from lstm_model.network import Ensemble, NetworkConfig
-from lstm_model.training import TrainConfig, TrainResult, fit
+from lstm_model.training import TrainConfig, TrainResult, fit, warmup_epochs
 from lstm_model.windows import PackedSeries, complete, window_starts
 from tasks.adapters.curated import Curated
 from tasks.adapters.plots import forecast_plot
@@ -67,6 +67,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         model, stats, cov_stats, _ = evaluated
         lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
     d = s.data
+    share = lstm_share(d.ensemble_lstm_share, evaluated[0] if evaluated else None, tc)
     ev = evaluate(
         lstm,
         L,
@@ -79,7 +80,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         d.ensemble_margin,
         d.quantile_list(),
         nonnegative=d.nonnegative,
-        lstm_share=d.ensemble_lstm_share,
+        lstm_share=share,
     )
     served = _refit(net, tc, packed, covariates, removed_season(plan, s), s, evaluated, key, on_epoch)
     meta = {
@@ -101,7 +102,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         "fallback": ev.fallback,
         "default_model": ev.default,
         "default_fallback": ev.default_fallback,
-        LSTM_SHARE: d.ensemble_lstm_share,  # the LSTM's weight in the ensemble (None: the members' plain mean)
+        LSTM_SHARE: share,  # the LSTM's weight in the ensemble (None: the members' plain mean)
         "n_windows": W,
         "features": plan.features.to_dict(),  # the covariates by kind: what forecasting builds again
     }
@@ -140,6 +141,15 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         ev,
         evaluated[1] if evaluated else None,
     )
+
+
+def lstm_share(share: float | None, evaluated: TrainResult | None, tc: TrainConfig) -> float | None:
+    """The LSTM's weight in the ensemble: ``share``, or none at all when the evaluated network's best
+    validation epoch lies inside the learning-rate warm-up (it learnt nothing validation rewards: its
+    weights are near their initialisation, whose forecast is the window's last value)."""
+    if evaluated is not None and evaluated.best_epoch < warmup_epochs(tc):
+        return 0.0
+    return share
 
 
 def _counts(freqs: np.ndarray) -> dict[str, int]:

@@ -259,3 +259,32 @@ def test_the_served_ensemble_weighs_the_lstm_as_the_bundle_records(tmp_path):
     plain = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()
     np.testing.assert_allclose(plain, (lstm + 2 * others) / 3, rtol=1e-9)
     assert not np.allclose(plain, half)
+
+
+def test_an_lstm_that_learnt_nothing_gets_no_weight_in_the_served_ensemble(tmp_path):
+    """A learning rate too small to move the weights: the best validation epoch is the first, inside the
+    warm-up, so the bundle records no LSTM share and the served ensemble is the comparators' mean."""
+    df = monthly()
+    s = settings(tmp_path, **{"data.comparators": "auto_ets,auto_theta,naive", "training.lr": 1e-12})
+    b = train_stage(df, s).bundle
+    assert b.meta["ensemble_lstm_share"] == 0.0
+    alone = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()
+    lstm = forecast_frame(b, df, "lstm")[0]["y_hat"].to_numpy()
+    b.meta["ensemble_lstm_share"] = 0.5
+    half = forecast_frame(b, df, "ensemble")[0]["y_hat"].to_numpy()
+    np.testing.assert_allclose(alone, 2 * half - lstm, rtol=1e-9)  # (ets + theta) / 2
+    assert not np.allclose(alone, half)
+
+
+def test_the_lstm_share_is_dropped_only_when_the_best_epoch_lies_in_the_warm_up():
+    from lstm_model.training import TrainResult, warmup_epochs
+    from tasks.train.stage import lstm_share
+    from tests.conftest import train_config
+
+    tc = train_config(epochs=300)
+    warm = warmup_epochs(tc)
+    assert warm == 15
+    assert lstm_share(0.5, TrainResult(model=None, best_epoch=warm - 1), tc) == 0.0
+    assert lstm_share(None, TrainResult(model=None, best_epoch=0), tc) == 0.0
+    assert lstm_share(0.5, TrainResult(model=None, best_epoch=warm), tc) == 0.5
+    assert lstm_share(0.5, None, tc) == 0.5  # no evaluated network: the setting
