@@ -203,6 +203,7 @@ LOOP = {
     "recency_half_life": 0.0,  # throughput only: every window weighs the same
     "patience": 5,
     "loss": "mse",
+    "flip_share": 0.0,
     "seed": 0,
     "device": "auto",
     "max_windows_per_epoch": None,

@@ -37,6 +37,7 @@ class TrainConfig:
     recency_half_life: float  # windows of L + H steps over which a window's loss weight halves with age (0: off)
     patience: int  # epochs without validation improvement before stopping
     loss: str  # one of LOSSES
+    flip_share: float  # share of training windows whose target is mirrored about its last input value
     seed: int
     device: str
     max_windows_per_epoch: int | None  # sample this many training windows per epoch (None: all)
@@ -149,11 +150,15 @@ def fit(
     bs = max(world, min(cfg.batch_size, per_epoch) // world * world)  # global batch, a multiple of world
     n_batches = math.ceil(per_epoch / bs)
 
-    def step_loss(module: nn.Module, starts: torch.Tensor, batch_weight: torch.Tensor | None = None) -> torch.Tensor:
+    def step_loss(
+        module: nn.Module, starts: torch.Tensor, batch_weight: torch.Tensor | None = None, flip: bool = False
+    ) -> torch.Tensor:
         """Mean loss of the windows at ``starts``; with ``batch_weight`` (the age weights summed over the
         whole global batch, of which ``starts`` is this rank's slice), this rank's share of the batch's
         weighted mean, scaled so that the gradients averaged over ranks are that of the weighted mean."""
         w = gather(x_all, starts, window)  # (B, L+H, F)
+        if flip:
+            w = _mirrored(w, L, cfg.flip_share, gen)  # (B, L+H, F)
         future = w[:, L:, w.shape[-1] - net_cfg.n_future :] if net_cfg.n_future else None  # (B, H, Ff)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             y_hat = module(w[:, :L], future)  # (B, H)
@@ -194,7 +199,7 @@ def fit(
         for b in range(n_batches):
             batch = perm[b * bs : (b + 1) * bs]  # (B,) the global batch, the same on every rank
             weight = weight_of[batch].sum() if weight_of is not None else None
-            loss = step_loss(net, batch[rank::world], weight)  # this rank's slice
+            loss = step_loss(net, batch[rank::world], weight, cfg.flip_share > 0)  # this rank's slice
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -242,6 +247,16 @@ def fit(
     model.load_state_dict(state["best"])
     model.eval()
     return result
+
+
+def _mirrored(w: torch.Tensor, L: int, share: float, gen: torch.Generator) -> torch.Tensor:
+    """w (B, L+H, F) with the target (feature 0) of a random ``share`` of the windows mirrored about
+    its last input value, y -> 2 last - y: a rise becomes a fall. The drift the network can learn
+    without reading it from the window shrinks by a factor 1 - 2 share (half: none)."""
+    flip = torch.rand(w.shape[0], generator=gen, device=w.device) < share  # (B,)
+    last = w[:, L - 1 : L, 0]  # (B, 1)
+    target = torch.where(flip[:, None], 2 * last - w[..., 0], w[..., 0])  # (B, L+H)
+    return torch.cat([target[..., None], w[..., 1:]], dim=-1)
 
 
 @torch.no_grad()

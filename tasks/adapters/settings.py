@@ -252,6 +252,14 @@ class TrainingSettings(BaseModel):
         "default runs the whole schedule; the best validation epoch is restored either way).",
     )
     loss: Literal["mae", "mse", "huber"] = Field("mse", description="Training loss on scaled values.")
+    flip_share: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="Share of the training windows whose target is mirrored about the window's last value "
+        "(a rise becomes a fall): the drift the network learns without reading it from the window shrinks "
+        "by a factor 1 - 2 x this share (0.5: none).",
+    )
     seed: int = Field(0, description="Random seed (runs are reproducible on CPU).")
     device: str = Field("auto", description="auto (cuda -> mps -> cpu), cpu, cuda, cuda:1, mps.")
     max_windows_per_epoch: int | None = Field(

@@ -41,6 +41,7 @@ def train_config(s: Settings) -> TrainConfig:
         recency_half_life=t.recency_half_life,
         patience=t.patience,
         loss=t.loss,
+        flip_share=t.flip_share,
         seed=t.seed,
         device=t.device,
         max_windows_per_epoch=t.max_windows_per_epoch,

@@ -30,8 +30,9 @@ class Trial:
 
 
 def search_space(trial, season: int, horizon: int) -> dict[str, Any]:
-    """Input window in seasons (at least the horizon), width, depth, learning rate, loss, and whether
-    the network reads deseasonalised windows (the validation loss is on the series either way)."""
+    """Input window in seasons (at least the horizon), width, depth, learning rate, loss, whether
+    the network reads deseasonalised windows (the validation loss is on the series either way), and
+    the share of mirrored training windows (whether the training part's drift carries on)."""
     base = max(season, horizon)
     return {
         "data.input_size": base * trial.suggest_categorical("input_seasons", [1, 2, 3]),
@@ -40,6 +41,7 @@ def search_space(trial, season: int, horizon: int) -> dict[str, Any]:
         "training.lr": trial.suggest_float("lr", 1e-3, 1e-2, log=True),
         "training.loss": trial.suggest_categorical("loss", ["mse", "mae", "huber"]),
         "model.deseasonalise": trial.suggest_categorical("deseasonalise", [True, False]),
+        "training.flip_share": trial.suggest_categorical("flip_share", [0.0, 0.25, 0.5]),
     }
 
 

@@ -336,3 +336,35 @@ def test_recency_weighting_ignores_old_windows_when_the_half_life_is_tiny():
     c = fit(NET, data, tr, va, flat, train_ages=ages)
     d = fit(NET, other, tr, va, flat, train_ages=ages)
     assert not state_dicts_equal(c.model.state_dict(), d.model.state_dict())
+
+
+def test_mirrored_windows_reflect_the_target_about_the_last_input_value():
+    from lstm_model.training import _mirrored
+
+    w = torch.randn(64, L + H, 3)  # (B, L+H, F)
+    gen = torch.Generator().manual_seed(0)
+    out = _mirrored(w, L, 0.5, gen)
+    last = w[:, L - 1, 0]  # (B,)
+    flipped = ~torch.isclose(out[:, :, 0], w[:, :, 0]).all(dim=1)  # (B,)
+    assert 10 < int(flipped.sum()) < 54  # about half, drawn
+    assert torch.allclose(out[flipped, :, 0], 2 * last[flipped, None] - w[flipped, :, 0])
+    assert torch.equal(out[:, L - 1, 0], last)  # the window's last value stays where it was
+    assert torch.equal(out[..., 1:], w[..., 1:])  # covariates are never mirrored
+    assert torch.equal(_mirrored(w, L, 0.0, gen), w)
+
+
+def test_mirrored_training_reads_the_drift_from_the_window():
+    """Trained on one rising line, the network forecasts a rise whatever the window shows; with half
+    the windows mirrored it forecasts a falling window falling."""
+    line = 0.05 * np.arange(120.0)  # (N,) one series, scaled units
+    starts = np.arange(0, 100 - (L + H) + 1)
+    val = np.arange(100 - (L + H) + 1, 120 - (L + H) + 1)
+    falling = torch.as_tensor(-0.05 * np.arange(L + H), dtype=torch.float32)  # (L+H,)
+    errors = {}
+    for share in (0.0, 0.5):
+        cfg = train_config(epochs=60, batch_size=32, lr=1e-2, seed=0, patience=100, flip_share=share)
+        res = fit(NET, line[:, None], starts, val, cfg)
+        with torch.no_grad():
+            y_hat = res.model(falling[None, :L, None])[0]  # (H,)
+        errors[share] = float((y_hat - falling[L:]).abs().mean())
+    assert errors[0.5] < 0.5 * errors[0.0], errors
