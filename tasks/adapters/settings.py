@@ -258,7 +258,8 @@ class TrainingSettings(BaseModel):
         le=0.5,
         description="Share of the training windows whose target is mirrored about the window's last value "
         "(a rise becomes a fall): the drift the network learns without reading it from the window shrinks "
-        "by a factor 1 - 2 x this share (0.5: none).",
+        "by a factor 1 - 2 x this share (0.5: none). Covariates are not mirrored, so in those windows their "
+        "effect on the target is reversed: meant for target-only networks.",
     )
     seed: int = Field(0, description="Random seed (runs are reproducible on CPU).")
     device: str = Field("auto", description="auto (cuda -> mps -> cpu), cpu, cuda, cuda:1, mps.")
