@@ -49,15 +49,6 @@ def floor_at_zero(y_hat: np.ndarray, never_neg: np.ndarray) -> np.ndarray:
     return np.where(never_neg[:, None] & (y_hat < 0), 0.0, y_hat)
 
 
-def combine(members: list[np.ndarray]) -> np.ndarray:
-    """The mean of the members' forecasts (M, H) that are finite for each pair; NaN where none is."""
-    stack = np.stack(members)  # (K, M, H)
-    ok = np.isfinite(stack).all(axis=2, keepdims=True)  # (K, M, 1) a member forecasts that pair
-    n = ok.sum(axis=0)  # (M, 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(ok, stack, 0.0).sum(axis=0) / n, np.nan)
-
-
 LEVELS = (80, 95)  # the interval levels (%) every forecast carries
 
 

@@ -24,7 +24,7 @@ from tasks.series.frequency import future_dates, seasons
 from tasks.series.prepare import prepare, to_frame
 from tasks.train import comparators
 from tasks.train.evaluate import ENSEMBLE, ENSEMBLE_MEMBERS, LSTM, served_models
-from tasks.train.pairs import LSTM_SHARE, ensemble
+from tasks.train.pairs import LSTM_SHARE, ensemble, pooled_bands
 
 
 def forecast_frame(
@@ -43,7 +43,7 @@ def forecast_frame(
     input_size, a series it has no weights for) the series' best comparator forecasts it, fitted
     on the series' whole history; the ensemble is the weighted mean of its members that forecast (the
     bundle's ``ensemble_lstm_share``). LSTM intervals are conformal, the comparators' their own, the
-    ensemble's the same mean of its members';
+    ensemble's the quantiles of its members' pooled distributions (``pooled_bands``);
     a model that served enough validation points has its bands shifted as they measured there
     (the bundle's ``band_shift``).
 
@@ -76,9 +76,10 @@ def forecast_frame(
     floor = never_negative(p, np.arange(p.n_series), p.lengths) & bool(meta.get("nonnegative"))  # (S,)
     fc = {name: {key: floor_at_zero(v, floor) for key, v in out.items()} for name, out in fc.items()}
     share = meta.get(LSTM_SHARE)  # a bundle written before the LSTM's share: the members' plain mean
-    fc[ENSEMBLE] = {
-        key: ensemble({m: fc[m][key] for m in ENSEMBLE_MEMBERS if m in fc}, share) for key in ("y_hat", *band_keys)
-    }
+    members = [m for m in ENSEMBLE_MEMBERS if m in fc]
+    points = {m: fc[m]["y_hat"] for m in members}
+    fc[ENSEMBLE] = {"y_hat": ensemble(points, share)}
+    fc[ENSEMBLE] |= pooled_bands(points, {m: {k: fc[m][k] for k in band_keys} for m in members}, share)
     point = np.full((p.n_series, H), np.nan)
     bands = {key: np.full((p.n_series, H), np.nan) for key in band_keys}
     used = np.full(p.n_series, "", dtype=object)

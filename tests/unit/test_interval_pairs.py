@@ -83,13 +83,16 @@ def test_served_bands_follow_the_model_of_each_pair_and_their_coverage_is_counte
     bands = served_bands(test, which, half, (80,))
     np.testing.assert_allclose(bands["lo_80"][0], [0.5, 0.0])  # lstm: 1 - 0.5 x 1, 1 - 1 x 1
     np.testing.assert_allclose(bands["hi_80"][1], [4.0, 4.0])  # the comparator's own band
-    # the ensemble: the mean of its members' bands, the LSTM's floored first ([0, 0] and [0.5, 2])
-    np.testing.assert_allclose(bands["lo_80"][2], [(0.0 - 4.0) / 2, (0.0 - 4.0) / 2])
-    np.testing.assert_allclose(bands["hi_80"][2], [(0.5 + 4.0) / 2, (2.0 + 4.0) / 2])
+    # the ensemble: the quantiles of its members' pooled distributions, the LSTM's floored first ([0, 0], [0.5, 2])
+    lstm_bands = {"lo_80": np.array([0.0, 0.0]), "hi_80": np.array([0.5, 2.0])}
+    for h in range(2):
+        for key, q in (("lo_80", 0.1), ("hi_80", 0.9)):
+            want = mixture_quantile(q, [0.5, 0.5], [y_hat["lstm"][2, h], 0.0], [lstm_bands, ets], h, 80)
+            np.testing.assert_allclose(bands[key][2, h], want, atol=1e-9)
     point = np.array([[1.0, 1.0], [0.0, 0.0], [0.5, 0.5]])
     got = intervals.coverage_of(y, point, bands, (0.1, 0.5, 0.9), "selected")
     assert got["selected_coverage_points"] == 5
-    # inside [lo, hi]: (1 in [0.5, 1.5]) (2 in [0, 2]) (3 in [-4, 4]) (0 in [-2, 2.25]) (0 in [-2, 3])
+    # inside [lo, hi]: (1 in [0.5, 1.5]) (2 in [0, 2]) (3 in [-4, 4]) (0 in [-2.6, 2.6]) (0 in [-2.6, 2.8])
     assert got["selected_coverage_80"] == 1.0
     assert got["selected_quantile_coverage_q50"] == 3 / 5  # 1 <= 1, 2 > 1, 3 > 0, 0 <= 0.5, 0 <= 0.5
     assert got["selected_quantile_coverage_q10"] == 0 / 5
@@ -143,12 +146,77 @@ def test_the_ensemble_weighs_the_lstm_by_its_share_and_the_comparators_share_the
     np.testing.assert_allclose(ensemble(some, 0.5)[0], [1.5, 1.5])  # AutoARIMA missing: the LSTM still weighs half
 
 
-def test_the_ensembles_bands_are_weighted_as_its_forecast():
+def test_the_ensembles_bands_pool_its_members_weighted_as_its_forecast():
     y = np.zeros((1, 2))
     y_hat = {"lstm": np.array([[2.0, 2.0]]), "auto_ets": np.array([[0.0, 0.0]])}
     y_hat["ensemble"] = 0.75 * y_hat["lstm"] + 0.25 * y_hat["auto_ets"]  # as pairs_at combines them
     ets = {"lo_80": np.full((1, 2), -4.0), "hi_80": np.full((1, 2), 4.0)}
     test = Pairs(np.arange(1), np.full(1, 10), y, np.ones(1), y_hat, {"auto_ets": ets}, lstm_share=0.75)
     bands = served_bands(test, np.array(["ensemble"], dtype=object), {80: np.array([1.0, 1.0])}, (80,))
-    np.testing.assert_allclose(bands["lo_80"][0], [0.75 * 1.0 + 0.25 * -4.0] * 2)
-    np.testing.assert_allclose(bands["hi_80"][0], [0.75 * 3.0 + 0.25 * 4.0] * 2)
+    lstm = {"lo_80": np.full((1, 2), 1.0), "hi_80": np.full((1, 2), 3.0)}
+    for key, q in (("lo_80", 0.1), ("hi_80", 0.9)):
+        want = mixture_quantile(q, [0.75, 0.25], [2.0, 0.0], [{k: v[0] for k, v in lstm.items()}, ets], 0, 80)
+        np.testing.assert_allclose(bands[key][0], [want, want], atol=1e-9)
+
+
+def mixture_quantile(q: float, w: list[float], mu: list[float], bands: list[dict], h: int, level: int) -> float:
+    """The ``q`` quantile of a mixture of two-piece normals through each member's point and bands, solved
+    with scipy's root finder (an independent check of the bisection)."""
+    from scipy import optimize, stats
+
+    z = stats.norm.ppf(0.5 + level / 200)
+    lo = [np.ravel(b[f"lo_{level}"])[h] for b in bands]
+    hi = [np.ravel(b[f"hi_{level}"])[h] for b in bands]
+
+    def member(x: float, m: int) -> float:
+        s = (mu[m] - lo[m]) / z if x < mu[m] else (hi[m] - mu[m]) / z
+        return float(stats.norm.cdf((x - mu[m]) / s)) if s > 0 else float(x >= mu[m])
+
+    return optimize.brentq(lambda x: sum(w[m] * member(x, m) for m in range(len(w))) - q, -100.0, 100.0, xtol=1e-12)
+
+
+def test_the_pool_of_one_member_or_of_equal_members_is_that_member():
+    from tasks.train.pairs import pooled_bands
+
+    point = np.array([[1.0, 5.0], [2.0, 2.0]])  # (M, H)
+    ets = {"lo_80": point - [[1.0, 3.0]], "hi_80": point + [[2.0, 0.5]], "lo_95": point - 4.0, "hi_95": point + 4.0}
+    missing = {k: np.full_like(point, np.nan) for k in ets}
+    alone = pooled_bands(
+        {"auto_ets": point, "lstm": np.full_like(point, np.nan)}, {"auto_ets": ets, "lstm": missing}, 0.5
+    )
+    same = pooled_bands({"auto_ets": point, "auto_theta": point}, {"auto_ets": ets, "auto_theta": ets}, None)
+    for got in (alone, same):
+        assert set(got) == set(ets)
+        for k in ets:
+            np.testing.assert_allclose(got[k], ets[k], atol=1e-9)
+
+
+def test_members_that_disagree_widen_the_pool_within_their_own_bands():
+    from tasks.train.pairs import pooled_bands
+
+    rng = np.random.default_rng(0)
+    points = {m: rng.normal(size=(50, 3)) * 3 for m in ("lstm", "auto_ets", "auto_theta")}
+    bands = {
+        m: {"lo_80": p - rng.uniform(0.5, 2, p.shape), "hi_80": p + rng.uniform(0.5, 2, p.shape)}
+        for m, p in points.items()
+    }
+    got = pooled_bands(points, bands, 0.5)
+    stack = {k: np.stack([bands[m][k] for m in points]) for k in ("lo_80", "hi_80")}  # (K, M, H)
+    for k in stack:
+        assert (got[k] >= stack[k].min(axis=0) - 1e-9).all() and (got[k] <= stack[k].max(axis=0) + 1e-9).all()
+    mean = {k: 0.5 * v[0] + 0.25 * v[1] + 0.25 * v[2] for k, v in stack.items()}  # the weighted mean of the bands
+    assert ((got["hi_80"] - got["lo_80"]) > (mean["hi_80"] - mean["lo_80"])).mean() > 0.9
+    draws = np.concatenate(  # the mixture sampled: half the LSTM's, a quarter each comparator's
+        [
+            np.where(
+                rng.uniform(size=(n, 50, 3)) < 0.5,
+                points[m]
+                + (bands[m]["lo_80"] - points[m]) * rng.normal(size=(n, 50, 3)).__abs__() / 1.2815515655446004,
+                points[m]
+                + (bands[m]["hi_80"] - points[m]) * rng.normal(size=(n, 50, 3)).__abs__() / 1.2815515655446004,
+            )
+            for m, n in (("lstm", 40_000), ("auto_ets", 20_000), ("auto_theta", 20_000))
+        ]
+    )
+    np.testing.assert_allclose(np.mean(draws <= got["lo_80"][None], axis=0), 0.1, atol=0.01)
+    np.testing.assert_allclose(np.mean(draws <= got["hi_80"][None], axis=0), 0.9, atol=0.01)
