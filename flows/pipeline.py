@@ -38,6 +38,8 @@ def pipeline_flow(
     """1. ingest  2. train (registers, gates the champion)  3. forecast with the champion; ingest and
     forecast fan out under the task runner chosen in the settings (``scale.runner``)."""
     ingest = with_runner(ingest_flow, overrides)(input=input, storage=storage, overrides=overrides)
+    if why := ingest.nothing_curated():
+        raise ValueError(why)
     train = train_flow(
         storage=storage, horizon=horizon, input_size=input_size, epochs=epochs, seed=seed, overrides=overrides
     )

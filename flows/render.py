@@ -135,9 +135,16 @@ def metrics_table(m: dict[str, float], models: list[str], markdown: bool = False
         head
         + "\n"
         + "\n".join(
-            f"  {k.upper():6s}" + "".join(f"{m.get(f'{c}_{k}', float('nan')):>{width}.4f}" for c in cols) for k in keys
+            f"  {k.upper():6s}" + "".join(_cell(m.get(f"{c}_{k}", float("nan")), width) for c in cols) for k in keys
         )
     )
+
+
+def _cell(v: float, width: int) -> str:
+    """A number right-aligned in ``width`` characters with a space before it: 4 decimals, or 4
+    significant digits where that would not fit (a series in the billions)."""
+    text = f"{v:.4f}"
+    return f"{text if len(text) < width else f'{v:.4g}':>{width}}"
 
 
 # --- Prefect artifacts (tables stay lists of plain dicts)

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-TIME_NAMES = {"ds", "date", "time", "timestamp", "datetime", "month", "period", "week", "day", "dt"}
+TIME_NAMES = {
+    *("ds", "date", "time", "timestamp", "datetime", "month", "period", "week", "day", "dt"),
+    *("year", "quarter", "dates", "date_time", "time_stamp", "yearmonth"),
+}
 ID_NAMES = {"unique_id", "series_id", "id", "series", "item_id", "key", "sku", "name"}
 VALUE_NAMES = {"y", "value", "target", "values"}
 TIME_FORMATS = (
@@ -31,6 +34,7 @@ TIME_FORMATS = (
     "%Y%m%d",
     "%Y",
 )
+DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d"))  # never a plain number
 NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
 HEAD_BYTES = 1 << 20
@@ -157,12 +161,12 @@ def _decimal_comma(sample: pd.DataFrame) -> bool:
     return bool(s.str.fullmatch(r"-?[\d.]*\d,\d+").mean() > 0.3)
 
 
-def _time_format(col: pd.Series, dayfirst: bool) -> str | None:
+def _time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_FORMATS) -> str | None:
     s = col.str.strip()
     s = s[s != ""].head(500)
-    formats = [
-        f for f in TIME_FORMATS if not (dayfirst and f.startswith("%m/")) and not (not dayfirst and f.startswith("%d/"))
-    ]
+    formats = tuple(
+        f for f in formats if not (dayfirst and f.startswith("%m/")) and not (not dayfirst and f.startswith("%d/"))
+    )
     best, best_ok = None, 0.0
     for fmt in formats:
         ok = pd.to_datetime(s, format=fmt, errors="coerce", utc="%z" in fmt).notna().mean()
@@ -179,18 +183,25 @@ def _pick_time(raw: pd.DataFrame, time_col: str | None) -> str:
     named = [c for c in raw.columns if c.lower() in TIME_NAMES]
     if len(named) == 1:
         return named[0]
-    parsed = [
-        c
-        for c in raw.columns
-        if not raw[c].str.strip().str.fullmatch(r"[-+]?[\d.,]+").all()
-        and pd.to_datetime(raw[c].head(50), errors="coerce", format="mixed", utc=True).notna().mean() >= 0.9
-    ]
+    parsed = [c for c in raw.columns if _looks_like_time(raw[c].head(50))]
     if len(parsed) == 1:
         return parsed[0]
     cands = named or parsed
     raise FileRejected(
         "ambiguous_time" if cands else "no_time_column",
         f"cannot tell the timestamp column (candidates: {cands or 'none'}); set --time-col",
+    )
+
+
+def _looks_like_time(col: pd.Series) -> bool:
+    """Dates under a name that does not say so: a strict format that is not a plain number ("%Y" and
+    "%Y%m%d" would read counts as years), or flexible parsing of text that is not number-like."""
+    s = col.str.strip()
+    if _time_format(s, dayfirst=False, formats=DATED_FORMATS) or _time_format(s, dayfirst=True, formats=DATED_FORMATS):
+        return True
+    return (
+        not s.str.fullmatch(r"[-+]?[\d.,]+").all()
+        and pd.to_datetime(s, errors="coerce", format="mixed", utc=True).notna().mean() >= 0.9
     )
 
 

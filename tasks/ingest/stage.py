@@ -67,6 +67,14 @@ class IngestSummary:
     curated_path: str
     maintenance: dict = field(default_factory=dict)  # what :func:`tasks.ingest.commit.maintain` did
 
+    def nothing_curated(self) -> str | None:
+        """Why there is nothing to train on after this ingest (None: there is): no curated table,
+        and each rejected file with its reason."""
+        if self.curated_version is not None:
+            return None
+        why = [f"{f['file']}: {f['reason']}" for f in self.files if f.get("status") == "rejected"]
+        return "nothing was ingested" + (": " + "; ".join(why[:5]) if why else ": no input file found")
+
 
 @dataclass
 class FileResult:

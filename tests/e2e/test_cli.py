@@ -62,3 +62,15 @@ def test_run_on_a_long_multi_series_csv(tmp_path, long_csv):
 def test_bad_option_is_a_clear_error():
     out = cli("train", "--epochs", "zero")
     assert out.returncode == 2 and "invalid int value" in out.stderr
+
+
+def test_run_on_a_file_it_cannot_read_says_why_and_trains_nothing(tmp_path):
+    steps = tmp_path / "steps.csv"
+    steps.write_text("t,value\n" + "".join(f"{i},{100 + i % 12}\n" for i in range(1, 61)))
+    storage = tmp_path / "storage"
+    out = cli("run", "--input", str(steps), "--storage", str(storage), "--horizon", "6", "--no-progress")
+    assert out.returncode != 0
+    error = next((line for line in out.stderr.splitlines() if line.startswith("lstm-forecast run: error:")), "")
+    assert "nothing was ingested" in error and str(steps) in error and "no_time_column" in error, out.stderr[-2000:]
+    assert "run ingest first" not in out.stderr
+    assert not (storage / "forecasts").exists() and not (storage / "mlflow.db").exists()

@@ -188,3 +188,28 @@ def test_two_numeric_non_standard_columns_are_ambiguous_until_value_col_is_given
     assert rows(p) == [("a", "2020-01-01", 5.0), ("a", "2020-01-02", 6.0), ("b", "2020-01-01", 7.0)]
     q = parse_csv(payload, "shop.csv", value_col="price")
     assert [y for _, _, y in rows(q)] == [1.0, 2.0, 3.0]
+
+
+def test_a_year_column_of_integers_is_the_timestamp():
+    payload = b"year,flow\n1871,1120\n1872,1160\n1873,963\n"
+    p = parse_csv(payload, "nile.csv")
+    assert p.shape == "single"
+    assert rows(p) == [("nile", "1871-01-01", 1120.0), ("nile", "1872-01-01", 1160.0), ("nile", "1873-01-01", 963.0)]
+
+
+def test_day_first_dotted_dates_under_any_name_with_decimal_commas():
+    payload = b"Datum;Wert\n01.01.2015;102,5\n01.02.2015;105,25\n01.03.2015;1.001,5\n"
+    p = parse_csv(payload, "umsatz.csv")
+    assert p.shape == "single" and p.bad_rows == []
+    assert rows(p) == [
+        ("umsatz", "2015-01-01", 102.5),
+        ("umsatz", "2015-02-01", 105.25),
+        ("umsatz", "2015-03-01", 1001.5),
+    ]
+
+
+def test_a_column_of_plain_numbers_is_never_taken_for_dates():
+    payload = b"t,value\n1,101.5\n2,104.6\n3,99.0\n"
+    with pytest.raises(FileRejected) as exc:
+        parse_csv(payload, "steps.csv")
+    assert exc.value.code == "no_time_column"

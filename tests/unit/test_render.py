@@ -3,7 +3,7 @@ future-values file gave."""
 
 from __future__ import annotations
 
-from flows.render import forecast_markdown, forecast_text
+from flows.render import forecast_markdown, forecast_text, metrics_table
 from tasks.forecast.future import FutureSummary
 from tasks.forecast.stage import ForecastResult
 
@@ -70,3 +70,12 @@ def test_the_training_summaries_give_the_lstm_and_the_served_coverage():
     assert "Served intervals (each series' model), empirical coverage on the test windows: 80 %: 50.0%" in md
     assert "Served quantile coverage (share of test actuals at or below each quantile): q10 25.0%, q90 75.0%" in md
     assert "LSTM quantile coverage (share of test actuals at or below each quantile): q10 12.5%" in md
+
+
+def test_the_metrics_table_keeps_its_columns_apart_for_series_in_the_billions():
+    m = {f"{c}_{k}": v for c in ("lstm", "selected") for k, v in (("mae", 8.3e9), ("rmse", 9.6e11), ("mase", 0.72))}
+    text = metrics_table(m, ["lstm"])
+    rmse = next(line for line in text.splitlines() if line.strip().startswith("RMSE")).split()
+    assert rmse == ["RMSE", "9.6e+11", "9.6e+11"]
+    mase = next(line for line in text.splitlines() if line.strip().startswith("MASE")).split()
+    assert mase == ["MASE", "0.7200", "0.7200"]
