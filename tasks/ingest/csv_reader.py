@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tasks.ingest.sniff import NON_FINITE, NUMBER, Layout
+from tasks.ingest.sniff import NON_FINITE, NUMBER, THOUSANDS, Layout
 
 MAX_BAD_DETAILS = 10_000  # bad rows described one by one per file; all are counted
 
@@ -219,6 +219,8 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
     if decimal_comma:
         t = pc.replace_substring(pc.replace_substring(t, ".", ""), ",", ".")
     t = pc.replace_substring_regex(t, r'^"|"$', "")
+    if not decimal_comma:  # 1,234.5 -> 1234.5
+        t = pc.if_else(pc.match_substring_regex(t, THOUSANDS), pc.replace_substring(t, ",", ""), t)
     number = pc.match_substring_regex(t, NUMBER)
     values = pc.cast(pc.if_else(number, t, pa.scalar("0")), pa.float64())
     ok = pc.and_(number, pc.is_finite(values))  # a digit string too long for float64 overflows to inf

@@ -36,6 +36,7 @@ TIME_FORMATS = (
 )
 DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d"))  # never a plain number
 NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+THOUSANDS = r"^\s*[-+]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"  # 1,234.5: a comma-delimited file quotes it
 NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
 HEAD_BYTES = 1 << 20
 
@@ -153,6 +154,8 @@ def _mostly_numeric(col: pd.Series, decimal_comma: bool, frac: float = 0.5) -> b
         return False
     if decimal_comma:
         s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        s = s.where(~s.str.fullmatch(THOUSANDS[1:-1]), s.str.replace(",", "", regex=False))
     return bool(s.str.fullmatch(NUMBER[1:-1].replace(r"\s*", "")).mean() >= frac)
 
 

@@ -213,3 +213,15 @@ def test_a_column_of_plain_numbers_is_never_taken_for_dates():
     with pytest.raises(FileRejected) as exc:
         parse_csv(payload, "steps.csv")
     assert exc.value.code == "no_time_column"
+
+
+def test_quoted_thousands_separators_in_a_comma_delimited_file():
+    payload = b'date,sales\r\n2020-01-01,"5,000.3"\r\n2020-02-01,"12,345"\r\n2020-03-01,987.5\r\n2020-04-01,"1,2"\r\n'
+    p = parse_csv(payload, "sales.csv")
+    assert p.shape == "single"
+    assert rows(p) == [
+        ("sales", "2020-01-01", 5000.3),
+        ("sales", "2020-02-01", 12345.0),
+        ("sales", "2020-03-01", 987.5),
+    ]
+    assert [(r["line"], r["code"], r["column"]) for r in p.bad_rows] == [(5, "bad_value", "sales")]
