@@ -10,9 +10,12 @@ import pandas as pd
 from lstm_model.backtest import LEVELS
 
 
-def forecast_plot(history: pd.DataFrame, frame: pd.DataFrame, table: pd.DataFrame, n: int = 4) -> bytes:
+def forecast_plot(history: pd.DataFrame, frame: pd.DataFrame, table: pd.DataFrame, n: int = 4) -> bytes | None:
     """Last backtest window of the n/2 best and n/2 worst series by served MASE: history, actuals,
-    the served forecast (the model chosen for the series), the LSTM with its narrowest interval, seasonal naive."""
+    the served forecast (the model chosen for the series), the LSTM with its narrowest interval, seasonal
+    naive; None when no series had a backtest window (every series no longer than the horizon)."""
+    if frame.empty:
+        return None
     import matplotlib
 
     matplotlib.use("Agg")

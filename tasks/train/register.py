@@ -50,7 +50,7 @@ class Registration:
 def log_and_register(
     s: Settings,
     outcome,
-    plot_png: bytes,
+    plot_png: bytes | None,
     flow_run_id: str | None,
     trials: list | None = None,
     lineage: dict | None = None,
@@ -111,9 +111,10 @@ def log_and_register(
         if lineage and lineage.get("curated_version") is not None:
             log_lineage(lineage["curated_uri"], int(lineage["curated_version"]))
         t = Path(tmp)
-        (t / "forecast_vs_actual.png").write_bytes(plot_png)
+        if plot_png is not None:  # None: no backtest window to picture
+            (t / "forecast_vs_actual.png").write_bytes(plot_png)
+            mlflow.log_artifact(str(t / "forecast_vs_actual.png"))
         outcome.table.to_csv(t / "backtest.csv", index=False)
-        mlflow.log_artifact(str(t / "forecast_vs_actual.png"))
         mlflow.log_artifact(str(t / "backtest.csv"))
         (t / WEIGHTS_FILE).write_bytes(outcome.bundle.weights_bytes())
         (t / CONFIG_FILE).write_text(outcome.bundle.config_json())

@@ -76,3 +76,33 @@ def test_series_too_short_for_any_window_are_still_forecast(tmp_path):
     fc = _forecasts(storage, "2020-08-01")
     assert out.skipped_series == [] and len(fc) == 12 and np.isfinite(fc["y_hat"]).all()
     assert fc.groupby("unique_id")["ds"].min().tolist() == [pd.Timestamp("2020-09-01")] * 2
+
+
+def test_series_no_longer_than_the_horizon_are_forecast_without_a_backtest(tmp_path):
+    from flows.forecast import forecast_flow
+    from flows.ingest import ingest_flow
+    from flows.train import train_flow
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    months = pd.date_range("2020-01-01", periods=12, freq="MS").strftime("%Y-%m-%d")
+    pd.DataFrame(
+        {
+            "id": ["a"] * 12 + ["b"] * 5,
+            "date": [*months, *months[:5]],
+            "value": np.r_[np.arange(12.0) + 10, 30.0 + np.arange(5)],
+        }
+    ).to_csv(raw / "year.csv", index=False)
+    storage = str(tmp_path / "storage")
+    ingest_flow(input=str(raw), storage=storage)
+    train = train_flow(storage=storage, horizon=12, overrides=FAST)
+    assert train.epochs == 0 and train.champion_version == "1"  # nothing to backtest, still a usable version
+    out = forecast_flow(storage=storage)
+    assert out.skipped_series == []
+    fc = forecasts_table(storage)
+    assert sorted(fc.groupby("unique_id").size().items()) == [("a", 12), ("b", 12)]
+    assert np.isfinite(fc["y_hat"]).all()
+    assert fc.groupby("unique_id")["ds"].min().to_dict() == {
+        "a": pd.Timestamp("2021-01-01"),
+        "b": pd.Timestamp("2020-06-01"),
+    }
