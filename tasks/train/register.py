@@ -160,6 +160,8 @@ def gate(client: MlflowClient, name: str, outcome) -> tuple[bool, str, str | Non
     versus = f"best comparator {LABELS.get(best, best)} {m.get(f'{best}_mase', float('nan')):.4f}"
     champ = alias_version(client, name)
     if champ is None:
+        if not np.isfinite(new):
+            return True, "promoted: no test point (no series longer than the horizon), no champion yet", None
         return True, f"promoted: served MASE {new:.4f} ({versus}), no champion yet", None
     try:
         bundle = load_bundle(client, name, champ)

@@ -97,6 +97,7 @@ def test_series_no_longer_than_the_horizon_are_forecast_without_a_backtest(tmp_p
     ingest_flow(input=str(raw), storage=storage)
     train = train_flow(storage=storage, horizon=12, overrides=FAST)
     assert train.epochs == 0 and train.champion_version == "1"  # nothing to backtest, still a usable version
+    assert "no test point" in train.gate
     out = forecast_flow(storage=storage)
     assert out.skipped_series == []
     fc = forecasts_table(storage)
