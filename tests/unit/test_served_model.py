@@ -288,3 +288,28 @@ def test_the_lstm_share_is_dropped_only_when_the_best_epoch_lies_in_the_warm_up(
     assert lstm_share(None, TrainResult(model=None, best_epoch=0), tc) == 0.0
     assert lstm_share(0.5, TrainResult(model=None, best_epoch=warm), tc) == 0.5
     assert lstm_share(0.5, None, tc) == 0.5  # no evaluated network: the setting
+
+
+def test_autoarima_sees_only_the_newest_points_of_a_long_history(monkeypatch):
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS
+
+    monkeypatch.setattr(comparators, "ARIMA_HISTORY", 36)
+    y = monthly(n_series=1, n=60)["y"].to_numpy()
+    packed = PackedSeries.from_arrays([y])
+    series, origin = np.array([0, 0]), np.array([30, 54])
+    ours = comparators.forecast_pairs(packed, series, origin, H, 12, ["auto_ets", "auto_arima"])
+    for k, o in enumerate(origin):
+        hist = y[:o]
+        for name, model, seen in (
+            ("auto_ets", AutoETS(season_length=12), hist),
+            ("auto_arima", AutoARIMA(season_length=12), hist[-36:]),
+        ):
+            direct = StatsForecast(models=[model], freq=1).forecast(
+                df=pd.DataFrame({"unique_id": 0, "ds": np.arange(seen.size), "y": seen}), h=H
+            )
+            np.testing.assert_allclose(ours[name]["y_hat"][k], direct.iloc[:, -1].to_numpy(), rtol=1e-9)
+    full = StatsForecast(models=[AutoARIMA(season_length=12)], freq=1).forecast(
+        df=pd.DataFrame({"unique_id": 0, "ds": np.arange(54), "y": y[:54]}), h=H
+    )
+    assert not np.allclose(ours["auto_arima"]["y_hat"][1], full.iloc[:, -1].to_numpy())  # the cap took effect
