@@ -38,24 +38,34 @@ MAX_ARIMA_SEASON = 24  # AutoARIMA's seasonal search grows steeply with the seas
 # ... where one fit of a few hundred points takes 20-40 s on one core: up to this many series it is
 # still affordable (a few fits per series: the validation and test cutoffs, then the serving fit)
 LONG_SEASON_ARIMA_SERIES = 4
+LONGEST_ARIMA_SEASON = 48  # beyond (15- or 5-minute data: 96, 288 steps) one fit would take hours
 # AutoARIMA's fit grows faster than the history (season 24, two busy cores: 1,000 points 52 s,
-# 2,000 points 170 s, a year of hours over 20 minutes): it sees at most the newest this many points
-# of each pair, more than every development set holds (750 at most), so it changes nothing there
+# 2,000 points 170 s, a year of hours over 20 minutes; season 48, one idle core: 250 points 18 s,
+# 500 points 109 s, 1,000 points 385 s): it sees at most the newest ARIMA_HISTORY points of each
+# pair, and ARIMA_LONG_SEASONS seasons at a season over MAX_ARIMA_SEASON; both are more than every
+# development set holds (750 points at season 5, 289 at season 48), so they change nothing there
 ARIMA_HISTORY = 1000
+ARIMA_LONG_SEASONS = 8
+
+
+def arima_history(season: int) -> int:
+    """The most points of a pair's history AutoARIMA is fitted on at this season."""
+    return ARIMA_HISTORY if season <= MAX_ARIMA_SEASON else ARIMA_LONG_SEASONS * season
 
 
 def parse(setting: str, n_series: int, max_auto_series: int, season: int = 1) -> list[str]:
     """The comparators to run: the comma-separated names of ``setting``, without the fitted ones
     when there are more than ``max_auto_series`` series (their cost grows with every series), and
     without AutoARIMA when the longest ``season`` of the series exceeds MAX_ARIMA_SEASON steps and
-    there are more than LONG_SEASON_ARIMA_SERIES series (where it is not affordable)."""
+    there are more than LONG_SEASON_ARIMA_SERIES series, or exceeds LONGEST_ARIMA_SEASON (where it
+    is not affordable)."""
     names = [n.strip() for n in setting.split(",") if n.strip()]
     unknown = sorted(set(names) - set(COMPARATORS))
     if unknown:
         raise ValueError(f"unknown comparators {unknown}: choose from {', '.join(COMPARATORS)}")
     if n_series > max_auto_series:
         names = [n for n in names if n not in AUTO]
-    if season > MAX_ARIMA_SEASON and n_series > LONG_SEASON_ARIMA_SERIES:
+    if season > LONGEST_ARIMA_SEASON or (season > MAX_ARIMA_SEASON and n_series > LONG_SEASON_ARIMA_SERIES):
         names = [n for n in names if n != "auto_arima"]
     return names
 
@@ -138,9 +148,10 @@ def _fit(
     from statsforecast.models import Naive
 
     runs = [(fitted, frame)]
-    if "auto_arima" in fitted and (origin > ARIMA_HISTORY).any():
+    most = arima_history(season)
+    if "auto_arima" in fitted and (origin > most).any():
         rest = [n for n in fitted if n != "auto_arima"]
-        runs = [(rest, frame)] * bool(rest) + [(["auto_arima"], frame.groupby("unique_id").tail(ARIMA_HISTORY))]
+        runs = [(rest, frame)] * bool(rest) + [(["auto_arima"], frame.groupby("unique_id").tail(most))]
     for names, df in runs:
         sf = StatsForecast(models=_models(names, season), freq=1, n_jobs=1, fallback_model=Naive())
         with _GLOBAL_RNG, warnings.catch_warnings():

@@ -210,6 +210,8 @@ def test_autoarima_at_long_seasons_runs_only_for_a_few_series():
     assert "auto_arima" in comparators.parse(every, few, 2000, season=48)  # one half-hourly series
     assert "auto_arima" not in comparators.parse(every, many, 2000, season=48)
     assert "auto_arima" in comparators.parse(every, 1000, 2000, season=12)  # monthly: always affordable
+    assert "auto_arima" not in comparators.parse(every, 1, 2000, season=96)  # one 15-minute series: never
+    assert comparators.arima_history(12) == comparators.ARIMA_HISTORY and comparators.arima_history(48) == 8 * 48
     assert comparators.parse(every, 3000, 2000, season=12) == ["seasonal_naive", "naive"]
 
 
