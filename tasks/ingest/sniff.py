@@ -104,9 +104,12 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     sample.columns = columns
     if sample.empty:
         raise FileRejected("header_only", "the file has a header but no data rows")
+    index = _row_index(sample)
+    if index is not None:  # pandas' to_csv writes its row numbers first: no role
+        sample = sample.drop(columns=[index])
     tcol = _pick_time(sample, mapping.time_col)
     decimal_comma = delimiter != "," and _decimal_comma(sample.drop(columns=[tcol]))
-    numeric = [c for c in columns if c != tcol and _mostly_numeric(sample[c], decimal_comma)]
+    numeric = [c for c in sample.columns if c != tcol and _mostly_numeric(sample[c], decimal_comma)]
     icol = _pick_id(sample, mapping.id_col, tcol, numeric)
     if icol is not None:
         vcol = _pick_value(mapping.value_col, [c for c in numeric if c != icol])
@@ -128,6 +131,18 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         raise FileRejected("missing_column", f"covariate columns {missing} not in {columns}")
     fmt = _time_format(sample[tcol], mapping.dayfirst)
     return Layout(name, encoding, delimiter, columns, shape, tcol, icol, values, covs, fmt, decimal_comma)
+
+
+def _row_index(sample: pd.DataFrame) -> str | None:
+    """The first column when it is a row number: no name (or pandas' ``Unnamed: 0``, ``index``) and
+    consecutive integers."""
+    first = sample.columns[0]
+    if first not in ("", "Unnamed: 0", "index"):
+        return None
+    s = sample[first].str.strip()
+    if not s.str.fullmatch(r"\d{1,18}").all():
+        return None
+    return first if s.astype("int64").diff().iloc[1:].eq(1).all() else None
 
 
 def _decode_head(head: bytes, complete: bool) -> tuple[str, str]:

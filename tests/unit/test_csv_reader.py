@@ -225,3 +225,22 @@ def test_quoted_thousands_separators_in_a_comma_delimited_file():
         ("sales", "2020-03-01", 987.5),
     ]
     assert [(r["line"], r["code"], r["column"]) for r in p.bad_rows] == [(5, "bad_value", "sales")]
+
+
+@pytest.mark.parametrize("name", ["", "Unnamed: 0", "index"])
+def test_the_row_numbers_pandas_writes_first_are_no_series_and_no_covariate(name):
+    single = f"{name},ds,y\n0,2020-01-01,1.5\n1,2020-02-01,2.5\n2,2020-03-01,3.5\n".encode()
+    p = parse_csv(single, "x.csv")
+    assert p.shape == "single"
+    assert rows(p) == [("x", "2020-01-01", 1.5), ("x", "2020-02-01", 2.5), ("x", "2020-03-01", 3.5)]
+    long = f"{name},unique_id,ds,y\n0,a,2020-01-01,1.5\n1,a,2020-02-01,2.5\n2,b,2020-01-01,3.5\n".encode()
+    q = parse_csv(long, "l.csv")
+    assert q.shape == "long" and list(q.frame.columns) == ["unique_id", "ds", "y"]
+    assert rows(q) == [("a", "2020-01-01", 1.5), ("a", "2020-02-01", 2.5), ("b", "2020-01-01", 3.5)]
+
+
+def test_a_first_column_of_values_is_not_taken_for_row_numbers():
+    payload = b",north,south\n2020-01-01,1,2\n2020-02-01,3,4\n"  # unnamed, but dates: the time column
+    assert parse_csv(payload, "w.csv").shape == "wide"
+    stock = b"index,ds\n100,2020-01-01\n250,2020-01-02\n"  # a column named index that is the value
+    assert rows(parse_csv(stock, "s.csv")) == [("s", "2020-01-01", 100.0), ("s", "2020-01-02", 250.0)]
