@@ -34,11 +34,6 @@ MIN_HISTORY = 2  # points a comparator needs before its origin
 _GLOBAL_RNG = threading.Lock()
 
 
-# Beyond 24 steps AutoETS has a seasonal state per step to fit and often fits them badly (half-hourly
-# data, 3 cutoffs: MASE 2.5-6.7 against 0.3-0.9; solar_uk 2.5-2.9 against 0.67-0.80), so there it
-# forecasts the series deseasonalised by MSTL, the season added back (statsforecast's MSTL with an
-# AutoETS trend, its own advice for long seasons)
-MAX_ETS_SEASON = 24
 MAX_ARIMA_SEASON = 24  # AutoARIMA's seasonal search grows steeply with the season beyond this many steps
 # ... where one fit of a few hundred points takes 20-40 s on one core: up to this many series it is
 # still affordable (a few fits per series: the validation and test cutoffs, then the serving fit)
@@ -76,14 +71,10 @@ def parse(setting: str, n_series: int, max_auto_series: int, season: int = 1) ->
 
 
 def _models(names: list[str], season: int) -> list:
-    from statsforecast.models import MSTL, AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
 
     make = {
-        "auto_ets": lambda: (
-            AutoETS(season_length=season, alias="auto_ets")
-            if season <= MAX_ETS_SEASON
-            else MSTL(season_length=season, trend_forecaster=AutoETS(model="ZZN"), alias="auto_ets")
-        ),
+        "auto_ets": lambda: AutoETS(season_length=season, alias="auto_ets"),
         "auto_theta": lambda: AutoTheta(season_length=season, alias="auto_theta"),
         "auto_arima": lambda: AutoARIMA(season_length=season, alias="auto_arima"),
         "seasonal_naive": lambda: SeasonalNaive(season_length=season, alias="seasonal_naive"),

@@ -315,21 +315,3 @@ def test_autoarima_sees_only_the_newest_points_of_a_long_history(monkeypatch):
         df=pd.DataFrame({"unique_id": 0, "ds": np.arange(54), "y": y[:54]}), h=H
     )
     assert not np.allclose(ours["auto_arima"]["y_hat"][1], full.iloc[:, -1].to_numpy())  # the cap took effect
-
-
-def test_autoets_at_a_season_over_24_steps_forecasts_the_mstl_deseasonalised_series():
-    from statsforecast import StatsForecast
-    from statsforecast.models import MSTL, AutoETS
-
-    t = np.arange(288)  # six days of half-hours: a daylight curve, zero at night, its height varying
-    noise = 1 + 0.1 * np.random.default_rng(0).normal(size=t.size)
-    y = np.clip(np.sin(2 * np.pi * t / 48), 0, None) * noise * (1 + 0.2 * np.sin(2 * np.pi * t / 240))
-    packed = PackedSeries.from_arrays([y])
-    ours = comparators.forecast_pairs(packed, np.array([0]), np.array([240]), 48, 48, ["auto_ets"])["auto_ets"]["y_hat"]
-    history = pd.DataFrame({"unique_id": 0, "ds": t[:240], "y": y[:240]})
-    model = MSTL(season_length=48, trend_forecaster=AutoETS(model="ZZN"))
-    direct = StatsForecast(models=[model], freq=1).forecast(df=history, h=48)
-    np.testing.assert_allclose(ours[0], direct.iloc[:, -1].to_numpy(), rtol=1e-9)
-    plain = StatsForecast(models=[AutoETS(season_length=48)], freq=1).forecast(df=history, h=48)
-    err = lambda f: np.abs(f - y[240:]).mean()  # noqa: E731
-    assert err(ours[0]) < 0.25 * err(plain.iloc[:, -1].to_numpy())  # 48 seasonal states defeat the plain fit
