@@ -1,0 +1,310 @@
+"""Ordinary files, as users have them, through the real ``lstm-forecast run``.
+
+    .venv/bin/python bench/ordinary.py              # every case but the two long ones (~8 min on 2 cores)
+    .venv/bin/python bench/ordinary.py --long       # also a year of hours and 12 weeks of half-hours (~45 min)
+    .venv/bin/python bench/ordinary.py --cases years,european
+
+Each case is a generated file of one ordinary shape (names, date and number formats, lengths,
+seasons, magnitudes, gaps; nothing from a packaged data set). All but the last ``h`` points of each
+series go to ``lstm-forecast run`` with only ``--horizon h`` (a fresh storage, the defaults); the
+forecasts it wrote are scored on the held-out points: MASE of the served forecast and of seasonal
+naive, scaled by the in-sample seasonal naive error. A case passes when the run succeeds and every
+series longer than ``h`` gets ``h`` finite forecasts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from deltalake import DeltaTable
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "flows.cli"]
+
+
+def _wave(
+    rng: np.random.Generator, n: int, m: int, amp: float = 10, lvl: float = 100, trend: float = 0.1
+) -> np.ndarray:
+    t = np.arange(n)
+    return lvl + trend * t + amp * np.sin(2 * np.pi * t / m) + rng.normal(0, 2, n)
+
+
+def _long(parts: dict[str, tuple[pd.DatetimeIndex, np.ndarray]]) -> pd.DataFrame:
+    return pd.concat(
+        [pd.DataFrame({"unique_id": k, "ds": d.strftime("%Y-%m-%d %H:%M:%S"), "y": y}) for k, (d, y) in parts.items()]
+    )
+
+
+# name -> (horizon, season, the whole data as (unique_id, label, y) rows, how to write the input file)
+Case = tuple[int, int, Callable[[np.random.Generator], pd.DataFrame], Callable[[pd.DataFrame, Path], None] | None]
+
+
+def _months(n: int, start: str = "2005-01-01") -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=n, freq="MS")
+
+
+def _single(
+    name_t: str, name_y: str, labels: Callable[[pd.DatetimeIndex], list[str]], sep: str = ",", decimal: str = "."
+):
+    def write(df: pd.DataFrame, path: Path) -> None:
+        out = pd.DataFrame({name_t: labels(pd.DatetimeIndex(df["ds"])), name_y: df["y"].to_numpy()})
+        out.to_csv(path, index=False, sep=sep, decimal=decimal)
+
+    return write
+
+
+def _thousands(df: pd.DataFrame, path: Path) -> None:
+    """Excel's US export: quoted "5,000.3", CRLF, one NA cell, a blank line at the end."""
+    lines = ["date,sales", *(f'{d:%Y-%m-%d},"{y:,.1f}"' for d, y in zip(pd.DatetimeIndex(df["ds"]), df["y"]))]
+    lines[30] = lines[30].split(",")[0] + ",NA"
+    path.write_text("\r\n".join(lines) + "\r\n\r\n")
+
+
+def _pandas_index(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path)  # pandas' row numbers first, under no name
+
+
+CASES: dict[str, Case] = {
+    "weekly": (
+        13,
+        52,
+        lambda r: _long({"w": (pd.date_range("2020-01-05", periods=160, freq="W-SUN"), _wave(r, 160, 52))}),
+        None,
+    ),
+    "year_integers": (
+        10,
+        1,
+        lambda r: _long({"flow": (pd.date_range("1900", periods=90, freq="YS"), _wave(r, 90, 10, amp=0))}),
+        _single("year", "flow", lambda d: [str(x.year) for x in d]),
+    ),
+    "quarter_strings": (
+        8,
+        4,
+        lambda r: _long({"q": (pd.date_range("1990", periods=80, freq="QS"), _wave(r, 80, 4))}),
+        _single("date", "sales", lambda d: [str(p) for p in d.to_period("Q")]),
+    ),
+    "month_names": (
+        12,
+        12,
+        lambda r: _long({"m": (_months(120), _wave(r, 120, 12))}),
+        _single("time", "value", lambda d: list(d.strftime("%b %Y"))),
+    ),
+    "european": (
+        12,
+        12,
+        lambda r: _long({"e": (_months(72, "2015-01-01"), _wave(r, 72, 12))}),
+        _single("Datum", "Wert", lambda d: list(d.strftime("%d.%m.%Y")), sep=";", decimal=","),
+    ),
+    "thousands": (12, 12, lambda r: _long({"t": (_months(120), _wave(r, 120, 12, amp=800, lvl=5000))}), _thousands),
+    "pandas_index": (
+        12,
+        12,
+        lambda r: _long({"a": (_months(96), _wave(r, 96, 12)), "b": (_months(96), _wave(r, 96, 12, lvl=40))}),
+        _pandas_index,
+    ),
+    "magnitudes": (
+        12,
+        12,
+        lambda r: _long(
+            {
+                "huge": (_months(100, "2010-01-01"), _wave(r, 100, 12) * 1e10),
+                "tiny": (_months(100, "2010-01-01"), _wave(r, 100, 12) * 1e-8),
+                "const": (_months(100, "2010-01-01"), np.full(100, 5.0)),
+                "negative": (_months(100, "2010-01-01"), -_wave(r, 100, 12)),
+            }
+        ),
+        None,
+    ),
+    "ragged": (
+        12,
+        12,
+        lambda r: _long(
+            {
+                f"s{i}": (pd.date_range(end="2023-12-01", periods=n, freq="MS"), _wave(r, n, 12, lvl=50 + 10 * i))
+                for i, n in enumerate([120, 60, 30, 10, 4])
+            }
+        ),
+        None,
+    ),
+    "hours_with_offsets": (
+        24,
+        24,
+        lambda r: pd.DataFrame(
+            {
+                "unique_id": "h",
+                "ds": pd.date_range("2022-03-20", periods=504, freq="h", tz="Europe/Berlin").map(
+                    lambda x: x.isoformat()
+                ),
+                "y": _wave(r, 504, 24, amp=30),
+            }
+        ),
+        None,
+    ),
+    "intermittent": (
+        12,
+        12,
+        lambda r: _long({"c": (_months(100, "2015-01-01"), r.poisson(0.4, 100).astype(float))}),
+        None,
+    ),
+    "short_yearly": (
+        4,
+        1,
+        lambda r: _long(
+            {"s": (pd.date_range("1947", periods=16, freq="YS"), 60000 + 1500 * np.arange(16) + r.normal(0, 800, 16))}
+        ),
+        None,
+    ),
+    "no_longer_than_h": (
+        12,
+        12,
+        lambda r: _long(
+            {"s": (_months(24, "2020-01-01"), 50 + 10 * np.sin(np.arange(24) * np.pi / 6) + r.normal(0, 1, 24))}
+        ),
+        None,
+    ),
+}
+LONG: dict[str, Case] = {
+    "hourly_year": (
+        24,
+        24,
+        lambda r: _long(
+            {
+                "load": (
+                    pd.date_range("2023-01-01", periods=8760, freq="h"),
+                    100
+                    + 30 * np.sin(2 * np.pi * np.arange(8760) / 24)
+                    + 10 * np.sin(2 * np.pi * np.arange(8760) / 168)
+                    + r.normal(0, 3, 8760),
+                )
+            }
+        ),
+        None,
+    ),
+    "half_hours": (
+        48,
+        48,
+        lambda r: _long(
+            {
+                "demand": (
+                    pd.date_range("2000-06-05", periods=4032, freq="30min"),
+                    30000
+                    + 5000 * np.sin(2 * np.pi * np.arange(4032) / 48)
+                    + 2000 * np.sin(2 * np.pi * np.arange(4032) / 336)
+                    + r.normal(0, 300, 4032),
+                )
+            }
+        ),
+        None,
+    ),
+}
+
+
+def _split(df: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    back = df.groupby("unique_id").cumcount(ascending=False)
+    size = df.groupby("unique_id")["y"].transform("size")
+    keep = (back >= h) | (size <= h)  # a series no longer than h goes in whole (nothing to score)
+    return df[keep], df[~keep]
+
+
+def _mase(train: pd.DataFrame, test: pd.DataFrame, fc: pd.DataFrame, m: int) -> tuple[float, float, bool]:
+    """Mean over the scored series of the served and of seasonal naive's MASE, and whether every
+    series longer than h got h finite forecasts."""
+    served, naive, complete = [], [], True
+    for uid, actual in test.groupby("unique_id"):
+        y = train.loc[train["unique_id"] == uid, "y"].to_numpy(float)
+        f = fc[fc["unique_id"] == str(uid)].sort_values("ds")["y_hat"].to_numpy()
+        if f.size != len(actual) or not np.isfinite(f).all():
+            complete = False
+            continue
+        scale = np.mean(np.abs(y[m:] - y[:-m])) if y.size > m else np.nan
+        if not scale > 0:
+            continue
+        a = actual["y"].to_numpy(float)
+        served.append(np.mean(np.abs(a - f)) / scale)
+        naive.append(np.mean(np.abs(a - np.resize(y[-m:], a.size))) / scale)
+    return float(np.mean(served)) if served else np.nan, float(np.mean(naive)) if naive else np.nan, complete
+
+
+def run_case(name: str, case: Case, work: Path, seed: int) -> dict:
+    h, m, make, write = case
+    data = make(np.random.default_rng(seed))
+    data["y"] = data["y"].astype(float)
+    train, test = _split(data, h)
+    path = work / f"{name}.csv"
+    if write is None:
+        train.to_csv(path, index=False)
+    else:
+        write(train.reset_index(drop=True), path)
+    storage = work / f"storage-{name}"
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [*CLI, "run", "--input", str(path), "--horizon", str(h), "--storage", str(storage), "--no-progress"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if out.returncode:
+        error = next((line for line in out.stderr.splitlines() if "error:" in line), out.stderr.strip()[-200:])
+        return {
+            "case": name,
+            "ok": False,
+            "seconds": seconds,
+            "served": np.nan,
+            "seasonal_naive": np.nan,
+            "note": error,
+        }
+    fc = DeltaTable(str(storage / "forecasts")).to_pandas()
+    if write is not None and name != "pandas_index":  # a single-series file: the series is named after it
+        fc["unique_id"] = str(train["unique_id"].iloc[0])
+    served, naive, complete = _mase(train, test, fc, m)
+    models = fc["model"].value_counts().to_dict()
+    return {
+        "case": name,
+        "ok": complete,
+        "seconds": seconds,
+        "served": served,
+        "seasonal_naive": naive,
+        "note": str(models),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: every short case)")
+    ap.add_argument("--long", action="store_true", help="also the two long cases")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    every = {**CASES, **LONG}
+    names = [c for c in args.cases.split(",") if c] or [*CASES, *(LONG if args.long else {})]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            rows.append(run_case(name, every[name], Path(tmp), args.seed))
+            r = rows[-1]
+            print(
+                f"{r['case']:>20} {'ok' if r['ok'] else 'FAIL':>4} {r['seconds']:7.0f} s  served {r['served']:.3f}  "
+                f"seasonal naive {r['seasonal_naive']:.3f}  {r['note']}",
+                flush=True,
+            )
+    t = pd.DataFrame(rows)
+    print(
+        f"\n{int(t['ok'].sum())}/{len(t)} cases ran and forecast every series; served beats seasonal naive on "
+        f"{int((t['served'] < t['seasonal_naive']).sum())} of {int(t['served'].notna().sum())} scored"
+    )
+    sys.exit(0 if t["ok"].all() else 1)
+
+
+if __name__ == "__main__":
+    main()
