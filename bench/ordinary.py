@@ -172,37 +172,31 @@ CASES: dict[str, Case] = {
         None,
     ),
 }
+
+
+def _daily_and_weekly(name: str, start: str, freq: str, n: int, day: int, levels: tuple[float, ...]) -> Callable:
+    """A load curve: a level, a daily and a weekly wave (``day`` steps a day), noise."""
+    level, daily, weekly, noise = levels
+    t = np.arange(n)
+
+    def make(r: np.random.Generator) -> pd.DataFrame:
+        y = (
+            level
+            + daily * np.sin(2 * np.pi * t / day)
+            + weekly * np.sin(2 * np.pi * t / (7 * day))
+            + r.normal(0, noise, n)
+        )
+        return _long({name: (pd.date_range(start, periods=n, freq=freq), y)})
+
+    return make
+
+
 LONG: dict[str, Case] = {
-    "hourly_year": (
-        24,
-        24,
-        lambda r: _long(
-            {
-                "load": (
-                    pd.date_range("2023-01-01", periods=8760, freq="h"),
-                    100
-                    + 30 * np.sin(2 * np.pi * np.arange(8760) / 24)
-                    + 10 * np.sin(2 * np.pi * np.arange(8760) / 168)
-                    + r.normal(0, 3, 8760),
-                )
-            }
-        ),
-        None,
-    ),
+    "hourly_year": (24, 24, _daily_and_weekly("load", "2023-01-01", "h", 8760, 24, (100, 30, 10, 3)), None),
     "half_hours": (
         48,
         48,
-        lambda r: _long(
-            {
-                "demand": (
-                    pd.date_range("2000-06-05", periods=4032, freq="30min"),
-                    30000
-                    + 5000 * np.sin(2 * np.pi * np.arange(4032) / 48)
-                    + 2000 * np.sin(2 * np.pi * np.arange(4032) / 336)
-                    + r.normal(0, 300, 4032),
-                )
-            }
-        ),
+        _daily_and_weekly("demand", "2000-06-05", "30min", 4032, 48, (30000, 5000, 2000, 300)),
         None,
     ),
 }
