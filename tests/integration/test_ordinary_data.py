@@ -53,23 +53,28 @@ def test_a_logged_champion_meets_zeros_negatives_and_new_series(tmp_path, air_cs
     assert "champion" in second.gate
 
 
-def test_series_too_short_for_any_window_are_still_forecast(tmp_path):
-    from flows.forecast import forecast_flow
+def _ingest_months(tmp_path, values: dict[str, np.ndarray]) -> str:
+    """One long CSV of monthly series from 2020-01, each as long as its values, ingested; the storage."""
     from flows.ingest import ingest_flow
-    from flows.train import train_flow
 
     raw = tmp_path / "raw"
     raw.mkdir()
-    months = pd.date_range("2020-01-01", periods=8, freq="MS").strftime("%Y-%m-%d")
-    pd.DataFrame(
-        {
-            "id": ["a"] * 8 + ["b"] * 8,
-            "date": list(months) * 2,
-            "value": np.r_[np.arange(8.0) + 10, np.arange(8.0) * 2 + 30],
-        }
-    ).to_csv(raw / "short.csv", index=False)
+    pd.concat(
+        pd.DataFrame(
+            {"id": k, "date": pd.date_range("2020-01-01", periods=v.size, freq="MS").strftime("%Y-%m-%d"), "value": v}
+        )
+        for k, v in values.items()
+    ).to_csv(raw / "months.csv", index=False)
     storage = str(tmp_path / "storage")
     ingest_flow(input=str(raw), storage=storage)
+    return storage
+
+
+def test_series_too_short_for_any_window_are_still_forecast(tmp_path):
+    from flows.forecast import forecast_flow
+    from flows.train import train_flow
+
+    storage = _ingest_months(tmp_path, {"a": np.arange(8.0) + 10, "b": np.arange(8.0) * 2 + 30})
     train = train_flow(storage=storage, horizon=6, overrides=FAST)
     assert train.epochs == 0 and "lstm" not in train.series_per_model  # no window: comparators serve
     out = forecast_flow(storage=storage)
@@ -80,21 +85,9 @@ def test_series_too_short_for_any_window_are_still_forecast(tmp_path):
 
 def test_series_no_longer_than_the_horizon_are_forecast_without_a_backtest(tmp_path):
     from flows.forecast import forecast_flow
-    from flows.ingest import ingest_flow
     from flows.train import train_flow
 
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    months = pd.date_range("2020-01-01", periods=12, freq="MS").strftime("%Y-%m-%d")
-    pd.DataFrame(
-        {
-            "id": ["a"] * 12 + ["b"] * 5,
-            "date": [*months, *months[:5]],
-            "value": np.r_[np.arange(12.0) + 10, 30.0 + np.arange(5)],
-        }
-    ).to_csv(raw / "year.csv", index=False)
-    storage = str(tmp_path / "storage")
-    ingest_flow(input=str(raw), storage=storage)
+    storage = _ingest_months(tmp_path, {"a": np.arange(12.0) + 10, "b": 30.0 + np.arange(5)})
     train = train_flow(storage=storage, horizon=12, overrides=FAST)
     assert train.epochs == 0 and train.champion_version == "1"  # nothing to backtest, still a usable version
     assert "no test point" in train.gate
