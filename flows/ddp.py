@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             from tasks.train.stage import load_curated, train_networks
 
             train_networks(load_curated(s), s)  # the same collective calls as rank 0, nothing logged
+        dist.barrier()  # a rank done early waits for rank 0's registration: no rank tears gloo down alone
     finally:
         dist.destroy_process_group()
     return 0
