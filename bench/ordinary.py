@@ -124,6 +124,12 @@ CASES: dict[str, Case] = {
         ),
         None,
     ),
+    "spike": (
+        12,
+        12,
+        lambda r: _long({"s": (_months(120), _wave(r, 120, 12) * np.where(np.arange(120) == 48, 50.0, 1.0))}),
+        None,
+    ),
     "ragged": (
         12,
         12,

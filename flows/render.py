@@ -65,13 +65,24 @@ def train_text(r: TrainSummary) -> str:
         if r.epochs
         else "no series long enough for the LSTM"
     )
+    outliers = _outliers_line(m, "  ", "\n")
     return (
         f"train: {r.series} series; {lstm}\n{_features_line(r.features)}"
         f"  backtest: {r.backtest_windows} test window(s), {m['points']:,.0f} (series, cutoff) pairs, "
-        f"every model on the same points\n{metrics_table(m, r.models)}\n"
+        f"every model on the same points\n{outliers}{metrics_table(m, r.models)}\n"
         f"  served model per series (chosen on validation): {_per_model(r.series_per_model)}\n{coverage}"
         f"  registered model version {r.model_version} (MLflow run {r.mlflow_run_id})\n"
         f"  gate: {r.gate}; champion is v{r.champion_version}"
+    )
+
+
+def _outliers_line(m: dict[str, float], indent: str, end: str) -> str:
+    n = int(m.get("outliers_replaced", 0))
+    return (
+        f"{indent}outliers: {n:,} point(s) far from their neighbours replaced by a robust fit in the histories "
+        f"AutoETS, AutoTheta and AutoARIMA are fitted on (the data and the LSTM's inputs unchanged){end}"
+        if n
+        else ""
     )
 
 
@@ -173,12 +184,13 @@ def train_markdown(model_name: str, r: TrainSummary) -> str:
             ("Served intervals (each series' model)", "Served quantile coverage", "selected_"),
         )
     )
+    outliers = _outliers_line(m, "", "\n\n")
     return (
         f"# {model_name} v{r.model_version}\n\n**Gate:** {r.gate}\n\n"
         f"MLflow run `{r.mlflow_run_id}`, {r.series} series, {r.backtest_windows} test window(s) over "
         f"{m['points']:,.0f} (series, cutoff) pairs; LSTM {r.epochs} epochs on {r.device}, served weights "
         f"refit on every point up to {r.train_end} ({r.refit_epochs} epochs).\n\n"
-        f"{metrics_table(m, r.models, markdown=True)}\n\n"
+        f"{outliers}{metrics_table(m, r.models, markdown=True)}\n\n"
         f"Served model per series (chosen on the validation windows): {_per_model(r.series_per_model)}.\n\n"
         f"{coverage}Forecast vs actual (best and worst series): "
         f"`{r.plot_uri}`; per-series table: `{r.table_uri}`.\n"

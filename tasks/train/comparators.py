@@ -3,7 +3,10 @@
 Each model is fitted on the history of one (series, origin) pair, everything before the origin,
 and forecasts the ``horizon`` steps from it: in the backtest on the same cutoffs as the LSTM, at
 serving time on the whole history of the series it was chosen for. Time is counted in steps (the
-series' own calendar), so one call serves series of any frequency.
+series' own calendar), so one call serves series of any frequency. The fitted models (AutoETS,
+AutoTheta, AutoARIMA) see each history with its gross isolated outliers replaced by a robust fit
+(:mod:`lstm_model.outliers`): an error typed into one month would otherwise come back in every
+forecast of that month. SeasonalNaive and Naive repeat the history as it is.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from lstm_model import baselines
+from lstm_model import baselines, outliers
 from lstm_model.windows import PackedSeries
 
 COMPARATORS = ("auto_ets", "auto_theta", "auto_arima", "seasonal_naive", "naive")
@@ -99,6 +102,24 @@ def histories(packed: PackedSeries, series: np.ndarray, origin: np.ndarray) -> p
     return frame
 
 
+def without_outliers(frame: pd.DataFrame, season: int) -> pd.DataFrame:
+    """``histories``' frame with each pair's gross isolated outliers replaced by their robust fit."""
+    y = frame["y"].to_numpy(dtype=np.float64)
+    ends = np.flatnonzero(np.diff(frame["unique_id"].to_numpy()) != 0) + 1
+    cleaned = [outliers.clean(part, season)[0] for part in np.split(y, ends)]
+    return frame.assign(y=np.concatenate(cleaned) if cleaned else y)
+
+
+def outliers_replaced(packed: PackedSeries, season: int | np.ndarray) -> int:
+    """How many points of the series' whole histories the fitted models see replaced."""
+    m = np.broadcast_to(np.asarray(season, dtype=np.int64), (packed.n_series,))
+    whole = histories(packed, np.arange(packed.n_series), packed.lengths)
+    y = whole["y"].to_numpy(dtype=np.float64)
+    ends = np.flatnonzero(np.diff(whole["unique_id"].to_numpy()) != 0) + 1
+    ids = whole["unique_id"].to_numpy()[np.concatenate([[0], ends])] if y.size else []
+    return int(sum(outliers.clean(part, int(m[i]))[1].sum() for i, part in zip(ids, np.split(y, ends))))
+
+
 def forecast_pairs(
     packed: PackedSeries,
     series: np.ndarray,
@@ -147,12 +168,15 @@ def _fit(
     from statsforecast import StatsForecast
     from statsforecast.models import Naive
 
-    runs = [(fitted, frame)]
-    most = arima_history(season)
-    if "auto_arima" in fitted and (origin > most).any():
-        rest = [n for n in fitted if n != "auto_arima"]
-        runs = [(rest, frame)] * bool(rest) + [(["auto_arima"], frame.groupby("unique_id").tail(most))]
-    for names, df in runs:
+    auto = [n for n in fitted if n in AUTO and n != "auto_arima"]
+    runs = [([n for n in fitted if n not in AUTO], frame)]
+    if auto or "auto_arima" in fitted:
+        frame = without_outliers(frame, season)
+        runs += [(auto, frame)]
+    if "auto_arima" in fitted:
+        most = arima_history(season)
+        runs += [(["auto_arima"], frame.groupby("unique_id").tail(most) if (origin > most).any() else frame)]
+    for names, df in (run for run in runs if run[0]):
         sf = StatsForecast(models=_models(names, season), freq=1, n_jobs=1, fallback_model=Naive())
         with _GLOBAL_RNG, warnings.catch_warnings():
             warnings.simplefilter("ignore")

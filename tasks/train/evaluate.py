@@ -22,6 +22,7 @@ from lstm_model import backtest, scaling
 from lstm_model.bundle import ModelBundle, forecast_at
 from lstm_model.windows import PackedSeries
 from tasks.train import intervals
+from tasks.train.comparators import AUTO, outliers_replaced
 from tasks.train.pairs import (
     ENSEMBLE,
     ENSEMBLE_MEMBERS,
@@ -131,6 +132,8 @@ def evaluate(
     common = usable(test) & np.all([finite(test.y_hat[m]) for m in models + [SELECTED]], axis=0)
     ids_arr = np.asarray(ids, dtype=object)
     agg: dict[str, float] = {"points": float(common.sum())}
+    if set(comparators) & set(AUTO):  # the points the fitted models see replaced in the whole histories
+        agg["outliers_replaced"] = float(outliers_replaced(packed, season))
     rows = []
     for m in models + [SELECTED]:
         per_pair = test.metric(test.y_hat[m])

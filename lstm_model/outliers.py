@@ -1,0 +1,72 @@
+"""Isolated outliers of one history: points far from a robust fit of their neighbours.
+
+A data-entry error (one month typed 50x too large, a meter's glitch) would otherwise be learnt by a
+statistical model as part of its level or of its seasonal term and come back in every forecast of
+that season. The fit is a centred running median over one season (at least ``MIN_WINDOW`` points)
+plus the median of the rest at each position of the season; a point is an outlier when it lies
+more than ``THRESHOLD`` robust standard deviations (1.4826 x the median absolute deviation) of the
+residuals away from that fit. Only points with a whole window on both sides are judged: at the end of
+a history a new level and an error cannot be told apart, so the newest half season is kept as it
+is. A running median follows any change that lasts half a window, so a level shift is never flagged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+THRESHOLD = 20.0  # robust standard deviations; no development series (any history of 24 points or more) exceeds 15
+MIN_POINTS = 24  # a shorter history has too few residuals for their spread: it is left as it is
+MIN_WINDOW = 5  # the running median's shortest window (yearly or non-seasonal data)
+MIN_SEASONS = 3  # the seasonal term needs this many seasons, else the fit is the running median alone
+
+
+def window(season: int) -> int:
+    """The running median's odd window: one season, at least MIN_WINDOW points."""
+    w = max(int(season), MIN_WINDOW)
+    return w + 1 - w % 2
+
+
+def robust_residuals(y: np.ndarray, season: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit (N,), residuals in robust standard deviations (N,)) of a history y (N,) without missing
+    values, at least one window long. The fit is the running median of each point's neighbours plus
+    the seasonal term; a point's residual is the smaller of its distances to that fit and to the
+    fit whose median takes the point in (at a level shift the point sides with its own level).
+    Only points with a whole window on both sides are judged (the others get residual 0 and fit y);
+    residuals are all zero when their spread is zero (a flat or mostly constant history)."""
+    n = y.size
+    y = y.astype(np.float64)
+    w = window(season)
+    half = w // 2
+    inner = slice(half, n - half)
+    around = np.lib.stride_tricks.sliding_window_view(y, w).copy()  # (N - w + 1, w) each point's window
+    with_point = np.median(around, axis=1)  # (N - w + 1,)
+    around[:, half] = np.nan  # without the point itself, which a median of a trend often equals
+    fit = y.copy()
+    fit[inner] = np.nanmedian(around, axis=1)  # the running median of the neighbours
+    seasonal = np.zeros(n - 2 * half)
+    m = int(season)
+    if m > 1 and n >= MIN_SEASONS * m:  # the median rest at each position of the season
+        rest = np.full((-(-n // m)) * m, np.nan)  # (seasons * m,)
+        rest[inner] = (y - fit)[inner]
+        seasonal = np.nanmedian(rest.reshape(-1, m), axis=0)[np.arange(half, n - half) % m]
+    fit[inner] += seasonal
+    r = (y - fit)[inner]  # (N - w + 1,)
+    spread = 1.4826 * np.median(np.abs(r - np.median(r))) if r.size else 0.0
+    z = np.zeros(n)
+    if spread > 1e-9 * max(float(np.abs(y).max()), 1e-300):
+        r_with = y[inner] - with_point - seasonal
+        z[inner] = np.where(np.abs(r) < np.abs(r_with), r, r_with) / spread
+    return fit, z
+
+
+def clean(y: np.ndarray, season: int, threshold: float = THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+    """(a copy of y (N,) with its isolated outliers replaced by the robust fit, the mask (N,) of the
+    replaced points). Histories shorter than two windows or MIN_POINTS come back unchanged."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.size < max(2 * window(season), MIN_POINTS) or not np.isfinite(y).all():
+        return y.copy(), np.zeros(y.size, dtype=bool)
+    fit, z = robust_residuals(y, season)
+    flagged = np.abs(z) > threshold
+    out = y.copy()
+    out[flagged] = fit[flagged]
+    return out, flagged

@@ -1,0 +1,125 @@
+"""Gross isolated outliers in the histories the fitted comparators see: replaced, and nothing else."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstm_model import outliers
+from lstm_model.windows import PackedSeries
+from tasks.train import comparators
+
+H = 12
+
+
+def wave(n: int = 120, seed: int = 0) -> np.ndarray:
+    """Monthly: a level, a trend, a yearly wave and noise of sd 2."""
+    t = np.arange(n)
+    return 100 + 0.1 * t + 10 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(seed).normal(0, 2, n)
+
+
+def test_a_value_typed_fifty_times_too_large_is_replaced_by_its_fit():
+    y = wave()
+    y[48] *= 50
+    cleaned, replaced = outliers.clean(y, 12)
+    assert np.flatnonzero(replaced).tolist() == [48]
+    assert abs(cleaned[48] - y[48] / 50) < 10  # about the January it should have been
+    assert np.array_equal(np.delete(cleaned, 48), np.delete(y, 48))
+    assert y[48] > 1000  # the caller's array is untouched
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["noise", "level_shift", "trend", "multiplicative", "intermittent", "counts", "constant", "short"],
+)
+def test_ordinary_behaviour_is_never_taken_for_an_outlier(case):
+    rng = np.random.default_rng(1)
+    t = np.arange(120)
+    y = {
+        "noise": wave(),
+        "level_shift": wave() + np.where(t >= 60, 80.0, 0.0),  # 40 noise sd up, for good
+        "trend": 1000 + 30 * t + rng.normal(0, 20, 120),
+        "multiplicative": (100 + 2 * t) * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) * rng.lognormal(0, 0.05, 120),
+        "intermittent": rng.poisson(0.4, 120).astype(float),
+        "counts": rng.poisson(3, 120).astype(float),
+        "constant": np.full(120, 5.0),
+        "short": wave(20) * np.where(np.arange(20) == 10, 50.0, 1.0),  # too short to judge
+    }[case]
+    cleaned, replaced = outliers.clean(y, 12)
+    assert not replaced.any()
+    assert np.array_equal(cleaned, y)
+
+
+def test_the_newest_half_season_is_kept_as_it_is():
+    """At the end of a history a new level and an error cannot be told apart."""
+    y = wave()
+    y[-1] *= 50
+    y[-6] *= 50
+    y[-7] *= 50  # one whole window of neighbours on each side: judged
+    assert np.flatnonzero(outliers.clean(y, 12)[1]).tolist() == [y.size - 7]
+
+
+def test_a_spike_in_a_trending_yearly_series_is_replaced():
+    t = np.arange(40)
+    y = 1000 + 30 * t + np.random.default_rng(2).normal(0, 20, 40)
+    y[20] *= 10
+    assert np.flatnonzero(outliers.clean(y, 1)[1]).tolist() == [20]
+
+
+def test_the_fitted_comparators_do_not_carry_a_spike_into_their_forecasts():
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS
+
+    y = wave(108)
+    spiked = y.copy()
+    spiked[84] *= 50  # the January two years before the origin
+    packed = PackedSeries.from_arrays([spiked])
+    got = comparators.forecast_pairs(packed, np.array([0]), np.array([108]), H, 12, ["auto_ets", "seasonal_naive"])
+    clean = StatsForecast(models=[AutoETS(season_length=12)], freq=1).forecast(
+        df=pd.DataFrame({"unique_id": 0, "ds": np.arange(108), "y": outliers.clean(spiked, 12)[0]}), h=H
+    )
+    np.testing.assert_allclose(got["auto_ets"]["y_hat"][0], clean.iloc[:, -1].to_numpy(), rtol=1e-9)
+    raw = StatsForecast(models=[AutoETS(season_length=12)], freq=1).forecast(
+        df=pd.DataFrame({"unique_id": 0, "ds": np.arange(108), "y": spiked}), h=H
+    )
+    assert np.abs(raw.iloc[:, -1].to_numpy() - y[96:108]).max() > 50  # the spike would have come back
+    assert np.abs(got["auto_ets"]["y_hat"][0] - y[96:108]).max() < 15
+    assert np.array_equal(got["seasonal_naive"]["y_hat"][0], spiked[96:108])  # the baseline repeats the data
+
+
+def test_the_replaced_points_are_counted_per_series_season():
+    a, b = wave(), wave(seed=3)
+    a[30] *= 50
+    b[40] *= 50
+    b[70] *= -20
+    packed = PackedSeries.from_arrays([a, b, wave(20)])
+    assert comparators.outliers_replaced(packed, np.array([12, 12, 12])) == 3
+    assert comparators.outliers_replaced(PackedSeries.from_arrays([wave()]), 12) == 0
+
+
+def test_a_training_reports_the_replaced_points_and_serves_forecasts_without_the_spike(tmp_path):
+    from flows.render import _outliers_line
+    from tasks.adapters.settings import load_settings
+    from tasks.forecast.predict import forecast_frame
+    from tasks.train.stage import train_stage
+
+    y = wave(96)
+    y[60] *= 50  # one January
+    df = pd.DataFrame({"unique_id": "s", "ds": pd.date_range("2015-01-01", periods=96, freq="MS"), "y": y})
+    s = load_settings(
+        {
+            "storage.root": str(tmp_path / "storage"),
+            "data.horizon": H,
+            "training.epochs": 4,
+            "model.hidden_size": 8,
+            "training.progress": False,
+            "data.comparators": "auto_ets,seasonal_naive",
+        }
+    )
+    out = train_stage(df, s)
+    assert out.metrics["outliers_replaced"] == 1
+    fc, skipped = forecast_frame(out.bundle, df, serve_model="ensemble")
+    assert not skipped
+    assert np.abs(fc["y_hat"].to_numpy() - wave(108)[96:]).max() < 30  # no January near 5,000
+    assert _outliers_line(out.metrics, "  ", "\n").startswith("  outliers: 1 point(s) far from their neighbours")
