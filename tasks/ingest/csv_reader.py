@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tasks.ingest.sniff import NON_FINITE, NUMBER, THOUSANDS, Layout
+from tasks.ingest.sniff import CURRENCY, NON_FINITE, NUMBER, PERCENT, THOUSANDS, Layout
 
 MAX_BAD_DETAILS = 10_000  # bad rows described one by one per file; all are counted
 
@@ -64,7 +64,11 @@ def iter_batches(
     try:
         reader = pacsv.open_csv(
             source,
-            read_options=pacsv.ReadOptions(encoding=layout.encoding, block_size=block_size),
+            read_options=pacsv.ReadOptions(
+                encoding=layout.encoding,
+                block_size=block_size,
+                column_names=None if layout.header else layout.columns,
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=layout.delimiter, newlines_in_values=False, invalid_row_handler=on_invalid
             ),
@@ -171,7 +175,7 @@ def _details(raw: pa.Table, t: pa.Table, bad_mask, first_row: int, n: int, layou
         r = p % n  # row within the block
         rows.append(
             {
-                "line": first_row + r + 2,
+                "line": first_row + r + 1 + layout.header,  # lines count from 1, after the header
                 "column": cols[k],
                 "code": codes[k],
                 "message": MESSAGES[codes[k]],
@@ -215,10 +219,10 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
                 return values, pa.nulls(len(values), pa.string())
         except pa.ArrowInvalid:
             pass
-    t = pc.utf8_trim_whitespace(text)
+    t = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r'^"|"$', "")
+    t = pc.replace_substring_regex(pc.replace_substring_regex(t, CURRENCY, r"\1"), PERCENT, "")
     if decimal_comma:
         t = pc.replace_substring(pc.replace_substring(t, ".", ""), ",", ".")
-    t = pc.replace_substring_regex(t, r'^"|"$', "")
     if not decimal_comma:  # 1,234.5 -> 1234.5
         t = pc.if_else(pc.match_substring_regex(t, THOUSANDS), pc.replace_substring(t, ",", ""), t)
     number = pc.match_substring_regex(t, NUMBER)

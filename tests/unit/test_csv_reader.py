@@ -244,3 +244,64 @@ def test_a_first_column_of_values_is_not_taken_for_row_numbers():
     assert parse_csv(payload, "w.csv").shape == "wide"
     stock = b"index,ds\n100,2020-01-01\n250,2020-01-02\n"  # a column named index that is the value
     assert rows(parse_csv(stock, "s.csv")) == [("s", "2020-01-01", 100.0), ("s", "2020-01-02", 250.0)]
+
+
+def _dated(fmt: str, dates: pd.DatetimeIndex) -> bytes:
+    return ("date,sales\n" + "".join(f"{d.strftime(fmt)},{k}\n" for k, d in enumerate(dates))).encode()
+
+
+def test_slashed_dates_with_a_day_over_12_in_front_are_read_day_first():
+    days = pd.date_range("2021-01-01", periods=40, freq="D")
+    p = parse_csv(_dated("%d/%m/%Y", days), "eu.csv")
+    assert p.bad_rows == [] and list(pd.DatetimeIndex(p.frame["ds"])) == list(days)
+
+
+@pytest.mark.parametrize(("fmt", "freq"), [("%d/%m/%Y", "MS"), ("%m/%d/%Y", "MS"), ("%m/%d/%Y", "D")])
+def test_slashed_dates_both_readings_fit_take_the_regular_one(fmt, freq):
+    """01/02/2020, 01/03/2020, ...: the first of each month, not January's 2nd, 3rd, ...; month first
+    when both readings are regular (ten days of 01/01 - 01/10)."""
+    dates = pd.date_range("2018-01-01", periods=36 if freq == "MS" else 10, freq=freq)
+    p = parse_csv(_dated(fmt, dates), "x.csv")
+    assert list(pd.DatetimeIndex(p.frame["ds"])) == list(dates)
+
+
+def test_dayfirst_set_by_the_user_still_wins():
+    payload = b"date,v\n01/02/2020,1\n01/03/2020,2\n01/04/2020,3\n"
+    assert rows(parse_csv(payload, "x.csv", dayfirst=True))[0][1] == "2020-02-01"
+
+
+def test_a_delimiter_at_the_end_of_every_line_makes_no_column():
+    payload = b"date,sales,\n2020-01-01,1.5,\n2020-02-01,2.5,\n2020-03-01,3.5,\n"
+    p = parse_csv(payload, "excel.csv")
+    assert p.shape == "single" and p.bad_rows == []
+    assert rows(p) == [("excel", "2020-01-01", 1.5), ("excel", "2020-02-01", 2.5), ("excel", "2020-03-01", 3.5)]
+
+
+def test_a_file_without_a_header_keeps_its_first_row():
+    p = parse_csv(b"2020-01-01,1.5\n2020-02-01,2.5\n2020-03-01,oops\n2020-04-01,4.5\n", "bare.csv")
+    assert rows(p) == [("bare", "2020-01-01", 1.5), ("bare", "2020-02-01", 2.5), ("bare", "2020-04-01", 4.5)]
+    assert [(r["line"], r["code"], r["column"]) for r in p.bad_rows] == [(3, "bad_value", "y")]  # the 3rd line
+    q = parse_csv(b"a,2020-01-01,1\na,2020-02-01,2\nb,2020-01-01,3\n", "bare_long.csv")
+    assert q.shape == "long" and rows(q) == [
+        ("a", "2020-01-01", 1.0),
+        ("a", "2020-02-01", 2.0),
+        ("b", "2020-01-01", 3.0),
+    ]
+    r = parse_csv(b"2020-01-01,1,10\n2020-02-01,2,20\n", "bare_wide.csv")
+    assert r.shape == "wide" and sorted(set(r.frame["unique_id"])) == ["y1", "y2"]
+
+
+def test_a_header_of_names_is_never_taken_for_data():
+    p = parse_csv(b"2019,2020\n2020-01-01,5\n2020-02-01,6\n", "odd.csv", time_col="2019")  # numbers, no date
+    assert rows(p) == [("odd", "2020-01-01", 5.0), ("odd", "2020-02-01", 6.0)]
+
+
+def test_currency_signs_and_percent_signs_around_numbers():
+    payload = (
+        'date,revenue\n2020-01-01,"$1,234.50"\n2020-02-01,-$5\n2020-03-01,€ 7.25\n2020-04-01,12%\n2020-05-01,$abc\n'
+    )
+    p = parse_csv(payload.encode(), "rev.csv")
+    assert [y for _, _, y in rows(p)] == [1234.5, -5.0, 7.25, 12.0]
+    assert [(r["line"], r["code"]) for r in p.bad_rows] == [(6, "bad_value")]
+    eu = "Datum;Umsatz\n01.01.2020;€ 1.234,50\n01.02.2020;3,5 %\n".encode()
+    assert [y for _, _, y in rows(parse_csv(eu, "eu.csv"))] == [1234.5, 3.5]
