@@ -96,7 +96,7 @@ def iter_batches(
 
 def can_be_fast(layout: Layout) -> bool:
     fmt = layout.time_format
-    return fmt is not None and "%z" not in fmt and not layout.decimal_comma
+    return fmt is not None and "%z" not in fmt and not layout.decimal_comma and layout.clock_col is None
 
 
 def _convert_clean(raw: pa.Table, layout: Layout) -> pa.Table:
@@ -129,7 +129,12 @@ def _convert_clean(raw: pa.Table, layout: Layout) -> pa.Table:
 
 def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, list[dict], int]:
     n = raw.num_rows
-    ds = _parse_time(raw[layout.time_col], layout.time_format)
+    stamp = raw[layout.time_col]
+    if layout.clock_col is not None:  # the date and the time of day, joined
+        stamp = pc.binary_join_element_wise(
+            pc.utf8_trim_whitespace(stamp), pc.utf8_trim_whitespace(raw[layout.clock_col]), " "
+        )
+    ds = _parse_time(stamp, layout.time_format)
     bad_code = pa.nulls(n, pa.string())
     bad_col = pa.nulls(n, pa.string())
     if ds.null_count:

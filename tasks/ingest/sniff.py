@@ -12,31 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-TIME_NAMES = {
-    *("ds", "date", "time", "timestamp", "datetime", "month", "period", "week", "day", "dt"),
-    *("year", "quarter", "dates", "date_time", "time_stamp", "yearmonth"),
-}
+from tasks.ingest.timestamps import TIME_NAMES, date_and_clock, is_date, looks_like_time, time_format
+
 ID_NAMES = {"unique_id", "series_id", "id", "series", "item_id", "key", "sku", "name"}
 VALUE_NAMES = {"y", "value", "target", "values"}
-TIME_FORMATS = (
-    "%Y-%m-%d",
-    "%Y-%m",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y/%m/%d",
-    "%m/%d/%Y",
-    "%d/%m/%Y",
-    "%d.%m.%Y",
-    "%m/%d/%Y %H:%M",
-    "%d/%m/%Y %H:%M",
-    "%Y%m%d",
-    "%Y",
-)
-DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d"))  # never a plain number
 NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 THOUSANDS = r"^\s*[-+]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"  # 1,234.5: a comma-delimited file quotes it
 NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
@@ -80,6 +59,7 @@ class Layout:
     time_format: str | None = None  # strptime format; None = flexible parsing
     decimal_comma: bool = False
     header: bool = True  # False: the first line is data, ``columns`` named by :func:`_role_names`
+    clock_col: str | None = None  # the time of day beside ``time_col``'s dates (``time_format`` reads both)
 
     def series_name(self, col: str) -> str:
         return posixpath.splitext(posixpath.basename(self.name))[0] if self.shape == "single" else col
@@ -117,7 +97,10 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     if index is not None:  # pandas' to_csv writes its row numbers first: no role
         sample = sample.drop(columns=[index])
     sample = sample.drop(columns=_empty_unnamed(sample))  # a trailing delimiter's column: no role
-    tcol = _pick_time(sample, mapping.time_col)
+    split = None if mapping.time_col else date_and_clock(sample)  # a date and a time of day, side by side
+    if split is not None:
+        sample = sample.drop(columns=[split[1]])
+    tcol = split[0] if split else _pick_time(sample, mapping.time_col)
     decimal_comma = delimiter != "," and _decimal_comma(sample.drop(columns=[tcol]))
     numeric = _mostly_numeric(sample.drop(columns=[tcol]), decimal_comma)
     icol = _pick_id(sample, mapping.id_col, tcol, numeric)
@@ -139,12 +122,11 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     missing = [c for c in covs if c not in columns]
     if missing:
         raise FileRejected("missing_column", f"covariate columns {missing} not in {columns}")
-    fmt = _time_format(sample[tcol], mapping.dayfirst)
-    return Layout(name, encoding, delimiter, columns, shape, tcol, icol, values, covs, fmt, decimal_comma, header)
-
-
-def _is_date(field: str) -> bool:
-    return _time_format(pd.Series([field]), False, DATED_FORMATS) is not None
+    fmt = split[2] if split else time_format(sample[tcol], mapping.dayfirst)
+    clock = split[1] if split else None
+    return Layout(
+        name, encoding, delimiter, columns, shape, tcol, icol, values, covs, fmt, decimal_comma, header, clock
+    )
 
 
 def _is_number(field: str) -> bool:
@@ -157,17 +139,17 @@ def _is_data(fields: list[str]) -> bool:
     rest = [f for f, number in zip(fields, numbers) if not number]
     if not any(numbers) or not any(c.isdigit() for f in rest for c in f):  # no number, or no date
         return False
-    dates = sum(_is_date(f) for f in rest)
+    dates = sum(is_date(f) for f in rest)
     return dates >= 1 and len(rest) - dates <= 1
 
 
 def _role_names(fields: list[str]) -> list[str]:
     """Names for the columns of a file without a header, from their first values: ``ds`` for the
     date, ``unique_id`` for a text column, ``y`` for one number (``y1``, ``y2``, ... for several)."""
-    numbers = sum(not _is_date(f) and _is_number(f) for f in fields)
+    numbers = sum(not is_date(f) and _is_number(f) for f in fields)
     names, k = [], 0
     for f in fields:
-        if _is_date(f):
+        if is_date(f):
             names.append("ds")
         elif _is_number(f):
             k += 1
@@ -237,33 +219,6 @@ def _decimal_comma(sample: pd.DataFrame) -> bool:
     return bool(s.str.fullmatch(r"-?[\d.]*\d,\d+").mean() > 0.3)
 
 
-def _time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_FORMATS) -> str | None:
-    """The strict format that reads at least 90 % of the column's first 500 values, the first of
-    TIME_FORMATS on a tie. Slashed dates are month first unless ``dayfirst`` says otherwise, or
-    the values say so: a day over 12 in front (31/01/2021), or, where both readings fit every value,
-    day-first dates that fall at a regular frequency where month-first ones do not (01/02/2020,
-    01/03/2020, ...: the first of each month, not January's 2nd, 3rd, ...)."""
-    s = col.str.strip()
-    s = s[s != ""].head(500)
-    formats = tuple(f for f in formats if not (dayfirst and f.startswith("%m/")))
-    parsed = {f: pd.to_datetime(s, format=f, errors="coerce", utc="%z" in f) for f in formats}
-    share = {f: float(v.notna().mean()) for f, v in parsed.items()}
-    best = max(share, key=share.__getitem__, default=None)  # the first of the best
-    if best is None or share[best] < 0.9:
-        return None
-    day_first = best.replace("%m/%d/", "%d/%m/")
-    both_fit = day_first != best and share[day_first] == share[best]
-    if both_fit and _regular(parsed[day_first]) and not _regular(parsed[best]):  # the regular reading
-        return day_first
-    return best
-
-
-def _regular(ts: pd.Series) -> bool:
-    """Whether the distinct timestamps fall at one frequency pandas can name."""
-    t = pd.DatetimeIndex(ts.dropna().unique()).sort_values()
-    return len(t) >= 3 and pd.infer_freq(t) is not None
-
-
 def _pick_time(raw: pd.DataFrame, time_col: str | None) -> str:
     if time_col:
         if time_col not in raw.columns:
@@ -272,25 +227,13 @@ def _pick_time(raw: pd.DataFrame, time_col: str | None) -> str:
     named = [c for c in raw.columns if c.lower() in TIME_NAMES]
     if len(named) == 1:
         return named[0]
-    parsed = [c for c in raw.columns if _looks_like_time(raw[c].head(50))]
+    parsed = [c for c in raw.columns if looks_like_time(raw[c].head(50))]
     if len(parsed) == 1:
         return parsed[0]
     cands = named or parsed
     raise FileRejected(
         "ambiguous_time" if cands else "no_time_column",
         f"cannot tell the timestamp column (candidates: {cands or 'none'}); set --time-col",
-    )
-
-
-def _looks_like_time(col: pd.Series) -> bool:
-    """Dates under a name that does not say so: a strict format that is not a plain number ("%Y" and
-    "%Y%m%d" would read counts as years), or flexible parsing of text that is not number-like."""
-    s = col.str.strip()
-    if _time_format(s, dayfirst=False, formats=DATED_FORMATS) or _time_format(s, dayfirst=True, formats=DATED_FORMATS):
-        return True
-    return (
-        not s.str.fullmatch(r"[-+]?[\d.,]+").all()
-        and pd.to_datetime(s, errors="coerce", format="mixed", utc=True).notna().mean() >= 0.9
     )
 
 

@@ -305,3 +305,22 @@ def test_currency_signs_and_percent_signs_around_numbers():
     assert [(r["line"], r["code"]) for r in p.bad_rows] == [(6, "bad_value")]
     eu = "Datum;Umsatz\n01.01.2020;€ 1.234,50\n01.02.2020;3,5 %\n".encode()
     assert [y for _, _, y in rows(parse_csv(eu, "eu.csv"))] == [1234.5, 3.5]
+
+
+def test_a_date_column_and_a_time_of_day_column_make_one_timestamp():
+    payload = (
+        b"Date;Time;Global_active_power\n"
+        b"16/12/2006;17:24:00;4.216\n16/12/2006;17:25:00;5.360\n16/12/2006;17:26:00;?\n17/12/2006;00:00:00;1.5\n"
+    )
+    p = parse_csv(payload, "household.csv")
+    assert p.shape == "single"
+    stamps = [str(pd.Timestamp(t)) for t in p.frame["ds"]]
+    assert stamps == ["2006-12-16 17:24:00", "2006-12-16 17:25:00", "2006-12-17 00:00:00"]
+    assert [(r["line"], r["code"]) for r in p.bad_rows] == [(4, "bad_value")]
+    hm = parse_csv(b"date,time,load\n2022-01-01,00:00,1\n2022-01-01,01:00,2\n2022-01-01,2:00,3\n", "h.csv")
+    assert [str(pd.Timestamp(t)) for t in hm.frame["ds"]][-1] == "2022-01-01 02:00:00"
+    lines = [f"2022-01-01,{h:02d}:00,{h}" for h in range(12)]
+    lines[2] = "2022-13-01,02:00,2"
+    bad = parse_csv(("date,time,load\n" + "\n".join(lines) + "\n").encode(), "b.csv")
+    assert bad.shape == "single" and len(bad.frame) == 11
+    assert [(r["line"], r["code"], r["column"]) for r in bad.bad_rows] == [(4, "bad_timestamp", "date")]
