@@ -12,7 +12,11 @@ is. A running median follows any change that lasts half a window, so a level shi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+
+from lstm_model.windows import PackedSeries
 
 THRESHOLD = 20.0  # robust standard deviations; no development series (any history of 24 points or more) exceeds 15
 MIN_POINTS = 24  # a shorter history has too few residuals for their spread: it is left as it is
@@ -61,12 +65,33 @@ def robust_residuals(y: np.ndarray, season: int) -> tuple[np.ndarray, np.ndarray
 
 def clean(y: np.ndarray, season: int, threshold: float = THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
     """(a copy of y (N,) with its isolated outliers replaced by the robust fit, the mask (N,) of the
-    replaced points). Histories shorter than two windows or MIN_POINTS come back unchanged."""
+    replaced points). Missing points (NaN) stay missing; they are judged through the value before
+    them. Histories shorter than two windows or MIN_POINTS come back unchanged."""
     y = np.asarray(y, dtype=np.float64)
-    if y.size < max(2 * window(season), MIN_POINTS) or not np.isfinite(y).all():
+    finite = np.isfinite(y)
+    if y.size < max(2 * window(season), MIN_POINTS) or not finite.any():
         return y.copy(), np.zeros(y.size, dtype=bool)
-    fit, z = robust_residuals(y, season)
-    flagged = np.abs(z) > threshold
+    last = np.maximum.accumulate(np.where(finite, np.arange(y.size), -1))  # (N,) the last observed point
+    filled = y[np.where(last >= 0, last, np.argmax(finite))]  # carried forward, the first one back
+    fit, z = robust_residuals(filled, season)
+    flagged = (np.abs(z) > threshold) & finite
     out = y.copy()
     out[flagged] = fit[flagged]
     return out, flagged
+
+
+def clean_parts(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, season: np.ndarray) -> np.ndarray:
+    """A copy of packed ``values`` (N,) in which each series' part before ``ends`` (S,) (positions)
+    is cleaned on that part alone (:func:`clean`, season (S,)); the points after it as they are."""
+    out = values.astype(np.float64, copy=True)
+    for o, e, m in zip(offsets.tolist(), ends.tolist(), season.tolist()):
+        out[o : o + e] = clean(values[o : o + e], int(m))[0]
+    return out
+
+
+def without(packed: PackedSeries, ends: np.ndarray, season: np.ndarray, most: int | None) -> PackedSeries:
+    """``packed`` with each series' part before ``ends`` (S,) cleaned on itself (season (S,)), when
+    it holds at most ``most`` series (None: never; above it no per-series work is done)."""
+    if most is None or packed.n_series > most:
+        return packed
+    return replace(packed, values=clean_parts(packed.values, packed.offsets, ends, season))

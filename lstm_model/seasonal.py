@@ -9,7 +9,10 @@ smoothed indices follow it (measured on the development sets: AirPassengers' LST
 on two seeds against 0.50 / 0.49 with every season weighing the same). On logged values they are multiplicative. A series with
 fewer than ``MIN_SEASONS`` seasons of observed points, a constant one, one with no significant
 autocorrelation, or with a position of its season never observed gets zeros (nothing removed).
-Positions count from each series' first point; missing points (NaN) are left out of every sum.
+The values are the scaled ones (standard deviations of the training part), each detrended point
+winsorised at :func:`clip_at`: a value typed 50x too large shifts its position's index by a few
+hundredths of that, not by all of it, where its series' scaling (fitted on a part with its outliers
+replaced) holds it at hundreds of standard deviations. Positions count from each series' first point; missing points (NaN) are left out of every sum.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import numpy as np
 MIN_SEASONS = 3  # seasons of observed history needed to estimate the indices and to test them
 Z_90 = 1.645  # one-sided 90 %, as the Theta benchmark's test
 HALF_LIFE = 2.0  # seasons: a season's weight in the indices halves with every two seasons of age
+CLIP = 2.0  # a detrended point counts at most CLIP x sqrt(m) (at least MIN_CLIP) standard deviations
+MIN_CLIP = 8.0  # ... of the series: a season whose one peak is the whole pattern reaches sqrt(m - 1); no
+# development series (any history of 3 seasons and 24 points or more) exceeds 5.9
 
 
 def positions(series_of_point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +70,7 @@ def _indices_of_season(
         total -= 0.5 * (filled[lo] + filled[hi - 1])
     full = ccnt[hi] - ccnt[lo] == hi - lo  # no missing point in the window
     inner, detrended = inner[full], v[inner[full]] - total[full] / m  # (K,)
+    detrended = np.clip(detrended, -clip_at(m), clip_at(m))  # an outlier moves its index by little
     key = sid[inner] * m + pos[inner] % m
     last = np.full(S, -1, dtype=np.int64)
     np.maximum.at(last, sid[inner], pos[inner])  # (S,) each series' latest detrended point
@@ -76,12 +83,17 @@ def _indices_of_season(
     return idx, seasonal & (counts > 0).all(axis=1)
 
 
+def clip_at(m: int) -> float:
+    """The largest detrended value (in the series' standard deviations) an index takes in at season m."""
+    return max(CLIP * float(np.sqrt(m)), MIN_CLIP)
+
+
 def _significant(v: np.ndarray, sid: np.ndarray, pos: np.ndarray, m: int, S: int) -> np.ndarray:
     """(S,) the autocorrelation at lag m exceeds Z_90 x sqrt((1 + 2 sum_{k<m} r_k^2) / n)."""
     ok = np.isfinite(v)
     n = np.bincount(sid, weights=ok.astype(np.float64), minlength=S)  # (S,) observed points
     mean = np.bincount(sid, weights=np.where(ok, v, 0.0), minlength=S) / np.maximum(n, 1)
-    d = np.where(ok, v - mean[sid], 0.0)  # (N,) deviations, 0 where missing
+    d = np.clip(np.where(ok, v - mean[sid], 0.0), -clip_at(m), clip_at(m))  # (N,) deviations, 0 where missing
     denom = np.bincount(sid, weights=d * d, minlength=S)  # (S,)
     r = np.zeros((m, S))  # r[k - 1]: autocorrelation at lag k
     for k in range(1, m + 1):  # m passes over the points

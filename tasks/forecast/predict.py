@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lstm_model import outliers
 from lstm_model.backtest import (
     LEVELS,
     bands_of,
@@ -154,6 +155,8 @@ def _lstm(
     if not use.any():
         return out
     sub, _ = p.select(use)
+    if season is not None:  # the history cleaned as the served weights' was (up to so many series)
+        sub = outliers.without(sub, sub.lengths, season[use], bundle.meta.get("clean_outliers_up_to"))
     ids_use = list(ids[use])
     stats, _ = bundle.stats_for(ids_use, sub, None if season is None else season[use])
     cov = bundle.covariate_stats_for(ids_use, sub)

@@ -1,15 +1,20 @@
 """What a training is made of: the covariates by kind, the data prepared with them, the split by
-time and the network and loop configurations."""
+time, the network and loop configurations, and the series the LSTM learns from and reads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
+from lstm_model import outliers, scaling
+from lstm_model.bundle import forecast_at
 from lstm_model.network import NetworkConfig
 from lstm_model.training import TrainConfig
+from lstm_model.windows import PackedSeries
 from tasks.adapters.settings import Settings
 from tasks.adapters.storage import Storage
 from tasks.series.features import FeatureSpec, spec_for
@@ -94,3 +99,36 @@ def removed_season(plan: Plan, s: Settings) -> np.ndarray | None:
     plain = plan.net.n_future == 0 and not plan.net.static_cardinalities
     on = s.model.deseasonalise if s.model.deseasonalise is not None else plain
     return plan.season if on else None
+
+
+def for_training(plan: Plan, s: Settings, fit_end: np.ndarray) -> PackedSeries:
+    """The series the LSTM learns from: each one's part before ``fit_end`` (S,) with its gross
+    isolated outliers replaced, decided on that part alone (:mod:`lstm_model.outliers`), as the
+    fitted comparators see their histories; with more than ``max_auto_series`` series (where no
+    per-series work is done) the series as stored."""
+    return outliers.without(plan.prep.packed, fit_end, plan.season, s.data.max_auto_series)
+
+
+def backtest_lstm(
+    model: torch.nn.Module,
+    plan: Plan,
+    s: Settings,
+    stats: scaling.ScalerStats,
+    cov_stats: scaling.ScalerStats | None,
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The evaluated LSTM as the backtest asks it, (series (M,), origin (M,)) -> (M, H): its inputs
+    read with the outliers of the part before the validation origins replaced (decided on that part
+    alone), and those before the test origins for a test origin, as the served one reads a history
+    cleaned on itself."""
+    sp = plan.split
+    before = [for_training(plan, s, sp.val0), for_training(plan, s, sp.test0)]
+
+    def predict(series: np.ndarray, origin: np.ndarray) -> np.ndarray:
+        late = origin >= sp.test0[series]  # (M,) a test origin
+        out = np.empty((series.size, plan.net.horizon))
+        for k, rows in enumerate((~late, late)):
+            if rows.any():
+                out[rows] = forecast_at(model, before[k], series[rows], origin[rows], stats, cov_stats)
+        return out
+
+    return predict

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from lstm_model import scaling
 from lstm_model.backtest import levels_for
-from lstm_model.bundle import ModelBundle, features, forecast_at
+from lstm_model.bundle import ModelBundle, features
 from lstm_model.network import Ensemble, NetworkConfig
 from lstm_model.training import TrainConfig, TrainResult, fit, warmup_epochs
 from lstm_model.windows import PackedSeries, complete, window_starts
@@ -29,7 +29,7 @@ from tasks.train import comparators
 from tasks.train.checkpoints import checkpoint_path
 from tasks.train.evaluate import Evaluation, Split, evaluate
 from tasks.train.pairs import LSTM_SHARE
-from tasks.train.plan import Plan, plan_for, removed_season
+from tasks.train.plan import Plan, backtest_lstm, for_training, plan_for, removed_season
 from tasks.train.register import Registration, log_and_register
 
 
@@ -65,7 +65,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
     lstm = None
     if evaluated is not None:
         model, stats, cov_stats, _ = evaluated
-        lstm = lambda series, origin: forecast_at(model.model, packed, series, origin, stats, cov_stats)  # noqa: E731
+        lstm = backtest_lstm(model.model, plan, s, stats, cov_stats)
     d = s.data
     share = lstm_share(d.ensemble_lstm_share, evaluated[0] if evaluated else None, tc)
     ev = evaluate(
@@ -82,7 +82,9 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         nonnegative=d.nonnegative,
         lstm_share=share,
     )
-    served = _refit(net, tc, packed, covariates, removed_season(plan, s), s, evaluated, key, on_epoch)
+    served = _refit(
+        net, tc, for_training(plan, s, packed.lengths), covariates, removed_season(plan, s), s, evaluated, key, on_epoch
+    )
     meta = {
         "freq": s.data.freq,  # the frequency given for every series (None: each series' own, inferred)
         "season_length": s.data.season_length,  # likewise for the season
@@ -104,6 +106,7 @@ def train_stage(df: pd.DataFrame, s: Settings, on_epoch: Callable[[dict], None] 
         "default_fallback": ev.default_fallback,
         LSTM_SHARE: share,  # the LSTM's weight in the ensemble (None: the members' plain mean)
         "n_windows": W,
+        "clean_outliers_up_to": s.data.max_auto_series,  # the LSTM reads histories cleaned up to so many series
         "features": plan.features.to_dict(),  # the covariates by kind: what forecasting builds again
     }
     bundle = ModelBundle(
@@ -162,9 +165,8 @@ def train_networks(df: pd.DataFrame, s: Settings) -> None:
     the other data-parallel ranks run beside rank 0's train flow, making the same collective calls."""
     plan = plan_for(df, s)
     season = removed_season(plan, s)
-    _refit(
-        plan.net, plan.tc, plan.prep.packed, plan.covariates, season, s, _fit_evaluated(plan, s, None), plan.key, None
-    )
+    packed = for_training(plan, s, plan.prep.packed.lengths)
+    _refit(plan.net, plan.tc, packed, plan.covariates, season, s, _fit_evaluated(plan, s, None), plan.key, None)
 
 
 def evaluated_lstm(df: pd.DataFrame, s: Settings) -> TrainResult | None:
@@ -179,7 +181,7 @@ def _fit_evaluated(plan: Plan, s: Settings, on_epoch: Callable[[dict], None] | N
     return _fit(
         plan.net,
         plan.tc,
-        plan.prep.packed,
+        for_training(plan, s, sp.val0),
         plan.covariates,
         removed_season(plan, s),
         s,

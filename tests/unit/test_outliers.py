@@ -123,3 +123,52 @@ def test_a_training_reports_the_replaced_points_and_serves_forecasts_without_the
     assert not skipped
     assert np.abs(fc["y_hat"].to_numpy() - wave(108)[96:]).max() < 30  # no January near 5,000
     assert _outliers_line(out.metrics, "  ", "\n").startswith("  outliers: 1 point(s) far from their neighbours")
+    # the LSTM learnt from the series with the spike replaced: its scale is the clean series' scale
+    clean = np.log(outliers.clean(y, 12)[0])
+    assert out.bundle.stats.scale[0] == pytest.approx(clean.std(), rel=1e-9)
+    assert np.log(y).std() > 3 * clean.std()
+    # and serves from the history cleaned on itself: the spike changes none of its forecasts
+    on_clean, _ = forecast_frame(out.bundle, df.assign(y=outliers.clean(y, 12)[0]), serve_model="lstm")
+    on_raw, _ = forecast_frame(out.bundle, df, serve_model="lstm")
+    np.testing.assert_allclose(on_raw["y_hat"], on_clean["y_hat"], rtol=1e-12)
+    out.bundle.meta["clean_outliers_up_to"] = 0  # more series than that: read as stored
+    assert not np.allclose(forecast_frame(out.bundle, df, serve_model="lstm")[0]["y_hat"], on_clean["y_hat"])
+
+
+def test_missing_points_stay_missing_and_do_not_hide_a_spike():
+    y = wave()
+    y[[20, 47, 80]] = np.nan
+    y[48] *= 50  # right after a missing point
+    cleaned, replaced = outliers.clean(y, 12)
+    assert np.flatnonzero(replaced).tolist() == [48]
+    assert np.isnan(cleaned[[20, 47, 80]]).all()
+
+
+def test_each_part_is_cleaned_on_itself_and_the_rest_left_as_stored():
+    a, b = wave(), wave(seed=4)
+    a[30] *= 50
+    b[40] *= 50
+    b[100] *= 50  # after b's part: not read, not replaced
+    packed = PackedSeries.from_arrays([a, b])
+    ends = np.array([120, 90])
+    out = outliers.clean_parts(packed.values, packed.offsets, ends, np.array([12, 12]))
+    np.testing.assert_array_equal(out[:120], outliers.clean(a, 12)[0])
+    np.testing.assert_array_equal(out[120:210], outliers.clean(b[:90], 12)[0])
+    np.testing.assert_array_equal(out[210:], b[90:])
+    assert out[30] < 200 and out[120 + 40] < 200 and packed.values[30] > 1000  # the packed values untouched
+
+
+def test_a_spike_neither_hides_the_season_nor_moves_its_index_much():
+    """The indices re-estimated on a raw history at forecast time, with the scaling of the clean one."""
+    from lstm_model import scaling
+
+    clean = wave()
+    raw = clean.copy()
+    raw[48] *= 50
+    sid, everything = np.zeros(120, dtype=np.int64), np.ones(120, dtype=bool)
+    stats = scaling.fit_stats(clean, sid, everything, 1, "auto", "standard", np.array([12]))
+    on_raw = scaling.with_seasonal(stats, raw, sid, everything, np.array([12]))
+    assert np.abs(stats.seasonal).max() > 0.5  # seasonal on the clean history
+    assert np.abs(on_raw.seasonal).max() > 0.5  # and still on the raw one
+    shift = np.abs(on_raw.seasonal - stats.seasonal)[0]  # (12,) in standard deviations of the series
+    assert shift[0] < 0.8 and np.delete(shift, 0).max() < 0.15  # January moves by a fraction, not by 50x
