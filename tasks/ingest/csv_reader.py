@@ -107,7 +107,7 @@ def _convert_clean(raw: pa.Table, layout: Layout) -> pa.Table:
     covs = {c: raw[c] for c in layout.covariates}
     ids = None
     if layout.id_col is not None:
-        ids = pc.utf8_trim_whitespace(raw[layout.id_col])
+        ids = _ids(raw, layout)
         if pc.any(pc.equal(pc.binary_length(ids), 0)).as_py():
             raise NeedsCareful("missing id")
     for v in [*covs.values(), *(raw[c] for c in layout.value_cols)]:
@@ -143,7 +143,7 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
         bad_code, bad_col = _mark(bad_code, bad_col, pc.is_null(ds), "bad_timestamp", layout.time_col)
     ids = None
     if layout.id_col is not None:
-        ids = pc.utf8_trim_whitespace(raw[layout.id_col])
+        ids = _ids(raw, layout)
         empty = pc.equal(pc.binary_length(ids), 0)
         if pc.any(empty).as_py():
             bad_code, bad_col = _mark(bad_code, bad_col, empty, "missing_id", layout.id_col)
@@ -211,6 +211,17 @@ def _mark_codes(code: pa.Array, col: pa.Array, codes: pa.Array, column: str) -> 
     return pc.if_else(hit, codes, code), pc.if_else(hit, pa.scalar(column), col)
 
 
+def _ids(raw: pa.Table, layout: Layout) -> pa.Array:
+    """The series id of each row: the id column, or the id columns joined by "_" (empty when one is)."""
+    parts = [pc.utf8_trim_whitespace(raw[c]) for c in [layout.id_col, *layout.more_id_cols]]
+    if len(parts) == 1:
+        return parts[0]
+    empty = pc.or_(*[pc.equal(pc.binary_length(p), 0) for p in parts[:2]])
+    for p in parts[2:]:
+        empty = pc.or_(empty, pc.equal(pc.binary_length(p), 0))
+    return pc.if_else(empty, pa.scalar(""), pc.binary_join_element_wise(*parts, "_"))
+
+
 def _is_blank(text) -> pa.Array:
     return pc.equal(pc.binary_length(pc.utf8_trim_whitespace(text)), 0)
 
@@ -226,6 +237,8 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
             pass
     t = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r'^"|"$', "")
     t = pc.replace_substring_regex(pc.replace_substring_regex(t, CURRENCY, r"\1"), PERCENT, "")
+    t = pc.if_else(pc.match_substring_regex(t, "^(?i:true)$"), pa.scalar("1"), t)  # a flag
+    t = pc.if_else(pc.match_substring_regex(t, "^(?i:false)$"), pa.scalar("0"), t)
     if decimal_comma:
         t = pc.replace_substring(pc.replace_substring(t, ".", ""), ",", ".")
     if not decimal_comma:  # 1,234.5 -> 1234.5

@@ -21,6 +21,11 @@ THOUSANDS = r"^\s*[-+]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"  # 1,234.5: a comma-delimit
 NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
 CURRENCY = r"^([-+]?)\s*[$€£¥]\s*"  # $1,234.50, -€5: the sign kept, the symbol dropped
 PERCENT = r"\s*%$"  # 5.3%: read as 5.3
+BOOLEAN = r"(?i)true|false"  # a flag: 1 / 0
+ID_LIKE = re.compile(
+    r"(?i)^(store|shop|item|product|dept|department|sku|location|site|region|customer|warehouse|branch|outlet)s?$"
+    r"|(^|[_ .])(id|no|nr|num|number|code|key)$|(?<=[a-z])(Id|ID|No)$"
+)
 HEAD_BYTES = 1 << 20
 
 
@@ -60,6 +65,7 @@ class Layout:
     decimal_comma: bool = False
     header: bool = True  # False: the first line is data, ``columns`` named by :func:`_role_names`
     clock_col: str | None = None  # the time of day beside ``time_col``'s dates (``time_format`` reads both)
+    more_id_cols: list[str] = field(default_factory=list)  # joined to ``id_col`` by "_": store 1, dept 2 -> 1_2
 
     def series_name(self, col: str) -> str:
         return posixpath.splitext(posixpath.basename(self.name))[0] if self.shape == "single" else col
@@ -102,30 +108,33 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         sample = sample.drop(columns=[split[1]])
     tcol = split[0] if split else _pick_time(sample, mapping.time_col)
     decimal_comma = delimiter != "," and _decimal_comma(sample.drop(columns=[tcol]))
-    numeric = _mostly_numeric(sample.drop(columns=[tcol]), decimal_comma)
-    icol = _pick_id(sample, mapping.id_col, tcol, numeric)
-    if icol is not None:
-        vcol = _pick_value(mapping.value_col, [c for c in numeric if c != icol])
-        covs = (
-            list(mapping.covariates)
-            if mapping.covariates is not None
-            else [c for c in numeric if c not in (icol, vcol)]
-        )
+    flags = _flags(sample.drop(columns=[tcol]))  # TRUE / FALSE: a covariate (1 / 0), never an id
+    numeric = _mostly_numeric(sample.drop(columns=[tcol, *flags]), decimal_comma)
+    ids = _pick_ids(sample, mapping.id_col, tcol, numeric, flags)
+    numeric = [c for c in numeric if c not in ids]
+    if ids:
+        vcol = _pick_value(mapping.value_col, numeric)
+        covs = list(mapping.covariates) if mapping.covariates is not None else [*numeric, *flags]
+        covs.remove(vcol) if vcol in covs else None
         shape, values = "long", [vcol]
     elif mapping.value_col:
         _pick_value(mapping.value_col, numeric)
-        shape, values, covs = "single", [mapping.value_col], list(mapping.covariates or [])
+        shape, values = "single", [mapping.value_col]
+        covs = list(mapping.covariates) if mapping.covariates is not None else flags
     else:
         if not numeric:
             raise FileRejected("no_value_column", f"no numeric value column among {columns}")
-        shape, values, covs = ("single" if len(numeric) == 1 else "wide"), numeric, []
+        _check_not_stacked(sample, tcol, numeric)
+        shape, values = ("single" if len(numeric) == 1 else "wide"), numeric
+        covs = flags if shape == "single" else []
     missing = [c for c in covs if c not in columns]
     if missing:
         raise FileRejected("missing_column", f"covariate columns {missing} not in {columns}")
     fmt = split[2] if split else time_format(sample[tcol], mapping.dayfirst)
     clock = split[1] if split else None
+    icol, more = (ids[0], ids[1:]) if ids else (None, [])
     return Layout(
-        name, encoding, delimiter, columns, shape, tcol, icol, values, covs, fmt, decimal_comma, header, clock
+        name, encoding, delimiter, columns, shape, tcol, icol, values, covs, fmt, decimal_comma, header, clock, more
     )
 
 
@@ -237,20 +246,48 @@ def _pick_time(raw: pd.DataFrame, time_col: str | None) -> str:
     )
 
 
-def _pick_id(raw: pd.DataFrame, id_col: str | None, tcol: str, numeric: list[str]) -> str | None:
+def _pick_ids(raw: pd.DataFrame, id_col: str | None, tcol: str, numeric: list[str], flags: list[str]) -> list[str]:
+    """The series id column(s) of a long file ([] for a single or wide one): ``id_col`` (several
+    joined by commas), a column named so, the one text column, or integer columns named like ids."""
     if id_col:
-        if id_col not in raw.columns:
-            raise FileRejected("missing_column", f"id column {id_col!r} not in {list(raw.columns)}")
-        return id_col
+        names = [c.strip() for c in id_col.split(",")]
+        missing = [c for c in names if c not in raw.columns]
+        if missing:
+            raise FileRejected("missing_column", f"id column(s) {missing} not in {list(raw.columns)}")
+        return names
     named = [c for c in raw.columns if c.lower() in ID_NAMES and c != tcol]
     if len(named) == 1:
-        return named[0]
-    text = [c for c in raw.columns if c != tcol and c not in numeric]
+        return named
+    text = [c for c in raw.columns if c != tcol and c not in numeric and c not in flags]
     if len(text) == 1:
-        return text[0]
+        return text
     if len(text) > 1:
         raise FileRejected("ambiguous_id", f"several text columns could be the series id: {text}; set --id-col")
-    return None
+    return _numeric_ids(raw, numeric)
+
+
+def _numeric_ids(raw: pd.DataFrame, numeric: list[str]) -> list[str]:
+    """The integer columns named like ids (``store``, ``item``, ``dept``, ``shop_no``, ``sku_id``, ...)."""
+    return [c for c in numeric if ID_LIKE.search(c) and raw[c].str.strip().str.fullmatch(r"\d{1,18}").all()]
+
+
+def _check_not_stacked(raw: pd.DataFrame, tcol: str, numeric: list[str]) -> None:
+    """A file read as one series per numeric column must not hold its timestamps over and over (series
+    stacked with nothing to tell them apart): that is refused rather than read as duplicates."""
+    repeated = float(raw[tcol].str.strip().duplicated().mean())
+    if len(numeric) > 1 and repeated >= 0.5:
+        raise FileRejected(
+            "ambiguous_id",
+            f"{repeated:.0%} of the rows repeat a timestamp but no column tells their series apart; set "
+            "--id-col (several columns: --id-col store,item)",
+        )
+
+
+def _flags(raw: pd.DataFrame) -> list[str]:
+    """Columns of nothing but TRUE / FALSE (any case)."""
+    return [
+        c for c in raw.columns if (s := raw[c].str.strip())[s != ""].str.fullmatch(BOOLEAN).all() and (s != "").any()
+    ]
 
 
 def _pick_value(value_col: str | None, cands: list[str]) -> str:

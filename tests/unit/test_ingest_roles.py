@@ -1,0 +1,70 @@
+"""Which column is which in the files demand planners export: numbered stores and items, flags."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tasks.ingest.sniff import FileRejected
+from tests.conftest import parse_csv
+
+
+def _stores(columns: list[str], keys: list[tuple], months: int = 4) -> bytes:
+    """One row per key and month; the value 100 x the first key + the month."""
+    dates = pd.date_range("2020-01-01", periods=months, freq="MS").strftime("%Y-%m-%d")
+    rows = []
+    for key in keys:
+        for m, d in enumerate(dates):
+            cells = {"date": d, "sales": 100 * key[0] + m, **dict(zip(columns, key))}
+            rows.append(",".join(str(cells[c]) for c in ["date", *columns, "sales"]))
+    return (",".join(["date", *columns, "sales"]) + "\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_numbered_stores_are_series_not_a_series_of_store_numbers():
+    p = parse_csv(_stores(["store"], [(1,), (2,), (3,)]), "stores.csv")
+    assert p.shape == "long" and p.bad_rows == []
+    assert sorted(set(p.frame["unique_id"])) == ["1", "2", "3"]
+    assert p.frame.loc[p.frame["unique_id"] == "2", "y"].tolist() == [200.0, 201.0, 202.0, 203.0]
+
+
+def test_store_and_item_numbers_make_one_id_together():
+    p = parse_csv(_stores(["store", "item"], [(1, 1), (1, 2), (2, 1), (2, 2)]), "store_item.csv")
+    assert p.shape == "long" and sorted(set(p.frame["unique_id"])) == ["1_1", "1_2", "2_1", "2_2"]
+    assert len(p.frame) == 16 and p.bad_rows == []
+    q = parse_csv(_stores(["store", "item"], [(1, 1), (2, 2)]), "given.csv", id_col="store,item")
+    assert sorted(set(q.frame["unique_id"])) == ["1_1", "2_2"]
+
+
+def test_a_long_file_sorted_by_store_is_long_from_its_first_rows():
+    """The head may hold one store only: the integer column named like an id still is the id."""
+    p = parse_csv(_stores(["store_id"], [(7,)], months=6), "one_store.csv")
+    assert p.shape == "long" and set(p.frame["unique_id"]) == {"7"}
+
+
+def test_a_flag_column_is_a_covariate_not_the_series_id():
+    payload = b"date,sales,holiday\n2020-01-01,5,FALSE\n2020-01-02,6,TRUE\n2020-01-03,7,false\n"
+    p = parse_csv(payload, "h.csv")
+    assert p.shape == "single" and set(p.frame["unique_id"]) == {"h"}
+    assert p.frame["holiday"].tolist() == [0.0, 1.0, 0.0]
+    walmart = (
+        b"Store,Dept,Date,Weekly_Sales,IsHoliday\n"
+        b"1,1,2010-02-05,24924.5,FALSE\n1,1,2010-02-12,46039.49,TRUE\n"
+        b"1,2,2010-02-05,50605.27,FALSE\n1,2,2010-02-12,44682.74,TRUE\n"
+    )
+    w = parse_csv(walmart, "train.csv")
+    assert w.shape == "long" and sorted(set(w.frame["unique_id"])) == ["1_1", "1_2"]
+    assert w.frame["y"].tolist() == [24924.5, 46039.49, 50605.27, 44682.74]
+    assert w.frame["IsHoliday"].tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_stacked_series_with_nothing_to_tell_them_apart_are_refused():
+    payload = b"date,a,b\n2020-01-01,1,2\n2020-01-01,3,4\n2020-01-02,1,2\n2020-01-02,3,4\n"
+    with pytest.raises(FileRejected) as exc:
+        parse_csv(payload, "stacked.csv")
+    assert exc.value.code == "ambiguous_id" and "--id-col" in str(exc.value)
+
+
+def test_integer_columns_not_named_like_ids_stay_values():
+    payload = b"date,visitors,orders\n2020-01-01,10,2\n2020-01-02,12,3\n2020-01-03,9,1\n"
+    p = parse_csv(payload, "shop.csv")
+    assert p.shape == "wide" and sorted(set(p.frame["unique_id"])) == ["orders", "visitors"]
