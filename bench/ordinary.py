@@ -1,6 +1,6 @@
 """Ordinary files, as users have them, through the real ``lstm-forecast run``.
 
-    .venv/bin/python bench/ordinary.py              # every case but the two long ones (~8 min on 2 cores)
+    .venv/bin/python bench/ordinary.py              # every case but the two long ones (~15 min on 2 cores)
     .venv/bin/python bench/ordinary.py --long       # also a year of hours and 12 weeks of half-hours (~45 min)
     .venv/bin/python bench/ordinary.py --cases years,european
 
@@ -69,6 +69,24 @@ def _thousands(df: pd.DataFrame, path: Path) -> None:
     path.write_text("\r\n".join(lines) + "\r\n\r\n")
 
 
+def _lines(header: str | None, row: Callable[[pd.Timestamp, float], str], end: str = "\n") -> Callable:
+    """A writer of one line per point (after ``header``, if any)."""
+
+    def write(df: pd.DataFrame, path: Path) -> None:
+        rows = [row(d, y) for d, y in zip(pd.DatetimeIndex(df["ds"]), df["y"])]
+        path.write_text(end.join(([header] if header else []) + rows) + end)
+
+    return write
+
+
+def _stores(df: pd.DataFrame, path: Path) -> None:
+    """A store-department sales export: numbered ids, a TRUE / FALSE holiday flag, sorted by store."""
+    sd = df["unique_id"].str.split("_", expand=True)
+    flag = pd.DatetimeIndex(df["ds"]).isocalendar().week.isin([47, 52]).map({True: "TRUE", False: "FALSE"})
+    out = pd.DataFrame({"Store": sd[0], "Dept": sd[1], "Date": pd.DatetimeIndex(df["ds"]).strftime("%Y-%m-%d")})
+    out.assign(Weekly_Sales=df["y"].round(2).to_numpy(), IsHoliday=flag.to_numpy()).to_csv(path, index=False)
+
+
 def _pandas_index(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path)  # pandas' row numbers first, under no name
 
@@ -110,6 +128,45 @@ CASES: dict[str, Case] = {
         12,
         lambda r: _long({"a": (_months(96), _wave(r, 96, 12)), "b": (_months(96), _wave(r, 96, 12, lvl=40))}),
         _pandas_index,
+    ),
+    "eu_slashes": (
+        14,
+        7,
+        lambda r: _long({"d": (pd.date_range("2021-01-01", periods=200, freq="D"), _wave(r, 200, 7))}),
+        _lines("date,value", lambda d, y: f"{d:%d/%m/%Y},{y:.2f}"),
+    ),
+    "date_and_time": (
+        24,
+        24,
+        lambda r: _long({"h": (pd.date_range("2022-01-03", periods=504, freq="h"), _wave(r, 504, 24, amp=30))}),
+        _lines("Date;Time;Load", lambda d, y: f"{d:%d/%m/%Y};{d:%H:%M:%S};{y:.3f}"),
+    ),
+    "no_header": (
+        12,
+        12,
+        lambda r: _long({"n": (_months(72), _wave(r, 72, 12))}),
+        _lines(None, lambda d, y: f"{d:%Y-%m-%d},{y:.2f}"),
+    ),
+    "money": (
+        12,
+        12,
+        lambda r: _long({"m": (_months(84), _wave(r, 84, 12, amp=900, lvl=12000))}),
+        _lines("Month,Revenue,", lambda d, y: f'{d:%Y-%m},"${y:,.2f}",', end="\r\n"),
+    ),
+    "stores": (
+        13,
+        52,
+        lambda r: _long(
+            {
+                f"{st}_{dp}": (
+                    pd.date_range("2010-02-05", periods=150, freq="W-FRI"),
+                    _wave(r, 150, 52, lvl=50 * st + dp),
+                )
+                for st in (1, 2)
+                for dp in (1, 2)
+            }
+        ),
+        _stores,
     ),
     "magnitudes": (
         12,
@@ -266,7 +323,7 @@ def run_case(name: str, case: Case, work: Path, seed: int) -> dict:
             "note": error,
         }
     fc = DeltaTable(str(storage / "forecasts")).to_pandas()
-    if write is not None and name != "pandas_index":  # a single-series file: the series is named after it
+    if write is not None and name not in ("pandas_index", "stores"):  # a single series: named after the file
         fc["unique_id"] = str(train["unique_id"].iloc[0])
     served, naive, complete = _mase(train, test, fc, m)
     models = fc["model"].value_counts().to_dict()

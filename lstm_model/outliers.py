@@ -5,7 +5,8 @@ statistical model as part of its level or of its seasonal term and come back in 
 that season. The fit is a centred running median over one season (at least ``MIN_WINDOW`` points)
 plus the median of the rest at each position of the season; a point is an outlier when it lies
 more than ``THRESHOLD`` robust standard deviations (1.4826 x the median absolute deviation) of the
-residuals away from that fit. Only points with a whole window on both sides are judged: at the end of
+residuals away from that fit (the worst of each window first, then the rest judged again: a large
+outlier also moves its neighbours' running medians). Only points with a whole window on both sides are judged: at the end of
 a history a new level and an error cannot be told apart, so the newest half season is kept as it
 is. A running median follows any change that lasts half a window, so a level shift is never flagged.
 """
@@ -22,6 +23,7 @@ THRESHOLD = 20.0  # robust standard deviations; no development series (any histo
 MIN_POINTS = 24  # a shorter history has too few residuals for their spread: it is left as it is
 MIN_WINDOW = 5  # the running median's shortest window (yearly or non-seasonal data)
 MIN_SEASONS = 3  # the seasonal term needs this many seasons, else the fit is the running median alone
+MAX_PASSES = 10  # each pass replaces the worst point of every window, then judges again
 
 
 def window(season: int) -> int:
@@ -73,10 +75,20 @@ def clean(y: np.ndarray, season: int, threshold: float = THRESHOLD) -> tuple[np.
         return y.copy(), np.zeros(y.size, dtype=bool)
     last = np.maximum.accumulate(np.where(finite, np.arange(y.size), -1))  # (N,) the last observed point
     filled = y[np.where(last >= 0, last, np.argmax(finite))]  # carried forward, the first one back
-    fit, z = robust_residuals(filled, season)
-    flagged = (np.abs(z) > threshold) & finite
+    flagged = np.zeros(y.size, dtype=bool)
+    half = window(season) // 2
+    for _ in range(MAX_PASSES):  # the worst point of each window first: its neighbours' fit leaned on it
+        fit, z = robust_residuals(filled, season)
+        strength = np.where((np.abs(z) > threshold) & finite & ~flagged, np.abs(z), 0.0)  # (N,)
+        if not strength.any():
+            break
+        padded = np.pad(strength, half)
+        worst = strength > 0
+        worst &= strength >= np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).max(axis=1)
+        filled[worst] = fit[worst]
+        flagged |= worst
     out = y.copy()
-    out[flagged] = fit[flagged]
+    out[flagged] = filled[flagged]
     return out, flagged
 
 

@@ -39,7 +39,9 @@ class IngestSettings(BaseModel):
     input: str = Field("data/AirPassengers.csv", description="CSV file, folder or glob to ingest.")
     time_col: str | None = Field(None, description="Timestamp column (inferred when unset).")
     value_col: str | None = Field(None, description="Value column of a single or long file (inferred when unset).")
-    id_col: str | None = Field(None, description="Series id column of a long file (inferred when unset).")
+    id_col: str | None = Field(
+        None, description="Series id column of a long file, several joined by commas: store,item (inferred when unset)."
+    )
     covariates: str | None = Field(None, description="Comma-separated covariate columns (long files: inferred).")
     dayfirst: bool = Field(False, description="Read 01/02/2020 as 1 February (day first).")
     max_bad_fraction: float = Field(

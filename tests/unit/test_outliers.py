@@ -60,6 +60,18 @@ def test_the_newest_half_season_is_kept_as_it_is():
     assert np.flatnonzero(outliers.clean(y, 12)[1]).tolist() == [y.size - 7]
 
 
+def test_a_spike_on_a_strong_smooth_season_takes_no_neighbour_with_it():
+    """Its neighbours' running medians lean on it: judged again once it is replaced, they are fine."""
+    t = np.arange(120)
+    y = 5000 + 0.1 * t + 800 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 2, 120)
+    truth = y.copy()
+    y[60] *= 3
+    y[30:32] *= 0.2  # two months typed a fifth of their value
+    cleaned, replaced = outliers.clean(y, 12)
+    assert np.flatnonzero(replaced).tolist() == [30, 31, 60]
+    assert np.abs(cleaned - truth).max() < 15
+
+
 def test_a_spike_in_a_trending_yearly_series_is_replaced():
     t = np.arange(40)
     y = 1000 + 30 * t + np.random.default_rng(2).normal(0, 20, 40)
