@@ -22,10 +22,11 @@ NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
 CURRENCY = r"^([-+]?)\s*[$€£¥]\s*"  # $1,234.50, -€5: the sign kept, the symbol dropped
 PERCENT = r"\s*%$"  # 5.3%: read as 5.3
 BOOLEAN = r"(?i)true|false"  # a flag: 1 / 0
-ID_LIKE = re.compile(
+ID_WORDS = re.compile(
     r"(?i)^(store|shop|item|product|dept|department|sku|location|site|region|customer|warehouse|branch|outlet)s?$"
-    r"|(^|[_ .])(id|no|nr|num|number|code|key)$|(?<=[a-z])(Id|ID|No)$"
+    r"|(^|[_ .])(id|no|nr|num|number|code|key)$"
 )
+ID_CAMEL = re.compile(r"[a-z](Id|ID|No|Nr)$")  # storeId, itemNo (case matters: not "paid", "casino")
 HEAD_BYTES = 1 << 20
 
 
@@ -268,7 +269,8 @@ def _pick_ids(raw: pd.DataFrame, id_col: str | None, tcol: str, numeric: list[st
 
 def _numeric_ids(raw: pd.DataFrame, numeric: list[str]) -> list[str]:
     """The integer columns named like ids (``store``, ``item``, ``dept``, ``shop_no``, ``sku_id``, ...)."""
-    return [c for c in numeric if ID_LIKE.search(c) and raw[c].str.strip().str.fullmatch(r"\d{1,18}").all()]
+    named = [c for c in numeric if ID_WORDS.search(c) or ID_CAMEL.search(c)]
+    return [c for c in named if raw[c].str.strip().str.fullmatch(r"\d{1,18}").all()]
 
 
 def _check_not_stacked(raw: pd.DataFrame, tcol: str, numeric: list[str]) -> None:

@@ -65,6 +65,8 @@ def test_stacked_series_with_nothing_to_tell_them_apart_are_refused():
 
 
 def test_integer_columns_not_named_like_ids_stay_values():
-    payload = b"date,visitors,orders\n2020-01-01,10,2\n2020-01-02,12,3\n2020-01-03,9,1\n"
+    payload = b"date,visitors,paid\n2020-01-01,10,2\n2020-01-02,12,3\n2020-01-03,9,1\n"
     p = parse_csv(payload, "shop.csv")
-    assert p.shape == "wide" and sorted(set(p.frame["unique_id"])) == ["orders", "visitors"]
+    assert p.shape == "wide" and sorted(set(p.frame["unique_id"])) == ["paid", "visitors"]
+    camel = b"date,storeId,sales\n2020-01-01,1,2.5\n2020-01-01,2,3.5\n2020-01-02,1,4.5\n2020-01-02,2,5.5\n"
+    assert sorted(set(parse_csv(camel, "c.csv").frame["unique_id"])) == ["1", "2"]
