@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tasks.ingest.sniff import CURRENCY, NON_FINITE, NUMBER, PERCENT, THOUSANDS, Layout
+from tasks.ingest.sniff import CURRENCY, NA_TOKENS, NON_FINITE, NUMBER, PARENS, PERCENT, SPACED, THOUSANDS, Layout
 
 MAX_BAD_DETAILS = 10_000  # bad rows described one by one per file; all are counted
 
@@ -236,7 +236,11 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
         except pa.ArrowInvalid:
             pass
     t = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r'^"|"$', "")
-    t = pc.replace_substring_regex(pc.replace_substring_regex(t, CURRENCY, r"\1"), PERCENT, "")
+    t = pc.if_else(pc.is_in(pc.utf8_lower(t), value_set=pa.array(NA_TOKENS)), pa.scalar(""), t)  # #N/A, null
+    t = pc.replace_substring_regex(pc.replace_substring_regex(t, PARENS, r"-\1"), CURRENCY, r"\1")
+    t = pc.replace_substring_regex(t, PERCENT, "")
+    for _ in range(2):  # 1 234 567: each pass joins every other group
+        t = pc.replace_substring_regex(t, SPACED, r"\1\2")
     t = pc.if_else(pc.match_substring_regex(t, "^(?i:true)$"), pa.scalar("1"), t)  # a flag
     t = pc.if_else(pc.match_substring_regex(t, "^(?i:false)$"), pa.scalar("0"), t)
     if decimal_comma:

@@ -22,6 +22,9 @@ NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
 CURRENCY = r"^([-+]?)\s*[$€£¥]\s*"  # $1,234.50, -€5: the sign kept, the symbol dropped
 PERCENT = r"\s*%$"  # 5.3%: read as 5.3
 BOOLEAN = r"(?i)true|false"  # a flag: 1 / 0
+PARENS = r"^\((.*)\)$"  # (1,234.00): an accountant's negative
+SPACED = "(\\d)[ \u00a0\u202f](\\d\\d\\d)"  # 1 234,5: a space (or a no-break one) between thousands
+NA_TOKENS = ("na", "n/a", "#n/a", "null", "none", "-", "--", "\u2014", "?", "#value!", "#div/0!", "#ref!", "#num!")
 ID_WORDS = re.compile(
     r"(?i)^(store|shop|item|product|dept|department|sku|location|site|region|customer|warehouse|branch|outlet)s?$"
     r"|(^|[_ .])(id|no|nr|num|number|code|key)$"
@@ -217,11 +220,16 @@ def _mostly_numeric(sample: pd.DataFrame, decimal_comma: bool, frac: float = 0.5
 
 
 def _bare(col: pd.Series) -> pd.Series:
-    """Cells without the spaces, quotes, currency and percent signs around their number."""
+    """Cells as bare numbers: without the spaces, quotes, currency and percent signs around them,
+    an accountant's brackets as a minus, spaced thousands joined, the missing-value marks of
+    spreadsheets and databases (``#N/A``, ``null``, ``-``, ...) blank."""
     s = col.str.strip().str.strip('"')
-    if not s.str.contains("[$€£¥%]", regex=True).any():  # the common case: nothing to take off
+    s = s.where(~s.str.lower().isin(NA_TOKENS), "")
+    if not s.str.contains("[$€£¥%()\u00a0\u202f ]", regex=True).any():  # the common case: nothing to take off
         return s
-    return s.str.replace(CURRENCY, r"\1", regex=True).str.replace(PERCENT, "", regex=True)
+    s = s.str.replace(PARENS, r"-\1", regex=True).str.replace(CURRENCY, r"\1", regex=True)
+    s = s.str.replace(PERCENT, "", regex=True)
+    return s.str.replace(SPACED, r"\1\2", regex=True).str.replace(SPACED, r"\1\2", regex=True)
 
 
 def _decimal_comma(sample: pd.DataFrame) -> bool:
@@ -286,10 +294,12 @@ def _check_not_stacked(raw: pd.DataFrame, tcol: str, numeric: list[str]) -> None
 
 
 def _flags(raw: pd.DataFrame) -> list[str]:
-    """Columns of nothing but TRUE / FALSE (any case)."""
-    return [
-        c for c in raw.columns if (s := raw[c].str.strip())[s != ""].str.fullmatch(BOOLEAN).all() and (s != "").any()
-    ]
+    """Columns of nothing but TRUE / FALSE (any case), blanks and missing-value marks aside."""
+    s = pd.Series(raw.to_numpy().ravel(order="F"), dtype=object).str.strip()  # column after column
+    column = np.repeat(np.arange(raw.shape[1]), len(raw))
+    keep = ((s != "") & ~s.str.lower().isin(NA_TOKENS)).to_numpy()
+    share = s[keep].str.fullmatch(BOOLEAN).groupby(column[keep]).mean()
+    return [c for k, c in enumerate(raw.columns) if share.get(k, 0.0) == 1.0]
 
 
 def _pick_value(value_col: str | None, cands: list[str]) -> str:

@@ -316,7 +316,7 @@ def test_a_date_column_and_a_time_of_day_column_make_one_timestamp():
     assert p.shape == "single"
     stamps = [str(pd.Timestamp(t)) for t in p.frame["ds"]]
     assert stamps == ["2006-12-16 17:24:00", "2006-12-16 17:25:00", "2006-12-17 00:00:00"]
-    assert [(r["line"], r["code"]) for r in p.bad_rows] == [(4, "bad_value")]
+    assert [(r["line"], r["code"]) for r in p.bad_rows] == [(4, "missing_value")]  # "?" marks a missing value
     hm = parse_csv(b"date,time,load\n2022-01-01,00:00,1\n2022-01-01,01:00,2\n2022-01-01,2:00,3\n", "h.csv")
     assert [str(pd.Timestamp(t)) for t in hm.frame["ds"]][-1] == "2022-01-01 02:00:00"
     lines = [f"2022-01-01,{h:02d}:00,{h}" for h in range(12)]
@@ -324,3 +324,16 @@ def test_a_date_column_and_a_time_of_day_column_make_one_timestamp():
     bad = parse_csv(("date,time,load\n" + "\n".join(lines) + "\n").encode(), "b.csv")
     assert bad.shape == "single" and len(bad.frame) == 11
     assert [(r["line"], r["code"], r["column"]) for r in bad.bad_rows] == [(4, "bad_timestamp", "date")]
+
+
+def test_accounting_negatives_spaced_thousands_and_missing_value_marks():
+    money = b'date,profit\n2020-01-01,"1,234.00"\n2020-02-01,"(1,234.00)"\n2020-03-01,(5.5)\n2020-04-01,"($2.50)"\n'
+    assert [y for _, _, y in rows(parse_csv(money, "p.csv"))] == [1234.0, -1234.0, -5.5, -2.5]
+    spaced = "date;ventes\n2020-01-01;1 234,5\n2020-02-01;2\u00a0345\u202f678,5\n2020-03-01;345,25\n".encode()
+    assert [y for _, _, y in rows(parse_csv(spaced, "v.csv"))] == [1234.5, 2345678.5, 345.25]
+    wide = b"date,a,b\n2020-01-01,1,2\n2020-02-01,#N/A,3\n2020-03-01,N/A,4\n2020-04-01,null,5\n2020-05-01,-,6\n2020-06-01,8,9\n"
+    p = parse_csv(wide, "w.csv")  # a column of mostly missing marks is still a series, never the id
+    assert p.shape == "wide" and p.bad_rows == [] and sorted(set(p.frame["unique_id"])) == ["a", "b"]
+    assert p.frame.loc[p.frame["unique_id"] == "a", "y"].tolist() == [1.0, 8.0]
+    single = parse_csv(b"date,v\n2020-01-01,1\n2020-02-01,#N/A\n2020-03-01,3\n", "s.csv")
+    assert [(r["line"], r["code"]) for r in single.bad_rows] == [(3, "missing_value")]
