@@ -5,10 +5,11 @@ statistical model as part of its level or of its seasonal term and come back in 
 that season. The fit is a centred running median over one season (at least ``MIN_WINDOW`` points)
 plus the median of the rest at each position of the season; a point is an outlier when it lies
 more than ``THRESHOLD`` robust standard deviations (1.4826 x the median absolute deviation) of the
-residuals away from that fit (the worst of each window first, then the rest judged again: a large
-outlier also moves its neighbours' running medians). Only points with a whole window on both sides are judged: at the end of
-a history a new level and an error cannot be told apart, so the newest half season is kept as it
-is. A running median follows any change that lasts half a window, so a level shift is never flagged.
+residuals away from that fit. The worst point of each window is replaced first and the rest judged
+again (a large outlier also moves its neighbours' running medians). Only points with a whole
+window on both sides are judged: at the end of a history a new level and an error cannot be told
+apart, so the newest half season is kept as it is. A running median follows any change that lasts
+half a window, so a level shift is never flagged.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def clean(y: np.ndarray, season: int, threshold: float = THRESHOLD) -> tuple[np.
     filled = y[np.where(last >= 0, last, np.argmax(finite))]  # carried forward, the first one back
     flagged = np.zeros(y.size, dtype=bool)
     half = window(season) // 2
-    for _ in range(MAX_PASSES):  # the worst point of each window first: its neighbours' fit leaned on it
+    for _ in range(MAX_PASSES):  # the worst point of each stretch first: its neighbours' fit leaned on it
         fit, z = robust_residuals(filled, season)
         strength = np.where((np.abs(z) > threshold) & finite & ~flagged, np.abs(z), 0.0)  # (N,)
         if not strength.any():

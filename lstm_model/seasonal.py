@@ -12,7 +12,8 @@ autocorrelation, or with a position of its season never observed gets zeros (not
 The values are the scaled ones (standard deviations of the training part), each detrended point
 winsorised at :func:`clip_at`: a value typed 50x too large shifts its position's index by a few
 hundredths of that, not by all of it, where its series' scaling (fitted on a part with its outliers
-replaced) holds it at hundreds of standard deviations. Positions count from each series' first point; missing points (NaN) are left out of every sum.
+replaced) holds it at hundreds of standard deviations. Positions count from each series' first
+point; missing points (NaN) are left out of every sum.
 """
 
 from __future__ import annotations

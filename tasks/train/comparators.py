@@ -111,16 +111,11 @@ def without_outliers(frame: pd.DataFrame, season: int) -> pd.DataFrame:
 
 
 def outliers_replaced(packed: PackedSeries, season: int | np.ndarray) -> int:
-    """How many observed points of the series' whole histories the fitted models see replaced (a
-    missing point, carried forward, that lands far from its season is replaced too, not counted)."""
-    m = np.broadcast_to(np.asarray(season, dtype=np.int64), (packed.n_series,))
-    whole = histories(packed, np.arange(packed.n_series), packed.lengths)
-    uid, y = whole["unique_id"].to_numpy(), whole["y"].to_numpy(dtype=np.float64)
-    observed = np.isfinite(packed.values[packed.offsets[uid] + whole["ds"].to_numpy()])  # (R,)
-    ends = np.flatnonzero(np.diff(uid) != 0) + 1
-    ids = uid[np.concatenate([[0], ends])] if y.size else []
-    flags = [outliers.clean(part, int(m[i]))[1] for i, part in zip(ids, np.split(y, ends))]
-    return int((np.concatenate(flags) & observed).sum()) if flags else 0
+    """How many observed points of the series' whole histories are replaced (as the served LSTM
+    and, but for a missing point carried forward, the fitted models see them)."""
+    m = np.broadcast_to(np.asarray(season, dtype=np.int64), (packed.n_series,)).tolist()
+    spans = zip(packed.offsets.tolist(), packed.lengths.tolist(), m)
+    return int(sum(outliers.clean(packed.values[o : o + n], k)[1].sum() for o, n, k in spans))
 
 
 def forecast_pairs(

@@ -4,7 +4,7 @@ time, the network and loop configurations, and the series the LSTM learns from a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ class Plan:
     tc: TrainConfig
     fingerprint: str
     key: str
+    cleaned: dict[bytes, PackedSeries] = field(default_factory=dict, repr=False)  # by the ends cleaned before
 
 
 def feature_spec(df: pd.DataFrame, s: Settings) -> tuple[FeatureSpec, Prepared]:
@@ -106,7 +107,10 @@ def for_training(plan: Plan, s: Settings, fit_end: np.ndarray) -> PackedSeries:
     isolated outliers replaced, decided on that part alone (:mod:`lstm_model.outliers`), as the
     fitted comparators see their histories; with more than ``max_auto_series`` series (where no
     per-series work is done) the series as stored."""
-    return outliers.without(plan.prep.packed, fit_end, plan.season, s.data.max_auto_series)
+    key = np.asarray(fit_end, dtype=np.int64).tobytes()
+    if key not in plan.cleaned:  # the training and the backtest of the same part clean it once
+        plan.cleaned[key] = outliers.without(plan.prep.packed, fit_end, plan.season, s.data.max_auto_series)
+    return plan.cleaned[key]
 
 
 def backtest_lstm(
