@@ -68,6 +68,7 @@ def iter_batches(
                 encoding=layout.encoding,
                 block_size=block_size,
                 column_names=None if layout.header else layout.columns,
+                skip_rows=layout.preamble,
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=layout.delimiter, newlines_in_values=False, invalid_row_handler=on_invalid
@@ -180,7 +181,7 @@ def _details(raw: pa.Table, t: pa.Table, bad_mask, first_row: int, n: int, layou
         r = p % n  # row within the block
         rows.append(
             {
-                "line": first_row + r + 1 + layout.header,  # lines count from 1, after the header
+                "line": first_row + r + 1 + layout.header + layout.preamble,  # from 1, after the header
                 "column": cols[k],
                 "code": codes[k],
                 "message": MESSAGES[codes[k]],

@@ -70,6 +70,7 @@ class Layout:
     header: bool = True  # False: the first line is data, ``columns`` named by :func:`_role_names`
     clock_col: str | None = None  # the time of day beside ``time_col``'s dates (``time_format`` reads both)
     more_id_cols: list[str] = field(default_factory=list)  # joined to ``id_col`` by "_": store 1, dept 2 -> 1_2
+    preamble: int = 0  # lines above the header (a title, an export note, blank lines): skipped
 
     def series_name(self, col: str) -> str:
         return posixpath.splitext(posixpath.basename(self.name))[0] if self.shape == "single" else col
@@ -84,6 +85,8 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     if len(head) >= HEAD_BYTES:  # keep whole lines only
         text = text[: text.rfind("\n") + 1] or text
     delimiter = _sniff_delimiter(text)
+    preamble = _preamble(text, delimiter)  # a title or an export note above the header
+    text = "".join(text.splitlines(keepends=True)[preamble:])
     columns = [c.strip() for c in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
     header = not _is_data(columns)
     if not header:  # the first line is already data: the columns are named after their roles
@@ -138,8 +141,31 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     clock = split[1] if split else None
     icol, more = (ids[0], ids[1:]) if ids else (None, [])
     return Layout(
-        name, encoding, delimiter, columns, shape, tcol, icol, values, covs, fmt, decimal_comma, header, clock, more
+        name,
+        encoding,
+        delimiter,
+        columns,
+        shape,
+        tcol,
+        icol,
+        values,
+        covs,
+        fmt,
+        decimal_comma,
+        header,
+        clock,
+        more,
+        preamble,
     )
+
+
+def _preamble(text: str, delimiter: str, most: int = 20) -> int:
+    """How many lines come before the header: blank ones, or ones of a single non-empty field (a
+    report's title, an export note), above a line of two or more; 0 when no such line follows."""
+    for k, line in enumerate(text.splitlines()[:most]):
+        if sum(bool(f.strip()) for f in next(csv.reader([line], delimiter=delimiter), [])) >= 2:
+            return k
+    return 0
 
 
 def _is_number(field: str) -> bool:

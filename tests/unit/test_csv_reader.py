@@ -337,3 +337,10 @@ def test_accounting_negatives_spaced_thousands_and_missing_value_marks():
     assert p.frame.loc[p.frame["unique_id"] == "a", "y"].tolist() == [1.0, 8.0]
     single = parse_csv(b"date,v\n2020-01-01,1\n2020-02-01,#N/A\n2020-03-01,3\n", "s.csv")
     assert [(r["line"], r["code"]) for r in single.bad_rows] == [(3, "missing_value")]
+
+
+def test_a_title_and_an_export_note_above_the_header_are_skipped():
+    payload = b"Monthly sales report,,\nExported 2021-01-05,,\n\ndate,sales,region\n2020-01-01,5,A\n2020-02-01,x,A\n"
+    p = parse_csv(payload, "report.csv")
+    assert p.shape == "long" and rows(p) == [("A", "2020-01-01", 5.0)]
+    assert [(r["line"], r["code"], r["column"]) for r in p.bad_rows] == [(6, "bad_value", "sales")]
