@@ -87,6 +87,16 @@ def _stores(df: pd.DataFrame, path: Path) -> None:
     out.assign(Weekly_Sales=df["y"].round(2).to_numpy(), IsHoliday=flag.to_numpy()).to_csv(path, index=False)
 
 
+def _report(df: pd.DataFrame, path: Path) -> None:
+    """An accounting export: a title and a note above the header, negatives in brackets, one #N/A."""
+    cells = [f'"({-y:,.2f})"' if y < 0 else f'"{y:,.2f}"' for y in df["y"]]
+    cells[20] = "#N/A"
+    lines = [f"{d:%Y-%m},{c}," for d, c in zip(pd.DatetimeIndex(df["ds"]), cells)]
+    path.write_text(
+        "\n".join(["Monthly profit report,,", "Exported by the ledger,,", "", "Month,Profit,", *lines]) + "\n"
+    )
+
+
 def _pandas_index(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path)  # pandas' row numbers first, under no name
 
@@ -153,6 +163,7 @@ CASES: dict[str, Case] = {
         lambda r: _long({"m": (_months(84), _wave(r, 84, 12, amp=900, lvl=12000))}),
         _lines("Month,Revenue,", lambda d, y: f'{d:%Y-%m},"${y:,.2f}",', end="\r\n"),
     ),
+    "report": (12, 12, lambda r: _long({"p": (_months(96), _wave(r, 96, 12, amp=3000, lvl=500))}), _report),
     "stores": (
         13,
         52,
