@@ -145,6 +145,18 @@ CASES: dict[str, Case] = {
         lambda r: _long({"d": (pd.date_range("2021-01-01", periods=200, freq="D"), _wave(r, 200, 7))}),
         _lines("date,value", lambda d, y: f"{d:%d/%m/%Y},{y:.2f}"),
     ),
+    "iso_weeks": (
+        13,
+        52,
+        lambda r: _long({"w": (pd.date_range("2020-01-06", periods=160, freq="W-MON"), _wave(r, 160, 52))}),
+        _lines("week,units", lambda d, y: f"{d:%G-W%V},{y:.1f}"),
+    ),
+    "excel_serials": (
+        14,
+        7,
+        lambda r: _long({"x": (pd.date_range("2021-01-01", periods=200, freq="D"), _wave(r, 200, 7))}),
+        _lines("Date,Sales", lambda d, y: f"{(d - pd.Timestamp('1899-12-30')).days},{y:.2f}"),
+    ),
     "date_and_time": (
         24,
         24,

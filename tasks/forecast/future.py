@@ -16,6 +16,7 @@ import pandas as pd
 
 from tasks.adapters import tables
 from tasks.adapters.storage import Storage
+from tasks.ingest.timestamps import read_timestamps
 
 FUTURE = "future"
 KEYS = ("unique_id", "ds")
@@ -52,7 +53,7 @@ def check_future(
     if missing:
         raise ValueError(f"{path}: future values need the columns {missing} (columns: {list(raw.columns)})")
     line = np.arange(raw.shape[0]) + (2 if not path.endswith((".parquet", ".pq")) else 1)
-    ds = pd.to_datetime(raw["ds"], errors="coerce", format="mixed")
+    ds = read_timestamps(raw["ds"])
     rejected: dict[str, list[str]] = {}
     bad = np.zeros(raw.shape[0], dtype=bool)
 

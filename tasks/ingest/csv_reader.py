@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tasks.ingest.sniff import CURRENCY, NA_TOKENS, NON_FINITE, NUMBER, PARENS, PERCENT, SPACED, THOUSANDS, Layout
+from tasks.ingest.timestamps import SPECIAL_FORMATS, parse_with
 
 MAX_BAD_DETAILS = 10_000  # bad rows described one by one per file; all are counted
 
@@ -77,7 +78,7 @@ def iter_batches(
                 column_types=types,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
-                timestamp_parsers=[layout.time_format or pacsv.ISO8601],
+                timestamp_parsers=[layout.time_format if fast and layout.time_format else pacsv.ISO8601],
             ),
         )
         for batch in reader:
@@ -97,7 +98,13 @@ def iter_batches(
 
 def can_be_fast(layout: Layout) -> bool:
     fmt = layout.time_format
-    return fmt is not None and "%z" not in fmt and not layout.decimal_comma and layout.clock_col is None
+    return (
+        fmt is not None
+        and "%z" not in fmt
+        and fmt not in SPECIAL_FORMATS
+        and not layout.decimal_comma
+        and layout.clock_col is None
+    )
 
 
 def _convert_clean(raw: pa.Table, layout: Layout) -> pa.Table:
@@ -270,6 +277,8 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
 
 def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
     """Text -> timestamp[ns] (UTC, tz dropped); null where it cannot be parsed."""
+    if fmt in SPECIAL_FORMATS:  # ISO weeks, spreadsheet serials: pandas reads them
+        return pa.array(parse_with(pd.Series(text.to_pandas()), fmt).astype("datetime64[ns]"), pa.timestamp("ns"))
     if fmt is not None and not fmt.endswith("%z"):  # fast path: no trimming needed
         out = pc.strptime(text, format=fmt, unit="ns", error_is_null=True)
         if out.null_count == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 TIME_NAMES = {
@@ -28,7 +29,12 @@ TIME_FORMATS = (
     "%Y%m%d",
     "%Y",
 )
-DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d"))  # never a plain number
+ISO_WEEK = "%G-W%V-%u"  # 2020-W02 (its Monday), 2020-W02-3, 2020W02: read by :func:`parse_with`
+EXCEL_SERIAL = "excel-serial"  # days since 1899-12-30, how a spreadsheet stores a date as a number
+SPECIAL_FORMATS = (ISO_WEEK, EXCEL_SERIAL)  # formats arrow's strptime cannot read
+EXCEL_RANGE = (20_000, 80_000)  # serials taken for dates: 1954-10-03 to 2119-01-11
+TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, EXCEL_SERIAL)
+DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", EXCEL_SERIAL))  # never a plain number
 CLOCK = r"\d{1,2}:\d{2}(:\d{2})?"  # a time of day in a column of its own: 10:00, 10:00:00
 
 
@@ -41,7 +47,7 @@ def time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_
     s = col.str.strip()
     s = s[s != ""].head(500)
     formats = tuple(f for f in formats if not (dayfirst and f.startswith("%m/")))
-    parsed = {f: pd.to_datetime(s, format=f, errors="coerce", utc="%z" in f) for f in formats}
+    parsed = {f: parse_with(s, f) for f in formats}
     share = {f: float(v.notna().mean()) for f, v in parsed.items()}
     best = max(share, key=share.__getitem__, default=None)  # the first of the best
     if best is None or share[best] < 0.9:
@@ -51,6 +57,33 @@ def time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_
     if both_fit and regular(parsed[day_first]) and not regular(parsed[best]):  # the regular reading
         return day_first
     return best
+
+
+def parse_with(text: pd.Series, fmt: str) -> pd.Series:
+    """Text -> timestamps in the strict format ``fmt`` (NaT where it does not fit): a strptime format,
+    :data:`ISO_WEEK` (a week's Monday unless a weekday follows) or :data:`EXCEL_SERIAL`."""
+    if fmt == ISO_WEEK:
+        parts = text.str.strip().str.extract(r"^(\d{4})-?[Ww](\d{1,2})(?:-?([1-7]))?$")
+        iso = parts[0] + "-W" + parts[1].str.zfill(2) + "-" + parts[2].fillna("1")
+        return pd.to_datetime(iso, format=ISO_WEEK, errors="coerce")
+    if fmt == EXCEL_SERIAL:
+        days = np.array(pd.to_numeric(text.str.strip(), errors="coerce"), dtype=np.float64)
+        days[(days < EXCEL_RANGE[0]) | (days >= EXCEL_RANGE[1])] = np.nan
+        return pd.Series(
+            np.datetime64("1899-12-30", "s") + np.round(days * 86_400).astype("timedelta64[s]"), text.index
+        )
+    return pd.to_datetime(text, format=fmt, errors="coerce", utc="%z" in fmt)
+
+
+def read_timestamps(col: pd.Series) -> pd.Series:
+    """A column of another input (a future-values file) -> naive timestamps, NaT where unreadable:
+    as it is when typed already, else in the strict format the ingest would find, else flexibly."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col.dt.tz_convert(None) if getattr(col.dt, "tz", None) is not None else col
+    text = col.astype("string").fillna("")
+    fmt = time_format(text, dayfirst=False)
+    out = parse_with(text, fmt) if fmt else pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    return out.dt.tz_convert(None) if getattr(out.dt, "tz", None) is not None else out
 
 
 def regular(ts: pd.Series) -> bool:

@@ -344,3 +344,48 @@ def test_a_title_and_an_export_note_above_the_header_are_skipped():
     p = parse_csv(payload, "report.csv")
     assert p.shape == "long" and rows(p) == [("A", "2020-01-01", 5.0)]
     assert [(r["line"], r["code"], r["column"]) for r in p.bad_rows] == [(6, "bad_value", "sales")]
+
+
+def test_iso_weeks_are_read_as_their_mondays_and_a_week_that_does_not_exist_is_set_aside():
+    weeks = [f"2020-W{w:02d}" for w in range(1, 11)] + ["2020W11", "2020-W12-3", "2021-W53"]
+    payload = ("week,units\n" + "".join(f"{w},{k}\n" for k, w in enumerate(weeks))).encode()
+    p = parse_csv(payload, "units.csv")
+    got = rows(p)
+    assert got[0] == ("units", "2019-12-30", 0.0)  # ISO week 1 of 2020 starts on 30 December 2019
+    assert got[9] == ("units", "2020-03-02", 9.0)
+    assert got[10:] == [("units", "2020-03-09", 10.0), ("units", "2020-03-18", 11.0)]  # W11, W12's Wednesday
+    assert [(r["line"], r["code"], r["column"]) for r in p.bad_rows] == [(14, "bad_timestamp", "week")]
+
+
+def test_spreadsheet_serial_dates_under_a_date_name():
+    payload = b"Date,Sales\n43831,10\n43832,11\n43833.5,12\n43834,x\n"
+    p = parse_csv(payload, "sales.csv")
+    assert p.shape == "single" and rows(p) == [
+        ("sales", "2020-01-01", 10.0),
+        ("sales", "2020-01-02", 11.0),
+        ("sales", "2020-01-03", 12.0),
+    ]
+    assert pd.Timestamp(p.frame["ds"].iloc[2]) == pd.Timestamp("2020-01-03 12:00")
+    assert [(r["line"], r["code"]) for r in p.bad_rows] == [(5, "bad_value")]
+
+
+def test_years_and_compact_dates_are_not_taken_for_spreadsheet_serials():
+    assert rows(parse_csv(b"year,flow\n1990,5\n1991,6\n", "flow.csv"))[0] == ("flow", "1990-01-01", 5.0)
+    assert rows(parse_csv(b"date,flow\n20200105,5\n20200106,6\n", "flow.csv"))[0] == ("flow", "2020-01-05", 5.0)
+
+
+@pytest.mark.parametrize(
+    ("stamps", "first"),
+    [
+        (["2020-W02", "2020-W03"], "2020-01-06"),
+        (["43831", "43832"], "2020-01-01"),
+        (["13/01/2020", "14/01/2020"], "2020-01-13"),
+    ],
+)
+def test_a_future_values_file_reads_the_formats_the_ingest_reads(tmp_path, stamps, first):
+    from tasks.forecast.future import check_future
+
+    path = tmp_path / "future.csv"
+    pd.DataFrame({"unique_id": "a", "ds": stamps, "promo": [0, 1]}).to_csv(path, index=False)
+    good, _ = check_future(str(path), ["promo"])
+    assert pd.Timestamp(good["ds"].min()) == pd.Timestamp(first) and len(good) == 2
