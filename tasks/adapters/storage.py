@@ -67,13 +67,16 @@ class Storage:
         return sorted(self.fs.glob(self.path(pattern)))
 
 
+INPUT_SUFFIXES = tuple(f"{kind}{packed}" for kind in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
+
+
 def discover(input_path: str) -> list[str]:
-    """A file, a folder (its *.csv, recursively) or a glob -> sorted file URLs."""
+    """A file, a folder (its CSV files, recursively: ``INPUT_SUFFIXES``, any case) or a glob -> sorted file URLs."""
     fs, root = fsspec.core.url_to_fs(input_path)
     if any(ch in input_path for ch in "*?["):
         found = fs.glob(root)
     elif fs.isdir(root):
-        found = fs.glob(posixpath.join(root, "**", "*.csv"))
+        found = [p for p in fs.find(root) if p.lower().endswith(INPUT_SUFFIXES)]
     elif fs.exists(root):
         found = [root]
     else:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tasks.ingest.sniff import CURRENCY, NA_TOKENS, NON_FINITE, NUMBER, PARENS, PERCENT, SPACED, THOUSANDS, Layout
-from tasks.ingest.timestamps import SPECIAL_FORMATS, parse_with
+from tasks.ingest.timestamps import SPECIAL_FORMATS, flexible, parse_with
 
 MAX_BAD_DETAILS = 10_000  # bad rows described one by one per file; all are counted
 
@@ -289,8 +289,7 @@ def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
     if fmt is not None:
         out = pc.strptime(t, format=fmt, unit="ns", error_is_null=True)
     else:  # no single format fits: flexible (slower) parsing
-        parsed = pd.to_datetime(pd.Series(t.to_pandas()), errors="coerce", format="mixed", utc=True)
-        out = pa.array(parsed, pa.timestamp("ns", tz="UTC"))
+        out = pa.array(flexible(pd.Series(t.to_pandas())).astype("datetime64[ns, UTC]"), pa.timestamp("ns", tz="UTC"))
     if isinstance(out, pa.ChunkedArray):
         out = out.combine_chunks()
     if out.type.tz is not None:

@@ -227,7 +227,7 @@ def _decode_head(head: bytes, complete: bool) -> tuple[str, str]:
 def _sniff_delimiter(text: str) -> str:
     sample = "\n".join(text.splitlines()[:50])
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
 

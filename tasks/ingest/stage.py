@@ -8,8 +8,10 @@ only ever read.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import posixpath
+import zlib
 from collections.abc import Callable, Container
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -108,7 +110,8 @@ def ingest_file(
     staged: Staged | None = None
     bad: list[dict] = []
     try:
-        with fsspec.open(url, "rb") as f:
+        packed = compression(url)
+        with fsspec.open(url, "rb", compression=packed) as f:  # sales.csv.gz is read as it is
             head = f.read(HEAD_BYTES)
         covs = tuple(c.strip() for c in cfg.covariates.split(",")) if cfg.covariates else None
         layout = sniff(head, url, ColumnMapping(cfg.time_col, cfg.value_col, cfg.id_col, covs, cfg.dayfirst))
@@ -121,11 +124,11 @@ def ingest_file(
         report.shape = layout.shape
         writer = StagingWriter(storage)
         try:  # clean files take the fast path; the first unclean block sends the file to the careful one
-            stream, n_bad = _stream_to_part(url, layout, writer, cfg, bad, unchanged, fast=can_be_fast(layout))
+            stream, n_bad = _stream_to_part(url, packed, layout, writer, cfg, bad, unchanged, fast=can_be_fast(layout))
         except NeedsCareful:
             writer.staged.discard()
             writer = StagingWriter(storage)
-            stream, n_bad = _stream_to_part(url, layout, writer, cfg, bad, unchanged, fast=False)
+            stream, n_bad = _stream_to_part(url, packed, layout, writer, cfg, bad, unchanged, fast=False)
         finally:
             staged = writer.close()
         n_good = stream.rows
@@ -185,6 +188,9 @@ def ingest_file(
         ValueError,
         UnicodeError,
         pd.errors.ParserError,
+        csv.Error,
+        EOFError,  # a compressed file cut short
+        zlib.error,
         OSError,
     ) as exc:
         if staged is not None:
@@ -218,8 +224,19 @@ class _Unchanged(Exception):
     """The file's content is already ingested (found while parsing): stop."""
 
 
+def compression(url: str) -> str | None:
+    """How the file is compressed: by its name (``.gz``, ``.bz2``, ``.xz``, ``.zip``), else gzip when
+    its first bytes say so (a gzipped export saved as ``.csv``), else None."""
+    by_name = fsspec.utils.infer_compression(url)
+    if by_name is not None:
+        return by_name
+    with fsspec.open(url, "rb") as f:
+        return "gzip" if f.read(2) == b"\x1f\x8b" else None
+
+
 def _stream_to_part(
     url: str,
+    packed: str | None,
     layout,
     writer: StagingWriter,
     cfg: IngestSettings,
@@ -240,7 +257,10 @@ def _stream_to_part(
         keys.add(good["unique_id"], good["ds"])
 
     block = cfg.block_size_mb << 20
-    with fsspec.open(url, "rb") as raw, ThreadPoolExecutor(1, thread_name_prefix="ingest-sink") as pool:
+    with (
+        fsspec.open(url, "rb", compression=packed) as raw,
+        ThreadPoolExecutor(1, thread_name_prefix="ingest-sink") as pool,
+    ):
         f = ReadAhead(raw, 4 * block)
         batches = iter_batches(f, layout, block, fast=fast)
         pending: Future | None = None

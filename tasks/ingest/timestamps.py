@@ -26,15 +26,24 @@ TIME_FORMATS = (
     "%d.%m.%Y",
     "%m/%d/%Y %H:%M",
     "%d/%m/%Y %H:%M",
+    "%YM%m",
+    "%b-%y",
     "%Y%m%d",
     "%Y",
 )
-ISO_WEEK = "%G-W%V-%u"  # 2020-W02 (its Monday), 2020-W02-3, 2020W02: read by :func:`parse_with`
+ISO_WEEK = "%G-W%V-%u"  # 2020-W02 (its Monday), 2020-W02-3, 2020W02
+QUARTER = "quarter"  # 2020Q1, 2020-Q1, Q1 2020, Q1-2020: the quarter's first day
 EXCEL_SERIAL = "excel-serial"  # days since 1899-12-30, how a spreadsheet stores a date as a number
-SPECIAL_FORMATS = (ISO_WEEK, EXCEL_SERIAL)  # formats arrow's strptime cannot read
-EXCEL_RANGE = (20_000, 80_000)  # serials taken for dates: 1954-10-03 to 2119-01-11
-TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, EXCEL_SERIAL)
-DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", EXCEL_SERIAL))  # never a plain number
+EPOCH_SECONDS, EPOCH_MILLIS = "epoch-s", "epoch-ms"  # Unix time, as logs and sensors export it
+NUMERIC_DATES = {  # format -> (the numbers taken for dates: from, to), seconds per unit, day 0
+    EXCEL_SERIAL: ((20_000, 80_000), 86_400.0, "1899-12-30"),  # 1954-10-03 to 2119-01-11
+    EPOCH_SECONDS: ((1e8, 1e10), 1.0, "1970-01-01"),  # 1973-03-03 to 2286-11-20
+    EPOCH_MILLIS: ((1e11, 1e13), 1e-3, "1970-01-01"),
+}
+SPECIAL_FORMATS = (ISO_WEEK, QUARTER, *NUMERIC_DATES)  # read by :func:`parse_with`, not arrow's strptime
+HINTS = {ISO_WEEK: r"\d-?[Ww]\d", QUARTER: r"[Qq][1-4]"} | dict.fromkeys(NUMERIC_DATES, r"\d+(\.\d*)?")
+TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, QUARTER, *NUMERIC_DATES)
+DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", *NUMERIC_DATES))  # never a plain number
 CLOCK = r"\d{1,2}:\d{2}(:\d{2})?"  # a time of day in a column of its own: 10:00, 10:00:00
 
 
@@ -46,7 +55,12 @@ def time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_
     01/03/2020, ...: the first of each month, not January's 2nd, 3rd, ...)."""
     s = col.str.strip()
     s = s[s != ""].head(500)
-    formats = tuple(f for f in formats if not (dayfirst and f.startswith("%m/")))
+    first = s.iloc[0] if len(s) else ""
+    formats = tuple(
+        f
+        for f in formats
+        if not (dayfirst and f.startswith("%m/")) and (f not in HINTS or re.fullmatch(f".*{HINTS[f]}.*", first))
+    )  # a special format only where the first value has its mark: the cost of a sniff stays
     parsed = {f: parse_with(s, f) for f in formats}
     share = {f: float(v.notna().mean()) for f, v in parsed.items()}
     best = max(share, key=share.__getitem__, default=None)  # the first of the best
@@ -60,18 +74,23 @@ def time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_
 
 
 def parse_with(text: pd.Series, fmt: str) -> pd.Series:
-    """Text -> timestamps in the strict format ``fmt`` (NaT where it does not fit): a strptime format,
-    :data:`ISO_WEEK` (a week's Monday unless a weekday follows) or :data:`EXCEL_SERIAL`."""
+    """Text -> timestamps in the strict format ``fmt`` (NaT where it does not fit): a strptime format
+    or one of :data:`SPECIAL_FORMATS` (an ISO week is its Monday unless a weekday follows)."""
     if fmt == ISO_WEEK:
         parts = text.str.strip().str.extract(r"^(\d{4})-?[Ww](\d{1,2})(?:-?([1-7]))?$")
         iso = parts[0] + "-W" + parts[1].str.zfill(2) + "-" + parts[2].fillna("1")
         return pd.to_datetime(iso, format=ISO_WEEK, errors="coerce")
-    if fmt == EXCEL_SERIAL:
-        days = np.array(pd.to_numeric(text.str.strip(), errors="coerce"), dtype=np.float64)
-        days[(days < EXCEL_RANGE[0]) | (days >= EXCEL_RANGE[1])] = np.nan
-        return pd.Series(
-            np.datetime64("1899-12-30", "s") + np.round(days * 86_400).astype("timedelta64[s]"), text.index
+    if fmt == QUARTER:
+        parts = text.str.strip().str.extract(r"^(?:(\d{4})[-/ ]?[Qq]([1-4])|[Qq]([1-4])[-/ ]?(\d{4}))$")
+        year, quarter = parts[0].fillna(parts[3]), parts[1].fillna(parts[2])
+        return pd.to_datetime(
+            year + "-" + (quarter.astype(float) * 3 - 2).map("{:02.0f}".format), format="%Y-%m", errors="coerce"
         )
+    if fmt in NUMERIC_DATES:
+        (low, high), unit, day0 = NUMERIC_DATES[fmt]
+        v = np.array(pd.to_numeric(text.str.strip(), errors="coerce"), dtype=np.float64)
+        v[(v < low) | (v >= high)] = np.nan
+        return pd.Series(np.datetime64(day0, "ms") + np.round(v * unit * 1000).astype("timedelta64[ms]"), text.index)
     return pd.to_datetime(text, format=fmt, errors="coerce", utc="%z" in fmt)
 
 
@@ -82,8 +101,15 @@ def read_timestamps(col: pd.Series) -> pd.Series:
         return col.dt.tz_convert(None) if getattr(col.dt, "tz", None) is not None else col
     text = col.astype("string").fillna("")
     fmt = time_format(text, dayfirst=False)
-    out = parse_with(text, fmt) if fmt else pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    out = parse_with(text, fmt) if fmt else flexible(text)
     return out.dt.tz_convert(None) if getattr(out.dt, "tz", None) is not None else out
+
+
+def flexible(text: pd.Series) -> pd.Series:
+    """Text in no single format -> UTC timestamps (slower: each value on its own); NaT where
+    unreadable or outside the years a nanosecond timestamp holds (``Jan-10`` read as the year 10)."""
+    out = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    return out.where((out.dt.year > 1677) & (out.dt.year < 2262))
 
 
 def regular(ts: pd.Series) -> bool:

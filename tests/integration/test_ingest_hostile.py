@@ -349,3 +349,39 @@ def test_a_file_that_vanished_after_discovery_is_rejected_with_its_reason(run):
     reports = commit_files(Curated(run.storage), results, IngestSettings())
     assert [(r.status, r.reason.split(":")[0]) for r in reports] == [("rejected", "file_missing"), ("ingested", "")]
     assert len(run.curated()) == 12
+
+
+# -- compressed files, other delimiters -----------------------------------------------------------
+
+
+def test_compressed_tab_and_pipe_files_in_a_folder_are_found_and_read(run):
+    import bz2
+    import gzip
+
+    text = single(12)
+    (run.raw / "a.csv.gz").write_bytes(gzip.compress(text.encode()))
+    (run.raw / "b.CSV.BZ2").write_bytes(bz2.compress(text.encode()))
+    (run.raw / "c.tsv").write_text(text.replace(",", "\t"))
+    (run.raw / "d.csv").write_text(text.replace(",", "|"))
+    (run.raw / "e.csv").write_bytes(gzip.compress(text.replace("value", "sales").encode()))  # gzipped, as .csv
+    (run.raw / "notes.txt").write_text("not data\n")
+    summary = ingest_files(str(run.raw), run.storage, IngestSettings())
+    assert sorted(Path(r["file"]).name for r in summary.files) == ["a.csv.gz", "b.CSV.BZ2", "c.tsv", "d.csv", "e.csv"]
+    assert {r["status"] for r in summary.files} == {"ingested"}
+    df = run.curated()
+    assert len(df) == 60 and df.groupby("unique_id")["y"].sum().eq(78.0).all()
+
+
+def test_a_truncated_gzip_file_is_rejected_and_the_others_kept(run):
+    import gzip
+
+    (run.raw / "a.csv").write_text(single(12))
+    (run.raw / "b.csv.gz").write_bytes(gzip.compress(single(400).encode())[:300])
+    summary = ingest_files(str(run.raw), run.storage, IngestSettings())
+    status = {Path(r["file"]).name: r["status"] for r in summary.files}
+    assert status == {"a.csv": "ingested", "b.csv.gz": "rejected"} and len(run.curated()) == 12
+
+
+def test_a_header_the_csv_module_cannot_split_rejects_that_file(run):
+    report = run.ingest("f.csv", b"month,val\rue\n2020-01,1\n")
+    assert report["status"] == "rejected" and report["reason"].split(":")[0] in ("unreadable", "no_time_column")

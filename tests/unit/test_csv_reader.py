@@ -389,3 +389,26 @@ def test_a_future_values_file_reads_the_formats_the_ingest_reads(tmp_path, stamp
     pd.DataFrame({"unique_id": "a", "ds": stamps, "promo": [0, 1]}).to_csv(path, index=False)
     good, _ = check_future(str(path), ["promo"])
     assert pd.Timestamp(good["ds"].min()) == pd.Timestamp(first) and len(good) == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "stamps", "first", "second"),
+    [
+        ("quarter", ["Q1 2020", "Q2 2020", "Q3 2020"], "2020-01-01", "2020-04-01"),
+        ("period", ["2020q4", "2021-Q1", "2021 Q2"], "2020-10-01", "2021-01-01"),
+        ("TIME", ["2020M01", "2020M02", "2020M03"], "2020-01-01", "2020-02-01"),
+        ("month", ["Jan-20", "Feb-20", "Mar-20"], "2020-01-01", "2020-02-01"),
+        ("timestamp", ["1577836800", "1577923200", "1578009600"], "2020-01-01", "2020-01-02"),
+        ("time", ["1577836800000", "1577923200000", "1578009600000"], "2020-01-01", "2020-01-02"),
+    ],
+)
+def test_quarters_statistical_months_month_abbreviations_and_unix_time(header, stamps, first, second):
+    payload = (f"{header},value\n" + "".join(f"{s},{k}\n" for k, s in enumerate(stamps))).encode()
+    p = parse_csv(payload, "v.csv")
+    assert p.bad_rows == [] and [r[1] for r in rows(p)[:2]] == [first, second]
+
+
+def test_a_timestamp_no_nanosecond_clock_holds_is_a_bad_row_not_an_unreadable_file():
+    payload = b"date,value\n2020-01-05,1\nFeb 9 2020,2\n0010-01-01,3\n2020-03-01 10:00,4\n"
+    p = parse_csv(payload, "v.csv")
+    assert len(rows(p)) == 3 and [(r["line"], r["code"]) for r in p.bad_rows] == [(4, "bad_timestamp")]
