@@ -97,6 +97,14 @@ def _report(df: pd.DataFrame, path: Path) -> None:
     )
 
 
+def _sheet(df: pd.DataFrame, path: Path) -> None:
+    """A planning sheet: one row per product, one column per month (`Jan 2021`), a price column."""
+    out = df.assign(ds=pd.DatetimeIndex(df["ds"]).strftime("%b %Y")).pivot(index="unique_id", columns="ds", values="y")
+    out[sorted(out.columns, key=lambda c: pd.Timestamp(c))].round(1).assign(Price=1.5).to_csv(
+        path, index_label="Product"
+    )
+
+
 def _pandas_index(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path)  # pandas' row numbers first, under no name
 
@@ -174,6 +182,12 @@ CASES: dict[str, Case] = {
         12,
         lambda r: _long({"m": (_months(84), _wave(r, 84, 12, amp=900, lvl=12000))}),
         _lines("Month,Revenue,", lambda d, y: f'{d:%Y-%m},"${y:,.2f}",', end="\r\n"),
+    ),
+    "sheet": (
+        12,
+        12,
+        lambda r: _long({k: (_months(60), _wave(r, 60, 12, lvl=v)) for k, v in (("A", 80), ("B", 30))}),
+        _sheet,
     ),
     "report": (12, 12, lambda r: _long({"p": (_months(96), _wave(r, 96, 12, amp=3000, lvl=500))}), _report),
     "stores": (
@@ -346,7 +360,7 @@ def run_case(name: str, case: Case, work: Path, seed: int) -> dict:
             "note": error,
         }
     fc = DeltaTable(str(storage / "forecasts")).to_pandas()
-    if write is not None and name not in ("pandas_index", "stores"):  # a single series: named after the file
+    if write is not None and name not in ("pandas_index", "stores", "sheet"):  # a single series: named after the file
         fc["unique_id"] = str(train["unique_id"].iloc[0])
     served, naive, complete = _mase(train, test, fc, m)
     models = fc["model"].value_counts().to_dict()

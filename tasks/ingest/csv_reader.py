@@ -100,6 +100,7 @@ def can_be_fast(layout: Layout) -> bool:
     fmt = layout.time_format
     return (
         fmt is not None
+        and layout.shape != "by_date"
         and "%z" not in fmt
         and fmt not in SPECIAL_FORMATS
         and not layout.decimal_comma
@@ -137,15 +138,10 @@ def _convert_clean(raw: pa.Table, layout: Layout) -> pa.Table:
 
 def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, list[dict], int]:
     n = raw.num_rows
-    stamp = raw[layout.time_col]
-    if layout.clock_col is not None:  # the date and the time of day, joined
-        stamp = pc.binary_join_element_wise(
-            pc.utf8_trim_whitespace(stamp), pc.utf8_trim_whitespace(raw[layout.clock_col]), " "
-        )
-    ds = _parse_time(stamp, layout.time_format)
     bad_code = pa.nulls(n, pa.string())
     bad_col = pa.nulls(n, pa.string())
-    if ds.null_count:
+    ds = _timestamps(raw, layout)  # None: one column per timestamp
+    if ds is not None and ds.null_count:
         blank = _is_blank(raw[layout.time_col])
         bad_code, bad_col = _mark(bad_code, bad_col, blank, "missing_timestamp", layout.time_col)
         bad_code, bad_col = _mark(bad_code, bad_col, pc.is_null(ds), "bad_timestamp", layout.time_col)
@@ -164,19 +160,35 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
         y, codes = _parse_number(raw[col], layout.decimal_comma)
         code_v, col_v = _mark_codes(bad_code, bad_col, codes, col)
         keep = pc.is_null(code_v)
-        if layout.shape == "wide":  # a blank cell of a wide file is an absent point, not an error
+        if layout.shape in ("wide", "by_date"):  # a blank cell of a wide file is an absent point, not an error
             blank = pc.fill_null(pc.equal(codes, pa.scalar("missing_value")), False)
             code_v = pc.if_else(blank, pa.scalar(None, pa.string()), code_v)
             keep = pc.and_(keep, pc.invert(blank))
         uid = ids if ids is not None else pa.array(np.full(n, layout.series_name(col), dtype=object), pa.string())
-        cols = {"unique_id": uid, "ds": ds, "y": y, **covs, "_bad": code_v, "_col": col_v, "_keep": keep}
+        when = ds if ds is not None else pa.array(np.full(n, np.datetime64(layout.column_dates[col], "ns")))
+        cols = {"unique_id": uid, "ds": when, "y": y, **covs, "_bad": code_v, "_col": col_v, "_keep": keep}
         parts.append(pa.table(cols))
     t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     bad_mask = pc.is_valid(t["_bad"])
     n_bad = int(pc.sum(bad_mask).as_py() or 0)
     details = _details(raw, t, bad_mask, first_row, n, layout) if n_bad else []
+    if ds is None:  # each series' points together, in the file's order of columns
+        t = t.take(pa.array((np.arange(len(layout.value_cols))[None, :] * n + np.arange(n)[:, None]).ravel()))
     good = t.filter(t["_keep"]).drop_columns(["_bad", "_col", "_keep"])
     return good, details, n_bad
+
+
+def _timestamps(raw: pa.Table, layout: Layout) -> pa.Array | None:
+    """The block's timestamps (the date and the time of day joined, where they are two columns);
+    None for a file with one column per timestamp."""
+    if layout.shape == "by_date":
+        return None
+    stamp = raw[layout.time_col]
+    if layout.clock_col is not None:
+        stamp = pc.binary_join_element_wise(
+            pc.utf8_trim_whitespace(stamp), pc.utf8_trim_whitespace(raw[layout.clock_col]), " "
+        )
+    return _parse_time(stamp, layout.time_format)
 
 
 def _details(raw: pa.Table, t: pa.Table, bad_mask, first_row: int, n: int, layout: Layout) -> list[dict]:

@@ -7,12 +7,19 @@ import csv
 import io
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from tasks.ingest.timestamps import TIME_NAMES, date_and_clock, is_date, looks_like_time, time_format
+from tasks.ingest.timestamps import (
+    TIME_NAMES,
+    date_and_clock,
+    dated_columns,
+    is_date,
+    looks_like_time,
+    time_format,
+)
 
 ID_NAMES = {"unique_id", "series_id", "id", "series", "item_id", "key", "sku", "name"}
 VALUE_NAMES = {"y", "value", "target", "values"}
@@ -60,7 +67,7 @@ class Layout:
     encoding: str
     delimiter: str
     columns: list[str]
-    shape: str  # single | long | wide
+    shape: str  # single | long | wide | by_date (one row per series, one column per timestamp)
     time_col: str
     id_col: str | None
     value_cols: list[str]  # single/long: [value]; wide: one per series
@@ -71,9 +78,11 @@ class Layout:
     clock_col: str | None = None  # the time of day beside ``time_col``'s dates (``time_format`` reads both)
     more_id_cols: list[str] = field(default_factory=list)  # joined to ``id_col`` by "_": store 1, dept 2 -> 1_2
     preamble: int = 0  # lines above the header (a title, an export note, blank lines): skipped
+    column_dates: dict[str, str] = field(default_factory=dict)  # by_date: value column -> its timestamp
 
     def series_name(self, col: str) -> str:
-        return posixpath.splitext(posixpath.basename(self.name))[0] if self.shape == "single" else col
+        named_after_file = self.shape == "single" or self.shape == "by_date"  # by_date: a one-row file
+        return posixpath.splitext(posixpath.basename(self.name))[0] if named_after_file else col
 
 
 def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> Layout:
@@ -113,7 +122,16 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     split = None if mapping.time_col else date_and_clock(sample)  # a date and a time of day, side by side
     if split is not None:
         sample = sample.drop(columns=[split[1]])
-    tcol = split[0] if split else _pick_time(sample, mapping.time_col)
+    try:
+        tcol = split[0] if split else _pick_time(sample, mapping.time_col)
+    except FileRejected as exc:  # no time column: one column per period instead?
+        dates = dated_columns(list(sample.columns)) if exc.code == "no_time_column" else {}
+        if not dates:
+            raise
+        ids = _by_date_ids(sample.drop(columns=list(dates)), mapping.id_col)
+        stamps = {c: t.isoformat() for c, t in dates.items()}
+        layout = Layout(name, encoding, delimiter, columns, "by_date", "", ids[0] if ids else None, list(dates))
+        return replace(layout, header=header, more_id_cols=ids[1:], preamble=preamble, column_dates=stamps)
     decimal_comma = delimiter != "," and _decimal_comma(sample.drop(columns=[tcol]))
     flags = _flags(sample.drop(columns=[tcol]))  # TRUE / FALSE: a covariate (1 / 0), never an id
     numeric = _mostly_numeric(sample.drop(columns=[tcol, *flags]), decimal_comma)
@@ -299,6 +317,20 @@ def _pick_ids(raw: pd.DataFrame, id_col: str | None, tcol: str, numeric: list[st
     if len(text) > 1:
         raise FileRejected("ambiguous_id", f"several text columns could be the series id: {text}; set --id-col")
     return _numeric_ids(raw, numeric)
+
+
+def _by_date_ids(rest: pd.DataFrame, id_col: str | None) -> list[str]:
+    """The id column(s) of a file with one column per timestamp: ``id_col``, a column named so, the
+    text columns (several joined by "_"), or the integer columns named like ids; [] for a one-row
+    file (the series is named after the file). Other numeric columns have no role."""
+    if id_col:
+        return _pick_ids(rest, id_col, "", [], [])
+    numeric = _mostly_numeric(rest, False)
+    text = [c for c in rest.columns if c not in numeric]
+    ids = [c for c in text if c.lower() in ID_NAMES][:1] or text or _numeric_ids(rest, numeric)
+    if not ids and len(rest) > 1:
+        raise FileRejected("ambiguous_id", "one column per timestamp, but no column names the series; set --id-col")
+    return ids
 
 
 def _numeric_ids(raw: pd.DataFrame, numeric: list[str]) -> list[str]:

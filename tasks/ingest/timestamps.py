@@ -112,6 +112,21 @@ def flexible(text: pd.Series) -> pd.Series:
     return out.where((out.dt.year > 1677) & (out.dt.year < 2262))
 
 
+def dated_columns(columns: list[str], least: int = 3) -> dict[str, pd.Timestamp]:
+    """The columns named by dates, as a planning sheet or a pivot table exports one row per series
+    and one column per period (``item,2021-01,2021-02,...``; ``Country,1960,1961,...``): name ->
+    timestamp, read in the one strict format that reads the most names (at least ``least``, all
+    distinct), else flexibly (``Jan 2021``); {} when there are fewer."""
+    names = pd.Series(columns, dtype="string").str.strip()
+    years = names.where(names.str.fullmatch(r"\d{4}"), "")  # "%Y" only for 4-digit names: never "1", "2"
+    tries = [parse_with(names, f) for f in DATED_FORMATS] + [parse_with(years, "%Y")]
+    wordy = names.str.contains(r"\d") & names.str.contains(r"[A-Za-z]") & ~names.str.contains(r"[_]")
+    tries.append(flexible(names.where(wordy, "")).dt.tz_convert(None))
+    best = max(tries, key=lambda t: int(t.notna().sum()))
+    found = {c: t for c, t in zip(columns, best) if pd.notna(t)}
+    return found if len(found) >= least and len(set(found.values())) == len(found) else {}
+
+
 def regular(ts: pd.Series) -> bool:
     """Whether the distinct timestamps fall at one frequency pandas can name."""
     t = pd.DatetimeIndex(ts.dropna().unique()).sort_values()

@@ -412,3 +412,51 @@ def test_a_timestamp_no_nanosecond_clock_holds_is_a_bad_row_not_an_unreadable_fi
     payload = b"date,value\n2020-01-05,1\nFeb 9 2020,2\n0010-01-01,3\n2020-03-01 10:00,4\n"
     p = parse_csv(payload, "v.csv")
     assert len(rows(p)) == 3 and [(r["line"], r["code"]) for r in p.bad_rows] == [(4, "bad_timestamp")]
+
+
+def test_one_row_per_series_and_one_column_per_month_as_a_planning_sheet_exports():
+    payload = (
+        b"Product,Region,Price,Jan 2021,Feb 2021,Mar 2021,Apr 2021\n"
+        b"Widget,North,9.99,10,11,,13\n"  # a blank month: an absent point
+        b"Gadget,South,4.50,20,x,22,23\n"  # a bad cell: that point set aside with its line and column
+    )
+    p = parse_csv(payload, "plan.csv")
+    assert p.shape == "by_date"
+    assert rows(p) == [
+        ("Gadget_South", "2021-01-01", 20.0),
+        ("Gadget_South", "2021-03-01", 22.0),
+        ("Gadget_South", "2021-04-01", 23.0),
+        ("Widget_North", "2021-01-01", 10.0),
+        ("Widget_North", "2021-02-01", 11.0),
+        ("Widget_North", "2021-04-01", 13.0),
+    ]
+    assert [(r["line"], r["code"], r["column"]) for r in p.bad_rows] == [(3, "bad_value", "Feb 2021")]
+
+
+@pytest.mark.parametrize(
+    ("payload", "ids", "first"),
+    [
+        (
+            b"Country Name,Country Code,1990,1991,1992\nAruba,ABW,1.5,,2\nChad,TCD,3,4,5\n",
+            {"Aruba_ABW", "Chad_TCD"},
+            "1990-01-01",
+        ),
+        (b"item,2021-01-04,2021-01-11,2021-01-18\n7,1,2,3\n8,4,5,6\n", {"7", "8"}, "2021-01-04"),
+        (b"2020-01,2020-02,2020-03\n1,2,3\n", {"sheet"}, "2020-01-01"),  # one row: named after the file
+    ],
+)
+def test_files_with_a_column_per_period(payload, ids, first):
+    p = parse_csv(payload, "sheet.csv")
+    assert p.shape == "by_date" and set(p.frame["unique_id"]) == ids and rows(p)[0][1] == first
+
+
+def test_a_column_per_period_with_several_rows_and_nothing_to_name_them_is_refused():
+    with pytest.raises(FileRejected) as exc:
+        parse_csv(b"2020-01,2020-02,2020-03\n1,2,3\n4,5,6\n", "sheet.csv")
+    assert exc.value.code == "ambiguous_id"
+
+
+def test_numbered_columns_are_not_periods():
+    with pytest.raises(FileRejected) as exc:
+        parse_csv(b"store,1,2,3\na,1,2,3\n", "s.csv")
+    assert exc.value.code == "no_time_column"
