@@ -4,6 +4,7 @@
     .venv/bin/python bench/accuracy.py --sets air_passengers --seeds 5
     .venv/bin/python bench/accuracy.py --set data.val_windows=2   # a setting for every run
     .venv/bin/python bench/accuracy.py --dump /tmp/fc            # every forecast, for offline comparisons
+    .venv/bin/python bench/accuracy.py --back 1                  # the origin one horizon earlier
 
 For every set: all but the last ``horizon`` points of each series go to the real
 ``lstm-forecast run`` (a fresh storage, the defaults, only ``--horizon`` given, as a user would);
@@ -151,6 +152,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="setting for every run, e.g. data.val_windows=2")
     ap.add_argument("--out", default="", help="also write every row to this CSV")
     ap.add_argument("--dump", default="", help="also write every forecast to DIR/<set>-<seed>.parquet")
+    ap.add_argument("--back", type=int, default=0, help="an earlier origin: drop the last BACK x horizon points first")
     a = ap.parse_args()
     index = pd.read_csv(REAL / "INDEX.csv")
     if a.sets:
@@ -164,7 +166,7 @@ def main() -> None:
     rows = []
     for _, r in index.iterrows():
         name, h, m = r["name"], int(r["horizon"]), int(r["season_length"])
-        train, test = split(load(name), h)
+        train, test = split(split(load(name), a.back * h)[0], h)
         sf = statistical(train, h, m)
         scores = {c: mase(train, test, sf, c, m) for c in STATS}
         for seed in range(a.first_seed, a.first_seed + a.seeds):
