@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
@@ -95,7 +96,7 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         text = text[: text.rfind("\n") + 1] or text
     delimiter = _sniff_delimiter(text)
     preamble = _preamble(text, delimiter)  # a title or an export note above the header
-    text = "".join(text.splitlines(keepends=True)[preamble:])
+    text = "".join(_lines(text)[preamble:])
     columns = [c.strip() for c in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
     header = not _is_data(columns)
     if not header:  # the first line is already data: the columns are named after their roles
@@ -180,10 +181,17 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
 def _preamble(text: str, delimiter: str, most: int = 20) -> int:
     """How many lines come before the header: blank ones, or ones of a single non-empty field (a
     report's title, an export note), above a line of two or more; 0 when no such line follows."""
-    for k, line in enumerate(text.splitlines()[:most]):
+    for k, line in enumerate(_lines(text, most)):
         if sum(bool(f.strip()) for f in next(csv.reader([line], delimiter=delimiter), [])) >= 2:
             return k
     return 0
+
+
+def _lines(text: str, most: int | None = None) -> list[str]:
+    """The first ``most`` lines (all: None) as the CSV reader sees them, ends kept: split at \\n,
+    \\r\\n and \\r only (str.splitlines also splits at form feeds and other control characters a
+    Latin-1 header may hold)."""
+    return list(itertools.islice(io.StringIO(text, newline=""), most))
 
 
 def _is_number(field: str) -> bool:
@@ -243,7 +251,7 @@ def _decode_head(head: bytes, complete: bool) -> tuple[str, str]:
 
 
 def _sniff_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
+    sample = "".join(_lines(text, 50))
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:

@@ -191,6 +191,7 @@ def ingest_file(
         csv.Error,
         EOFError,  # a compressed file cut short
         zlib.error,
+        KeyError,  # a column the reader did not find where the sniff saw it
         OSError,
     ) as exc:
         if staged is not None:

@@ -385,3 +385,10 @@ def test_a_truncated_gzip_file_is_rejected_and_the_others_kept(run):
 def test_a_header_the_csv_module_cannot_split_rejects_that_file(run):
     report = run.ingest("f.csv", b"month,val\rue\n2020-01,1\n")
     assert report["status"] == "rejected" and report["reason"].split(":")[0] in ("unreadable", "no_time_column")
+
+
+@pytest.mark.parametrize("control", [b"\x0c", b"\x1c", b"\x85", b"\x0b"])
+def test_control_characters_in_a_latin1_header_are_no_line_breaks(run, control):
+    content = b"mon\xe9" + control + b"th,value\n" + "".join(f"{m},{i}\n" for i, m in enumerate(monthly(12))).encode()
+    report = run.ingest("f.csv", content)
+    assert report["status"] == "ingested" and len(run.curated()) == 12
