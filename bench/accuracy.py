@@ -167,6 +167,9 @@ def main() -> None:
     for _, r in index.iterrows():
         name, h, m = r["name"], int(r["horizon"]), int(r["season_length"])
         train, test = split(split(load(name), a.back * h)[0], h)
+        if train.groupby("unique_id").size().min() < max(2 * m, h) if len(train) else True:
+            print(f"{name:>16}: too short for an origin {a.back} horizons back", flush=True)
+            continue
         sf = statistical(train, h, m)
         scores = {c: mase(train, test, sf, c, m) for c in STATS}
         for seed in range(a.first_seed, a.first_seed + a.seeds):
