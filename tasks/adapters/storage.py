@@ -67,11 +67,15 @@ class Storage:
         return sorted(self.fs.glob(self.path(pattern)))
 
 
-INPUT_SUFFIXES = tuple(f"{kind}{packed}" for kind in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
+INPUT_SUFFIXES = (
+    *(f"{kind}{packed}" for kind in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip")),
+    *(".xlsx", ".xlsm"),  # a workbook: its active sheet
+)
 
 
 def discover(input_path: str) -> list[str]:
-    """A file, a folder (its CSV files, recursively: ``INPUT_SUFFIXES``, any case) or a glob -> sorted file URLs."""
+    """A file, a folder (its CSV files and workbooks, recursively: ``INPUT_SUFFIXES``, any case) or a
+    glob -> sorted file URLs."""
     fs, root = fsspec.core.url_to_fs(input_path)
     if any(ch in input_path for ch in "*?["):
         found = fs.glob(root)

@@ -33,6 +33,7 @@ from tasks.ingest.csv_reader import MAX_BAD_DETAILS, NeedsCareful, can_be_fast, 
 from tasks.ingest.keystream import KeyStream
 from tasks.ingest.readahead import ReadAhead
 from tasks.ingest.sniff import HEAD_BYTES, ColumnMapping, FileRejected, sniff
+from tasks.ingest.sources import Source
 from tasks.series.frequency import grid, infer_freqs
 
 
@@ -110,8 +111,8 @@ def ingest_file(
     staged: Staged | None = None
     bad: list[dict] = []
     try:
-        packed = compression(url)
-        with fsspec.open(url, "rb", compression=packed) as f:  # sales.csv.gz is read as it is
+        source = Source.of(url)  # sales.csv.gz, sales.xlsx: read as the CSV they hold
+        with source.open() as f:
             head = f.read(HEAD_BYTES)
         covs = tuple(c.strip() for c in cfg.covariates.split(",")) if cfg.covariates else None
         layout = sniff(head, url, ColumnMapping(cfg.time_col, cfg.value_col, cfg.id_col, covs, cfg.dayfirst))
@@ -124,11 +125,11 @@ def ingest_file(
         report.shape = layout.shape
         writer = StagingWriter(storage)
         try:  # clean files take the fast path; the first unclean block sends the file to the careful one
-            stream, n_bad = _stream_to_part(url, packed, layout, writer, cfg, bad, unchanged, fast=can_be_fast(layout))
+            stream, n_bad = _stream_to_part(source, layout, writer, cfg, bad, unchanged, fast=can_be_fast(layout))
         except NeedsCareful:
             writer.staged.discard()
             writer = StagingWriter(storage)
-            stream, n_bad = _stream_to_part(url, packed, layout, writer, cfg, bad, unchanged, fast=False)
+            stream, n_bad = _stream_to_part(source, layout, writer, cfg, bad, unchanged, fast=False)
         finally:
             staged = writer.close()
         n_good = stream.rows
@@ -225,19 +226,8 @@ class _Unchanged(Exception):
     """The file's content is already ingested (found while parsing): stop."""
 
 
-def compression(url: str) -> str | None:
-    """How the file is compressed: by its name (``.gz``, ``.bz2``, ``.xz``, ``.zip``), else gzip when
-    its first bytes say so (a gzipped export saved as ``.csv``), else None."""
-    by_name = fsspec.utils.infer_compression(url)
-    if by_name is not None:
-        return by_name
-    with fsspec.open(url, "rb") as f:
-        return "gzip" if f.read(2) == b"\x1f\x8b" else None
-
-
 def _stream_to_part(
-    url: str,
-    packed: str | None,
+    source: Source,
     layout,
     writer: StagingWriter,
     cfg: IngestSettings,
@@ -259,7 +249,7 @@ def _stream_to_part(
 
     block = cfg.block_size_mb << 20
     with (
-        fsspec.open(url, "rb", compression=packed) as raw,
+        source.open() as raw,
         ThreadPoolExecutor(1, thread_name_prefix="ingest-sink") as pool,
     ):
         f = ReadAhead(raw, 4 * block)

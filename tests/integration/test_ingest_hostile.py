@@ -392,3 +392,50 @@ def test_control_characters_in_a_latin1_header_are_no_line_breaks(run, control):
     content = b"mon\xe9" + control + b"th,value\n" + "".join(f"{m},{i}\n" for i, m in enumerate(monthly(12))).encode()
     report = run.ingest("f.csv", content)
     assert report["status"] == "ingested" and len(run.curated()) == 12
+
+
+# -- spreadsheets ---------------------------------------------------------------------------------
+
+
+def _workbook(path: Path, rows: list[list], formatted_below: int = 0) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    for r in range(len(rows) + 5, len(rows) + 5 + formatted_below):  # empty cells with a format only
+        book.active.cell(r, 1).number_format = "0.00"
+    book.create_sheet("notes").append(["not this sheet"])
+    book.save(path)
+
+
+def test_a_workbook_is_read_from_its_active_sheet_with_row_numbers_as_line_numbers(run):
+    from datetime import datetime
+
+    rows = [["Monthly sales"], [], ["Month", "Sales", "Promo"]]
+    rows += [[datetime(2020 + k // 12, k % 12 + 1, 1), 10.5 + k, k % 3 == 0] for k in range(24)]
+    rows += [["Total", 999, None]]  # row 28
+    _workbook(run.raw / "sales.xlsx", rows, formatted_below=20)
+    (run.raw / "other.csv").write_text(single(12))
+    (run.raw / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    summary = ingest_files(str(run.raw), run.storage, IngestSettings())
+    status = {Path(r["file"]).name: (r["status"], r["reason"].split(":")[0]) for r in summary.files}
+    assert status["broken.xlsx"] == ("rejected", "unreadable") and status["other.csv"][0] == "ingested"
+    assert status["sales.xlsx"][0] == "ingested"
+    df = run.curated()
+    sales = df[df["unique_id"] == "sales"].sort_values("ds")
+    assert len(sales) == 24 and sales["y"].iloc[0] == 10.5 and sales["Promo"].tolist()[:4] == [1, 0, 0, 1]
+    assert str(sales["ds"].iloc[-1])[:10] == "2021-12-01"
+    rows_bad = [r for q in run.quarantine() if q["code"] == "bad_rows" for r in q["rows"]]
+    assert [(r["line"], r["code"]) for r in rows_bad] == [(28, "bad_timestamp")]
+
+
+def test_a_workbook_with_one_column_per_month(run):
+    from datetime import datetime
+
+    months = [datetime(2021, m, 1) for m in range(1, 13)]
+    _workbook(run.raw / "plan.xlsx", [["Product", *months], ["Widget", *range(12)], ["Gadget", *range(5, 17)]])
+    summary = ingest_files(str(run.raw / "plan.xlsx"), run.storage, IngestSettings())
+    assert summary.files[0]["shape"] == "by_date"
+    df = run.curated()
+    assert sorted(df["unique_id"].unique()) == ["Gadget", "Widget"] and len(df) == 24
