@@ -129,24 +129,26 @@ def fit_stats(
     season: np.ndarray | None = None,
 ) -> ScalerStats:
     """Fit per-series statistics on the points where ``fit_mask`` is true (no other point is read);
-    with ``season`` (S,), also each series' seasonal indices (:func:`with_seasonal`)."""
+    with ``season`` (S,), also each series' seasonal indices (:func:`with_seasonal`). A series with
+    no such observed point (its training part all missing) has no training window: it gets the
+    identity (location 0, scale 1, no log, no season), so the others are still fitted."""
     if scaler not in SCALERS:
         raise ValueError(f"scaler must be one of {SCALERS}, got {scaler!r}")
     fit_mask = fit_mask & np.isfinite(values)  # missing points (NaN) never enter the statistics
     fit_values = values[fit_mask]
     sid = series_of_point[fit_mask]
-    log = resolve_log(transform, fit_values, sid, n_series)  # (S,) decided on the fitted part only
-    v = forward_transform(fit_values, log[sid])
     count = np.bincount(sid, minlength=n_series).astype(np.float64)  # (S,)
-    if np.any(count == 0):
-        raise ValueError("every series needs at least one point in its training part")
+    log = resolve_log(transform, fit_values, sid, n_series) & (count > 0)  # (S,) decided on the fitted part only
+    v = forward_transform(fit_values, log[sid])
     if scaler == "standard":
         loc, scale = _mean_std(v, sid, n_series)
+        scale = np.where(count > 0, scale, 1.0)  # no point: the identity
     else:  # minmax to [-1, 1]
         lo = np.full(n_series, np.inf)
         hi = np.full(n_series, -np.inf)
         np.minimum.at(lo, sid, v)
         np.maximum.at(hi, sid, v)
+        lo, hi = np.where(count > 0, lo, -1.0), np.where(count > 0, hi, 1.0)  # no point: the identity
         loc, scale = (hi + lo) / 2.0, (hi - lo) / 2.0
     stats = ScalerStats(loc, _nonzero(scale), transform, scaler, log)
     return stats if season is None else with_seasonal(stats, values, series_of_point, fit_mask, season)

@@ -63,6 +63,8 @@ def forecast_frame(
     dates = np.full((p.n_series, H), np.datetime64("NaT"), dtype="datetime64[ns]")
     if dated.any():
         dates[dated] = future_dates(prep.last_ds[dated], prep.freqs[dated], H)
+    late = dated & np.isnat(dates).any(axis=1)  # its forecasts would lie past the last nanosecond timestamp
+    dated &= ~late
     block, no_future = spec.horizon(list(ids), dates, future) if bundle.network.n_future else (None, {})
     season = seasons(prep.freqs, meta.get("season_length"))  # (S,)
     want, backup = served_models(meta, ids, serve_model)  # (S,), (S,)
@@ -113,11 +115,13 @@ def forecast_frame(
             i,
             "fewer than two observed points"
             if n < comparators.MIN_HISTORY
+            else "its forecast dates lie past 2262-04-11, the last date a timestamp holds"
+            if t
             else "no frequency to date its forecasts (irregular timestamps; set --freq)"
             if u
             else "no model gave a finite forecast",
         )
-        for i, n, u in zip(ids[~ok], observed[~ok], undated[~ok])
+        for i, n, u, t in zip(ids[~ok], observed[~ok], undated[~ok], late[~ok])
     }
     if not ok.any():
         return pd.DataFrame(columns=columns), skipped

@@ -148,11 +148,23 @@ def future_dates(last: np.ndarray, freqs: np.ndarray | str | None, horizon: int)
     for f in dict.fromkeys(freqs.tolist()):
         rows = freqs == f
         offset = pd.tseries.frequencies.to_offset(f)
-        base = pd.DatetimeIndex(last[rows])
-        out[rows] = np.stack(
-            [(base + k * offset).to_numpy(dtype="datetime64[ns]") for k in range(1, horizon + 1)], axis=1
-        )  # H date offsets, vectorised over rows
+        try:
+            out[rows] = _steps(pd.DatetimeIndex(last[rows]), offset, horizon)  # vectorised over rows
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):  # past 2262: those series get NaT
+            out[rows] = [_steps_or_nat(t, offset, horizon) for t in last[rows]]
     return out
+
+
+def _steps(base: pd.DatetimeIndex, offset: pd.DateOffset, horizon: int) -> np.ndarray:
+    """(len(base), H) the H timestamps after each of ``base``."""
+    return np.stack([(base + k * offset).to_numpy(dtype="datetime64[ns]") for k in range(1, horizon + 1)], axis=1)
+
+
+def _steps_or_nat(last: np.datetime64, offset: pd.DateOffset, horizon: int) -> np.ndarray:
+    try:
+        return _steps(pd.DatetimeIndex([last]), offset, horizon)[0]
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        return np.full(horizon, np.datetime64("NaT"), dtype="datetime64[ns]")
 
 
 def grid(stamps: pd.DatetimeIndex, freq: str | None) -> pd.DatetimeIndex | None:

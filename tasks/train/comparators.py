@@ -174,7 +174,7 @@ def _fit(
     if "auto_arima" in fitted:
         most = arima_history(season)
         runs += [(["auto_arima"], frame.groupby("unique_id").tail(most) if (origin > most).any() else frame)]
-    for names, df in (run for run in runs if run[0]):
+    for names, df in (run for run in runs if run[0] and len(run[1])):  # histories all missing: no fit
         sf = StatsForecast(models=_models(names, season), freq=1, n_jobs=1, fallback_model=Naive())
         with _GLOBAL_RNG, warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -143,11 +143,18 @@ def test_unknown_transform_or_scaler_is_rejected():
         scaling.fit_stats(p.values, sid, all_points(p), 3, "none", "robust")
 
 
-def test_series_without_fitted_points_is_an_error():
+@pytest.mark.parametrize("scaler", ["standard", "minmax"])
+def test_a_series_without_fitted_points_gets_the_identity_and_the_others_their_own(scaler):
     p = positive_packed()
     sid = p.series_of_point()
-    with pytest.raises(ValueError, match="at least one point"):
-        scaling.fit_stats(p.values, sid, sid != 1, 3, "none", "standard")
+    alone = [scaling.fit_stats(p.values, sid, sid == k, 3, "auto", scaler) for k in (0, 2)]
+    with np.errstate(all="raise"):
+        stats = scaling.fit_stats(p.values, sid, sid != 1, 3, "auto", scaler, np.array([2, 2, 2]))
+    assert (stats.loc[1], stats.scale[1], bool(stats.log[1])) == (0.0, 1.0, False)
+    assert not stats.seasonal[1].any()
+    for k, one in zip((0, 2), alone):
+        assert stats.loc[k] == pytest.approx(one.loc[k]) and stats.scale[k] == pytest.approx(one.scale[k])
+        assert stats.log[k] == one.log[k]
 
 
 @pytest.mark.parametrize("scaler", ["standard", "minmax"])

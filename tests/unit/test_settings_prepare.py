@@ -165,6 +165,12 @@ def test_future_dates_daily_and_unknown_frequency():
         future_dates(np.array(["2020-02-28"], dtype="datetime64[ns]"), None, 2)
 
 
+def test_future_dates_past_the_last_timestamp_are_missing_for_that_series_only():
+    last = np.array(["2259-01-01", "2020-01-01"], dtype="datetime64[ns]")
+    dates = future_dates(last, "YS", 5)
+    assert np.isnat(dates[0]).all() and [str(d)[:4] for d in dates[1]] == ["2021", "2022", "2023", "2024", "2025"]
+
+
 # -- key checks ------------------------------------------------------------------------------------
 
 
