@@ -109,7 +109,8 @@ def served(train: pd.DataFrame, h: int, seed: int, extra: list[str], work: Path)
 
 def quantile_coverage(test: pd.DataFrame, fc: pd.DataFrame) -> dict[str, float]:
     """Per quantile column of the served forecasts (y_hat_q10, ...): the share of held-out actuals at
-    or below it, and the number of points (``n_points``)."""
+    or below it (``cov_q10``), strictly below it (``below_q10``: the two differ by the ties, the
+    held-out zeros at a quantile floored at zero), and the number of points (``n_points``)."""
     cols = [c for c in fc.columns if c.startswith("y_hat_q")]
     if not cols or len(fc) != len(test):
         return {}
@@ -117,7 +118,9 @@ def quantile_coverage(test: pd.DataFrame, fc: pd.DataFrame) -> dict[str, float]:
     if len(both) != len(test):
         return {}
     y = both["y"].to_numpy()
-    return {"n_points": float(y.size), **{f"cov_{c[6:]}": float(np.mean(y <= both[c].to_numpy())) for c in cols}}
+    at_or_below = {f"cov_{c[6:]}": float(np.mean(y <= both[c].to_numpy())) for c in cols}
+    below = {f"below_{c[6:]}": float(np.mean(y < both[c].to_numpy())) for c in cols}  # ties (zeros) apart
+    return {"n_points": float(y.size), **at_or_below, **below}
 
 
 def combination(sf: pd.DataFrame, lstm: pd.DataFrame) -> pd.DataFrame:
@@ -258,6 +261,8 @@ def summary(t: pd.DataFrame) -> None:
             + ", ".join(f"{c[4:]} {v:.1%}" for c, v in pooled.items())
             + "; mean over sets: "
             + ", ".join(f"{c[4:]} {by_set[c].mean():.1%}" for c in cov)
+            + "; strictly below, pooled: "
+            + ", ".join(f"{c[4:]} {(t['below_' + c[4:]] * t['n_points']).sum() / t['n_points'].sum():.1%}" for c in cov)
         )
     if "air_passengers" in set(t["set"]):
         air = t[t["set"] == "air_passengers"]
