@@ -41,7 +41,7 @@ NUMERIC_DATES = {  # format -> (the numbers taken for dates: from, to), seconds 
     EPOCH_MILLIS: ((1e11, 1e13), 1e-3, "1970-01-01"),
 }
 SPECIAL_FORMATS = (ISO_WEEK, QUARTER, *NUMERIC_DATES)  # read by :func:`parse_with`, not arrow's strptime
-HINTS = {ISO_WEEK: r"\d-?[Ww]\d", QUARTER: r"[Qq][1-4]"} | dict.fromkeys(NUMERIC_DATES, r"\d+(\.\d*)?")
+HINTS = {ISO_WEEK: r".*\d-?[Ww]\d.*", QUARTER: r".*[Qq][1-4].*"} | dict.fromkeys(NUMERIC_DATES, r"\d+(\.\d*)?")
 TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, QUARTER, *NUMERIC_DATES)
 DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", *NUMERIC_DATES))  # never a plain number
 CLOCK = r"\d{1,2}:\d{2}(:\d{2})?"  # a time of day in a column of its own: 10:00, 10:00:00
@@ -59,7 +59,7 @@ def time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_
     formats = tuple(
         f
         for f in formats
-        if not (dayfirst and f.startswith("%m/")) and (f not in HINTS or re.fullmatch(f".*{HINTS[f]}.*", first))
+        if not (dayfirst and f.startswith("%m/")) and (f not in HINTS or re.fullmatch(HINTS[f], first))
     )  # a special format only where the first value has its mark: the cost of a sniff stays
     parsed = {f: parse_with(s, f) for f in formats}
     share = {f: float(v.notna().mean()) for f, v in parsed.items()}
