@@ -289,7 +289,7 @@ def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
 
 def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
     """Text -> timestamp[ns] (UTC, tz dropped); null where it cannot be parsed."""
-    if fmt in SPECIAL_FORMATS:  # ISO weeks, spreadsheet serials: pandas reads them
+    if fmt in SPECIAL_FORMATS:  # ISO weeks, quarters, spreadsheet serials, Unix time: read by pandas
         return pa.array(parse_with(pd.Series(text.to_pandas()), fmt).astype("datetime64[ns]"), pa.timestamp("ns"))
     if fmt is not None and not fmt.endswith("%z"):  # fast path: no trimming needed
         out = pc.strptime(text, format=fmt, unit="ns", error_is_null=True)
