@@ -136,10 +136,13 @@ def combination(sf: pd.DataFrame, lstm: pd.DataFrame) -> pd.DataFrame:
 
 def dump(path: Path, test: pd.DataFrame, sel: pd.DataFrame, lstm: pd.DataFrame, sf: pd.DataFrame) -> None:
     """Every forecast of one set and seed beside the held-out actuals, one row per point: the served
-    forecast and its model, the LSTM alone and each statistical model (for offline comparisons)."""
+    forecast, its model and its quantiles, the LSTM alone and each statistical model (for offline
+    comparisons)."""
     out = test[["unique_id", "ds", "y"]].reset_index(drop=True)
     if len(sel) == len(out):
         out["served"], out["model"] = sel["y_hat"].to_numpy(), sel["model"].to_numpy()
+        for c in (c for c in sel.columns if c.startswith("y_hat_q")):
+            out[c] = sel[c].to_numpy()
     out["lstm"] = lstm["y_hat"].to_numpy() if len(lstm) == len(out) else np.nan
     for c in STATS:
         out[c] = sf[c].to_numpy()
