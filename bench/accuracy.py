@@ -110,11 +110,14 @@ def served(train: pd.DataFrame, h: int, seed: int, extra: list[str], work: Path)
 def quantile_coverage(test: pd.DataFrame, fc: pd.DataFrame) -> dict[str, float]:
     """Per quantile column of the served forecasts (y_hat_q10, ...): the share of held-out actuals at
     or below it (``cov_q10``), strictly below it (``below_q10``: the two differ by the ties, the
-    held-out zeros at a quantile floored at zero), and the number of points (``n_points``)."""
+    held-out zeros at a quantile floored at zero), and the number of points (``n_points``).
+    Matched by (unique_id, step), as :func:`mase` matches them: the forecasts of business days
+    are dated past a holiday that the actuals skip."""
     cols = [c for c in fc.columns if c.startswith("y_hat_q")]
     if not cols or len(fc) != len(test):
         return {}
-    both = test[["unique_id", "ds", "y"]].merge(fc[["unique_id", "ds", *cols]], on=["unique_id", "ds"])
+    step = lambda f: f.sort_values(["unique_id", "ds"]).assign(step=lambda d: d.groupby("unique_id").cumcount())  # noqa: E731
+    both = step(test[["unique_id", "ds", "y"]]).merge(step(fc[["unique_id", "ds", *cols]]), on=["unique_id", "step"])
     if len(both) != len(test):
         return {}
     y = both["y"].to_numpy()
