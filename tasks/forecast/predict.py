@@ -87,11 +87,16 @@ def forecast_frame(
     bands = {key: np.full((p.n_series, H), np.nan) for key in band_keys}
     used = np.full(p.n_series, "", dtype=object)
 
-    def assign(source: np.ndarray) -> None:
+    def assign(source: np.ndarray, whole: bool = True) -> None:
+        """Each series still unserved takes ``source``'s model where it gives a finite forecast
+        (``whole``: with finite bands too: a model whose intervals could not be calibrated, such as
+        an LSTM without a single finite calibration residual, leaves the series to its fallback)."""
         for name in dict.fromkeys(source):
             if name not in fc:
                 continue
-            take = (source == name) & (used == "") & np.isfinite(fc[name]["y_hat"]).all(axis=1)
+            keys = ("y_hat", *band_keys) if whole else ("y_hat",)
+            finite = np.all([np.isfinite(fc[name][k]).all(axis=1) for k in keys], axis=0)  # (S,)
+            take = (source == name) & (used == "") & finite
             point[take] = fc[name]["y_hat"][take]
             for key in band_keys:
                 bands[key][take] = fc[name][key][take]
@@ -103,6 +108,8 @@ def forecast_frame(
         if rest.any():
             fc[name] = _comparator(p, rest, H, season, name, levels)
     assign(backup)
+    assign(want, whole=False)  # no model with finite bands: the choice's point forecast, bands as they are
+    assign(backup, whole=False)
     if meta.get("band_shift"):  # each model's bands moved as its validation actuals asked
         bands = shift_bands(point, bands, used, meta["band_shift"], scale)
     point = floor_at_zero(point, floor)  # the fallbacks fitted just now (a bundle without the floor: none)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -161,12 +162,26 @@ def forecast_stage(s: Settings, history: pd.DataFrame, flow_run_id: str | None =
     return write_forecasts(s, plan, [frame], flow_run_id)
 
 
+def finite_only(fc: pd.DataFrame, skipped: dict[str, str]) -> pd.DataFrame:
+    """``fc`` without the series that hold a non-finite forecast or bound (none should: the last
+    guard before the table), each added to ``skipped`` with the columns that held one."""
+    cols = [c for c in fc.columns if c.startswith("y_hat")]
+    bad = ~np.isfinite(fc[cols].to_numpy(dtype=np.float64))  # (rows, columns)
+    if not bad.any():
+        return fc
+    rows = bad.any(axis=1)
+    for uid, g in pd.DataFrame(bad[rows], columns=cols).groupby(fc.loc[rows, "unique_id"].to_numpy()):
+        skipped[str(uid)] = "a non-finite forecast value in " + ", ".join(c for c in cols if g[c].any())
+    return fc[~fc["unique_id"].isin(list(skipped))].reset_index(drop=True)
+
+
 def write_forecasts(
     s: Settings, plan: ForecastPlan, parts: list[tuple[pd.DataFrame, dict[str, str]]], flow_run_id: str | None = None
 ) -> ForecastResult:
     """The shards' forecasts + lineage -> one atomic write of the cutoff's partition."""
     storage = Storage(s.storage.root)
-    frames = [f for f, _ in parts if not f.empty]
+    frames = [finite_only(f, sk) for f, sk in parts if not f.empty]
+    frames = [f for f in frames if not f.empty]
     reasons = dict(sorted((i, why) for _, sk in parts for i, why in sk.items()))
     skipped = list(reasons)
     if not frames:

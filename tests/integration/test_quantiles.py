@@ -128,3 +128,21 @@ def test_the_served_median_moves_where_the_validation_actuals_sit(tmp_path, monk
     plain, _ = forecast_frame(outcome.bundle, df)
     np.testing.assert_array_equal(plain["y_hat"], fc["y_hat"])
     np.testing.assert_array_equal(plain["y_hat_q50"], plain["y_hat"])
+
+
+def test_a_model_whose_bands_could_not_be_calibrated_leaves_the_series_to_its_fallback(tmp_path):
+    df = make_long_csv(tmp_path / "many.csv", n_series=3).rename(
+        columns={"series_id": "unique_id", "timestamp": "ds", "value": "y"}
+    )
+    df["ds"] = np.array(df["ds"], dtype="datetime64[ns]")
+    over = {"training.epochs": 3, "data.horizon": 6, "data.quantiles": "0.1,0.5,0.9"}
+    bundle = train_stage(df, load_settings({"storage.root": str(tmp_path), **over})).bundle
+    bundle.meta["selection"] = dict.fromkeys(bundle.meta["selection"], "lstm")
+    fc, _ = forecast_frame(bundle, df)
+    assert (fc["model"] == "lstm").all()  # calibrated: the LSTM serves
+    bundle.meta["conformal"] = {lv: [float("nan")] * 6 for lv in bundle.meta["conformal"]}  # no finite residual
+    fc, skipped = forecast_frame(bundle, df)
+    assert not skipped and len(fc) == 3 * 6
+    assert (fc["model"] != "lstm").all()  # each series' fallback comparator, with its own bands
+    values = fc[[c for c in fc.columns if c.startswith("y_hat")]].to_numpy(dtype=float)
+    assert np.isfinite(values).all()
