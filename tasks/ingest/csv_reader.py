@@ -68,8 +68,8 @@ def iter_batches(
             read_options=pacsv.ReadOptions(
                 encoding=layout.encoding,
                 block_size=block_size,
-                column_names=None if layout.header else layout.columns,
-                skip_rows=layout.preamble,
+                column_names=layout.columns if layout.named or not layout.header else None,
+                skip_rows=layout.preamble + (layout.header and layout.named),  # a renamed header: skipped
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=layout.delimiter, newlines_in_values=False, invalid_row_handler=on_invalid

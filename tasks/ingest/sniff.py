@@ -21,6 +21,7 @@ from tasks.ingest.timestamps import (
     looks_like_time,
     time_format,
 )
+from tasks.ingest.unnamed import mostly_empty, name_unnamed, row_index
 
 ID_NAMES = {"unique_id", "series_id", "id", "series", "item_id", "key", "sku", "name"}
 VALUE_NAMES = {"y", "value", "target", "values"}
@@ -80,6 +81,8 @@ class Layout:
     more_id_cols: list[str] = field(default_factory=list)  # joined to ``id_col`` by "_": store 1, dept 2 -> 1_2
     preamble: int = 0  # lines above the header (a title, an export note, blank lines): skipped
     column_dates: dict[str, str] = field(default_factory=dict)  # by_date: value column -> its timestamp
+    named: bool = False  # ``columns`` name the header's unnamed cells (``column <k>``): read under these names
+    left_out: list[str] = field(default_factory=list)  # unnamed columns holding a few values: no role
 
     def series_name(self, col: str) -> str:
         named_after_file = self.shape == "single" or self.shape == "by_date"  # by_date: a one-row file
@@ -99,8 +102,12 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     text = "".join(_lines(text)[preamble:])
     columns = [c.strip() for c in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
     header = not _is_data(columns)
+    named = header and columns.count("") > 1  # an export's empty columns, a note beside the table
     if not header:  # the first line is already data: the columns are named after their roles
         columns = _role_names(columns)
+    unnamed = {""}  # the names of the header's empty cells
+    if named:
+        columns, unnamed = name_unnamed(columns)
     if len(set(columns)) != len(columns):
         raise FileRejected("duplicate_columns", f"the header repeats column names: {columns}")
     sample = pd.read_csv(
@@ -116,10 +123,11 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     sample.columns = columns
     if sample.empty:
         raise FileRejected("header_only", "the file has a header but no data rows")
-    index = _row_index(sample)
+    index = row_index(sample, unnamed)
     if index is not None:  # pandas' to_csv writes its row numbers first: no role
         sample = sample.drop(columns=[index])
-    sample = sample.drop(columns=_empty_unnamed(sample))  # a trailing delimiter's column: no role
+    left_out, noted = mostly_empty(sample, unnamed)
+    sample = sample.drop(columns=left_out)  # a trailing delimiter's column, a stray note: no role
     split = None if mapping.time_col else date_and_clock(sample)  # a date and a time of day, side by side
     if split is not None:
         sample = sample.drop(columns=[split[1]])
@@ -132,7 +140,15 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         ids = _by_date_ids(sample.drop(columns=list(dates)), mapping.id_col)
         stamps = {c: t.isoformat() for c, t in dates.items()}
         layout = Layout(name, encoding, delimiter, columns, "by_date", "", ids[0] if ids else None, list(dates))
-        return replace(layout, header=header, more_id_cols=ids[1:], preamble=preamble, column_dates=stamps)
+        return replace(
+            layout,
+            header=header,
+            more_id_cols=ids[1:],
+            preamble=preamble,
+            column_dates=stamps,
+            named=named,
+            left_out=[c or "(unnamed)" for c in noted],
+        )
     decimal_comma = delimiter != "," and _decimal_comma(sample.drop(columns=[tcol]))
     flags = _flags(sample.drop(columns=[tcol]))  # TRUE / FALSE: a covariate (1 / 0), never an id
     numeric = _mostly_numeric(sample.drop(columns=[tcol, *flags]), decimal_comma)
@@ -175,6 +191,8 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         clock,
         more,
         preamble,
+        named=named,
+        left_out=[c or "(unnamed)" for c in noted],
     )
 
 
@@ -222,23 +240,6 @@ def _role_names(fields: list[str]) -> list[str]:
         else:
             names.append("unique_id")
     return names
-
-
-def _empty_unnamed(sample: pd.DataFrame) -> list[str]:
-    """Columns with no name and no value (what a delimiter at the end of every line makes)."""
-    return [c for c in sample.columns if c == "" and sample[c].str.strip().eq("").all()]
-
-
-def _row_index(sample: pd.DataFrame) -> str | None:
-    """The first column when it is a row number: no name (or pandas' ``Unnamed: 0``, ``index``) and
-    consecutive integers."""
-    first = sample.columns[0]
-    if first not in ("", "Unnamed: 0", "index"):
-        return None
-    s = sample[first].str.strip()
-    if not s.str.fullmatch(r"\d{1,18}").all():
-        return None
-    return first if s.astype("int64").diff().iloc[1:].eq(1).all() else None
 
 
 def _decode_head(head: bytes, complete: bool) -> tuple[str, str]:

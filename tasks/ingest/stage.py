@@ -165,6 +165,7 @@ def ingest_file(
         report.gaps = int(gaps.sum())
         report.first, report.last = str(keys.ranges["first"].min()), str(keys.ranges["last"].max())
         notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
+        notes += [f"left out, unnamed and mostly empty: {', '.join(layout.left_out)}"] if layout.left_out else []
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += (
             [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []

@@ -439,3 +439,51 @@ def test_a_workbook_with_one_column_per_month(run):
     assert summary.files[0]["shape"] == "by_date"
     df = run.curated()
     assert sorted(df["unique_id"].unique()) == ["Gadget", "Widget"] and len(df) == 24
+
+
+# -- columns with no name: an export's empty columns, a note beside the table ---------------------
+
+
+def _months(extra: str = ",,") -> str:
+    return "month,a,b" + extra + "\n" + "".join(f"{m},{i},{2 * i}{extra}\n" for i, m in enumerate(monthly(12), 1))
+
+
+def test_several_empty_unnamed_columns_are_left_out_silently(run):
+    report = run.ingest("export.csv", _months(",,,"))
+    assert report["status"] == "ingested" and report["shape"] == "wide" and report["rows"] == 24
+    assert "left out" not in report["reason"]
+    assert sorted(run.curated()["unique_id"].unique()) == ["a", "b"]
+
+
+def test_a_note_beside_the_table_is_left_out_and_named_bad_rows_keep_their_lines(run):
+    text = (
+        _months(",,").replace("2020-03,3,6,,", "2020-03,3,6,,checked by Ann").replace("2020-05,5,10,,", "2020-05,5,x,,")
+    )
+    report = run.ingest("notes.csv", text)
+    assert report["status"] == "ingested" and report["rows"] == 23
+    assert "left out, unnamed and mostly empty: column 5" in report["reason"]
+    assert [(r["line"], r["column"], r["code"]) for q in run.quarantine() for r in q["rows"]] == [(6, "b", "bad_value")]
+
+
+def test_one_unnamed_column_holding_a_note_is_left_out(run):
+    text = _months(",").replace("2020-03,3,6,", "2020-03,3,6,see below")
+    report = run.ingest("note.csv", text)
+    assert report["status"] == "ingested" and report["rows"] == 24  # before: ambiguous_value (the note an id)
+    assert "(unnamed)" in report["reason"]
+
+
+def test_a_workbook_with_a_remark_to_the_right_of_its_table(run):
+    from datetime import datetime
+
+    rows = [["Month", "Sales"], *[[datetime(2020, m, 1), 10.0 + m] for m in range(1, 13)]]
+    _workbook(run.raw / "sales.xlsx", rows)
+    import openpyxl
+
+    book = openpyxl.load_workbook(run.raw / "sales.xlsx")
+    book.active["E6"] = "price change"
+    book.active["F9"] = 3
+    book.save(run.raw / "sales.xlsx")
+    summary = ingest_files(str(run.raw / "sales.xlsx"), run.storage, IngestSettings())
+    (report,) = summary.files
+    assert report["status"] == "ingested" and report["rows"] == 12  # before: duplicate_columns
+    assert "column 5, column 6" in report["reason"]
