@@ -169,6 +169,13 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
         cols = {"unique_id": uid, "ds": when, "y": y, **covs, "_bad": code_v, "_col": col_v, "_keep": keep}
         parts.append(pa.table(cols))
     t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    empty = np.logical_and.reduce([_is_blank(raw[c]).to_numpy(zero_copy_only=False) for c in raw.column_names])  # (n,)
+    if empty.any():  # a row of nothing but delimiters (a spreadsheet's blank row): skipped, as a blank line is
+        stacked = pa.array(np.tile(empty, len(parts)))
+        t = t.set_column(
+            t.schema.get_field_index("_bad"), "_bad", pc.if_else(stacked, pa.scalar(None, pa.string()), t["_bad"])
+        )
+        t = t.set_column(t.schema.get_field_index("_keep"), "_keep", pc.and_(t["_keep"], pc.invert(stacked)))
     bad_mask = pc.is_valid(t["_bad"])
     n_bad = int(pc.sum(bad_mask).as_py() or 0)
     details = _details(raw, t, bad_mask, first_row, n, layout) if n_bad else []

@@ -121,6 +121,7 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         header=0 if header else None,
     )
     sample.columns = columns
+    sample = sample[~sample.apply(lambda c: c.str.strip().eq("")).all(axis=1)]  # blank rows: no data, no role
     if sample.empty:
         raise FileRejected("header_only", "the file has a header but no data rows")
     index = row_index(sample, unnamed)

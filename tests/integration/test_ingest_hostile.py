@@ -487,3 +487,23 @@ def test_a_workbook_with_a_remark_to_the_right_of_its_table(run):
     (report,) = summary.files
     assert report["status"] == "ingested" and report["rows"] == 12  # before: duplicate_columns
     assert "column 5, column 6" in report["reason"]
+
+
+# -- rows of nothing but delimiters: a spreadsheet's blank rows -----------------------------------
+
+
+def test_blank_rows_of_delimiters_are_skipped_not_bad_and_later_lines_keep_their_numbers(run):
+    lines = [f"{m},{i}" for i, m in enumerate(monthly(12), 1)]
+    lines[5] = lines[5].split(",")[0] + ",x"  # line 10 once the 3 blank rows are counted
+    text = "month,value\n" + "\n".join(lines[:4]) + "\n,\n , \n,\n" + "\n".join(lines[4:]) + "\n"
+    report = run.ingest("blank.csv", text)
+    assert report["status"] == "ingested" and report["rows"] == 11 and report["rows_bad"] == 1  # before: 4 of 15 bad
+    assert [(r["line"], r["code"]) for q in run.quarantine() for r in q["rows"]] == [(10, "bad_value")]
+
+
+def test_a_wide_file_with_a_block_of_blank_rows(run):
+    lines = [f"{m},{i},{2 * i}" for i, m in enumerate(monthly(4), 1)]
+    text = "month,a,b\n" + "\n".join(lines[:2]) + "\n" + ",,\n" * 10 + "\n".join(lines[2:]) + "\n"
+    report = run.ingest("wide.csv", text)
+    assert report["status"] == "ingested" and report["shape"] == "wide"  # before: ambiguous_id
+    assert report["rows"] == 8 and report["rows_bad"] == 0
