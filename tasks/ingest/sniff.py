@@ -102,9 +102,9 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     text = "".join(_lines(text)[preamble:])
     columns = [c.strip() for c in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
     header = not _is_data(columns)
-    named = header and columns.count("") > 1  # an export's empty columns, a note beside the table
     if not header:  # the first line is already data: the columns are named after their roles
         columns = _role_names(columns)
+    named = columns.count("") > 1 or (not header and "" in columns)  # an export's empty columns, a note
     unnamed = {""}  # the names of the header's empty cells
     if named:
         columns, unnamed = name_unnamed(columns)
@@ -219,6 +219,7 @@ def _is_number(field: str) -> bool:
 
 def _is_data(fields: list[str]) -> bool:
     """A first line with no column names: a date, a number, nothing but ids besides."""
+    fields = [f for f in fields if f.strip()]  # a trailing delimiter's empty field says nothing
     numbers = [_is_number(f) for f in fields]
     rest = [f for f, number in zip(fields, numbers) if not number]
     if not any(numbers) or not any(c.isdigit() for f in rest for c in f):  # no number, or no date
@@ -229,7 +230,8 @@ def _is_data(fields: list[str]) -> bool:
 
 def _role_names(fields: list[str]) -> list[str]:
     """Names for the columns of a file without a header, from their first values: ``ds`` for the
-    date, ``unique_id`` for a text column, ``y`` for one number (``y1``, ``y2``, ... for several)."""
+    date, ``unique_id`` for a text column, ``y`` for one number (``y1``, ``y2``, ... for several),
+    no name for an empty one."""
     numbers = sum(not is_date(f) and _is_number(f) for f in fields)
     names, k = [], 0
     for f in fields:
@@ -239,7 +241,7 @@ def _role_names(fields: list[str]) -> list[str]:
             k += 1
             names.append("y" if numbers == 1 else f"y{k}")
         else:
-            names.append("unique_id")
+            names.append("unique_id" if f.strip() else "")
     return names
 
 

@@ -134,7 +134,7 @@ def regular(ts: pd.Series) -> bool:
 
 
 def is_date(field: str) -> bool:
-    return time_format(pd.Series([field]), False, DATED_FORMATS) is not None
+    return bool(field.strip()) and time_format(pd.Series([field]), False, DATED_FORMATS) is not None
 
 
 def looks_like_time(col: pd.Series) -> bool:

@@ -507,3 +507,13 @@ def test_a_wide_file_with_a_block_of_blank_rows(run):
     report = run.ingest("wide.csv", text)
     assert report["status"] == "ingested" and report["shape"] == "wide"  # before: ambiguous_id
     assert report["rows"] == 8 and report["rows_bad"] == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "shape", "rows"),
+    [("{m},{i},,", "single", 12), ("s{p},{m},{i},", "long", 12), ("{m},{i},{j},", "wide", 24)],
+)
+def test_a_file_without_a_header_whose_lines_end_in_delimiters(run, line, shape, rows):
+    text = "".join(line.format(m=m, i=i, j=2 * i, p=i % 2) + "\n" for i, m in enumerate(monthly(12), 1))
+    report = run.ingest("plain.csv", text)
+    assert (report["status"], report["shape"], report["rows"]) == ("ingested", shape, rows)  # before: duplicate_columns
