@@ -354,7 +354,9 @@ def _numeric_ids(raw: pd.DataFrame, numeric: list[str]) -> list[str]:
 def _check_not_stacked(raw: pd.DataFrame, tcol: str, numeric: list[str]) -> None:
     """A file read as one series per numeric column must not hold its timestamps over and over (series
     stacked with nothing to tell them apart): that is refused rather than read as duplicates."""
-    repeated = float(raw[tcol].str.strip().duplicated().mean())
+    stamps = raw[tcol].str.strip()
+    stamps = stamps[stamps != ""]  # a row with no timestamp is a bad row, not a repeat
+    repeated = float(stamps.duplicated().mean()) if len(stamps) else 0.0
     if len(numeric) > 1 and repeated >= 0.5:
         raise FileRejected(
             "ambiguous_id",

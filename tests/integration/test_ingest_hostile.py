@@ -517,3 +517,14 @@ def test_a_file_without_a_header_whose_lines_end_in_delimiters(run, line, shape,
     text = "".join(line.format(m=m, i=i, j=2 * i, p=i % 2) + "\n" for i, m in enumerate(monthly(12), 1))
     report = run.ingest("plain.csv", text)
     assert (report["status"], report["shape"], report["rows"]) == ("ingested", shape, rows)  # before: duplicate_columns
+
+
+def test_values_without_a_timestamp_are_bad_rows_not_a_sign_of_stacked_series(run):
+    lines = [f"{m},{i},{2 * i}" for i, m in enumerate(monthly(4), 1)]
+    report = run.ingest("sums.csv", "month,a,b\n" + "\n".join(lines) + "\n,10,\n,,20\n,1,\n,2,\n")
+    assert report["status"] == "rejected" and report["reason"].startswith("too_many_bad_rows")  # before: ambiguous_id
+    lines = [f"{m},{i},{2 * i}" for i, m in enumerate(monthly(24), 1)]
+    report = run.ingest("sum.csv", "month,a,b\n" + "\n".join(lines[:12]) + "\n,78,156\n" + "\n".join(lines[12:]) + "\n")
+    assert report["status"] == "ingested" and report["rows"] == 48
+    rows = {(r["line"], r["code"]) for q in run.quarantine() if q["file"].endswith("/sum.csv") for r in q["rows"]}
+    assert rows == {(14, "missing_timestamp")}  # the total typed between the years
