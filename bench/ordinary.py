@@ -105,6 +105,15 @@ def _sheet(df: pd.DataFrame, path: Path) -> None:
     )
 
 
+def _export(df: pd.DataFrame, path: Path) -> None:
+    """A sheet saved as CSV: two empty columns after the data, a blank row after each December, a
+    remark typed beside one value."""
+    lines = ["month,sales,,"]
+    for k, (d, y) in enumerate(zip(pd.DatetimeIndex(df["ds"]), df["y"])):
+        lines += [f"{d:%Y-%m},{y:.1f},," + ("checked" if k == 5 else "")] + ([",,,"] if d.month == 12 else [])
+    path.write_text("\n".join(lines) + "\n")
+
+
 def _pandas_index(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path)  # pandas' row numbers first, under no name
 
@@ -189,6 +198,7 @@ CASES: dict[str, Case] = {
         lambda r: _long({k: (_months(60), _wave(r, 60, 12, lvl=v)) for k, v in (("A", 80), ("B", 30))}),
         _sheet,
     ),
+    "export": (12, 12, lambda r: _long({"e": (_months(72), _wave(r, 72, 12, lvl=200))}), _export),
     "report": (12, 12, lambda r: _long({"p": (_months(96), _wave(r, 96, 12, amp=3000, lvl=500))}), _report),
     "stores": (
         13,

@@ -182,6 +182,21 @@ def _fit(
         fc = fc.sort_values(["unique_id", "ds"], kind="stable")
         at = rows[fc["unique_id"].to_numpy().reshape(-1, horizon)[:, 0]]  # (M'',) pair of each block
         for n in names:
-            cols = {"y_hat": n, **{f"{side}_{lv}": f"{n}-{side}-{lv}" for lv in levels for side in ("lo", "hi")}}
-            for key, col in cols.items():
-                out[n][key][at] = fc[col].to_numpy(dtype=np.float64).reshape(-1, horizon)
+            out[n]["y_hat"][at] = fc[n].to_numpy(dtype=np.float64).reshape(-1, horizon)
+            if levels:
+                _nested_bands(fc, n, levels, horizon, at, out[n])
+
+
+def _nested_bands(fc, n: str, levels: tuple[int, ...], horizon: int, at: np.ndarray, out: dict) -> None:
+    """Model ``n``'s bands of every level into ``out`` at ``at``, sorted so that each interval holds
+    the narrower ones: statsforecast 2.0 writes a series that fell back to the fallback model (too
+    short to fit) with its interval columns in the fallback's order, not the model's (a 2-point
+    series beside a fitted one: AutoETS-lo-95 holds the 80 % bound, AutoTheta-hi-80 a lower one).
+    Those values are the right bounds in the wrong columns; sorting puts them back, and leaves
+    bounds that were in their place where they are."""
+    lv = sorted(levels, reverse=True)
+    keys = [f"lo_{v}" for v in lv] + [f"hi_{v}" for v in reversed(lv)]  # ascending bounds
+    cols = [f"{n}-{k.replace('_', '-')}" for k in keys]
+    vals = np.sort(fc[cols].to_numpy(dtype=np.float64), axis=1)  # (rows, 2L) NaN last
+    for j, key in enumerate(keys):
+        out[key][at] = vals[:, j].reshape(-1, horizon)

@@ -84,7 +84,17 @@ def pooled_bands(
         )
         for key, vals, p in ((lo, lows, 0.5 - level / 200.0), (hi, highs, 0.5 + level / 200.0)):
             out[key] = pool.quantile(p, np.where(weight > 0, vals, np.nan).reshape(flat)).reshape(mu.shape[1:])
-    return out
+    return _nested(out)
+
+
+def _nested(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each interval holding the narrower ones: each level is pooled on its own, from two-piece
+    normals read off that level's bands, which nothing forces to agree from one level to the next."""
+    levels = sorted({int(k.split("_")[1]) for k in bands})
+    for narrow, wide in zip(levels, levels[1:]):
+        bands[f"lo_{wide}"] = np.fmin(bands[f"lo_{wide}"], bands[f"lo_{narrow}"])
+        bands[f"hi_{wide}"] = np.fmax(bands[f"hi_{wide}"], bands[f"hi_{narrow}"])
+    return bands
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from lstm_model.windows import PackedSeries
 from tasks.train import intervals
@@ -220,3 +221,37 @@ def test_members_that_disagree_widen_the_pool_within_their_own_bands():
     )
     np.testing.assert_allclose(np.mean(draws <= got["lo_80"][None], axis=0), 0.1, atol=0.01)
     np.testing.assert_allclose(np.mean(draws <= got["hi_80"][None], axis=0), 0.9, atol=0.01)
+
+
+def test_pooled_bands_are_nested_whatever_the_members_levels_say():
+    from tasks.train.pairs import pooled_bands
+
+    point = np.array([[10.0, 10.0]])
+    odd = {"lo_50": point - 6.0, "hi_50": point + 1.0, "lo_90": point - 2.0, "hi_90": point + 5.0}  # lo_90 above lo_50
+    fine = {"lo_50": point - 1.0, "hi_50": point + 1.0, "lo_90": point - 3.0, "hi_90": point + 3.0}
+    got = pooled_bands({"auto_ets": point, "auto_theta": point + 1}, {"auto_ets": odd, "auto_theta": fine}, None)
+    assert (got["lo_90"] <= got["lo_50"]).all() and (got["lo_50"] < got["hi_50"]).all()
+    assert (got["hi_50"] <= got["hi_90"]).all()
+
+
+def test_a_series_too_short_for_the_automatic_models_keeps_its_fallback_bands_in_their_columns():
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    from tasks.train import comparators as comp
+
+    short = np.array([5.109995, 26.463266])
+    values = np.concatenate([short, np.full(50, 7.0) + np.random.default_rng(0).normal(0, 0.1, 50)])
+    packed = PackedSeries(values, np.array([0, 2]), np.array([2, 50]))
+    levels = (50, 80, 90, 95)
+    got = comp.forecast_pairs(packed, np.array([0, 1]), packed.lengths, 3, 24, ["auto_ets", "auto_theta"], levels)
+    frame = pd.DataFrame({"unique_id": "a", "ds": [1, 2], "y": short})
+    naive = StatsForecast(models=[Naive()], freq=1).forecast(df=frame, h=3, level=list(levels))
+    for name in ("auto_ets", "auto_theta"):  # both fall back to Naive on 2 points
+        for lv in levels:
+            for side in ("lo", "hi"):
+                np.testing.assert_allclose(got[name][f"{side}_{lv}"][0], naive[f"Naive-{side}-{lv}"], rtol=1e-9)
+        bounds = np.stack(
+            [got[name][k][0] for k in ("lo_95", "lo_90", "lo_80", "lo_50", "hi_50", "hi_80", "hi_90", "hi_95")]
+        )
+        assert (np.diff(bounds, axis=0) >= 0).all()
