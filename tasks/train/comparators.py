@@ -187,7 +187,7 @@ def _fit(
                 _nested_bands(fc, n, levels, horizon, at, out[n])
 
 
-def _nested_bands(fc, n: str, levels: tuple[int, ...], horizon: int, at: np.ndarray, out: dict) -> None:
+def _nested_bands(fc: pd.DataFrame, n: str, levels: tuple[int, ...], horizon: int, at: np.ndarray, out: dict) -> None:
     """Model ``n``'s bands of every level into ``out`` at ``at``, sorted so that each interval holds
     the narrower ones: statsforecast 2.0 writes a series that fell back to the fallback model (too
     short to fit) with its interval columns in the fallback's order, not the model's (a 2-point
@@ -197,6 +197,8 @@ def _nested_bands(fc, n: str, levels: tuple[int, ...], horizon: int, at: np.ndar
     lv = sorted(levels, reverse=True)
     keys = [f"lo_{v}" for v in lv] + [f"hi_{v}" for v in reversed(lv)]  # ascending bounds
     cols = [f"{n}-{k.replace('_', '-')}" for k in keys]
-    vals = np.sort(fc[cols].to_numpy(dtype=np.float64), axis=1)  # (rows, 2L) NaN last
+    vals = fc[cols].to_numpy(dtype=np.float64)  # (rows, 2L)
+    whole = np.isfinite(vals).all(axis=1)  # a row with a missing bound is left as it came
+    vals[whole] = np.sort(vals[whole], axis=1)
     for j, key in enumerate(keys):
         out[key][at] = vals[:, j].reshape(-1, horizon)
