@@ -1,5 +1,5 @@
-"""Future values of the future-known covariates: a user's file (CSV or Parquet: unique_id, ds,
-<columns>) checked and merged into ``storage/future`` (a Delta table, the newest value of each
+"""Future values of the future-known covariates: a user's file (CSV, a workbook or Parquet:
+unique_id, ds, <columns>) checked and merged into ``storage/future`` (a Delta table, the newest value of each
 (unique_id, ds) wins), which every forecast reads, the scheduled ones included.
 
 A row whose timestamp cannot be read or whose values are not finite is kept out, with its line;
@@ -9,13 +9,13 @@ the file itself is never modified, and a file that lacks a column is refused who
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tasks.adapters import tables
 from tasks.adapters.storage import Storage
+from tasks.ingest.sidefile import numbers, read_side_file
 from tasks.ingest.timestamps import read_timestamps
 
 FUTURE = "future"
@@ -35,24 +35,17 @@ class FutureSummary:
     unknown_series: list[str] = field(default_factory=list)  # ids the model has not seen (stored all the same)
 
 
-def _read(path: str) -> pd.DataFrame:
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path}: no such future-values file")
-    if path.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype={"unique_id": str}, keep_default_na=True)
-
-
 def check_future(
     path: str, columns: list[str], known_ids: list[str] | None = None
 ) -> tuple[pd.DataFrame, FutureSummary]:
-    """The usable rows of a future-values file (unique_id, ds, ``columns``) and what was kept out.
-    Line numbers count the header as line 1 (a Parquet file: row numbers from 1)."""
-    raw = _read(path)
+    """The usable rows of a future-values file (unique_id, ds, ``columns``; CSV, a workbook or
+    Parquet, read as the ingest reads its inputs) and what was kept out, by the ingest's reason
+    codes. Line numbers count the header as line 1 (a Parquet file: row numbers from 1)."""
+    side = read_side_file(path, [*KEYS, *columns], "future-values")
+    raw, line = side.frame, side.lines
     missing = [c for c in (*KEYS, *columns) if c not in raw.columns]
     if missing:
         raise ValueError(f"{path}: future values need the columns {missing} (columns: {list(raw.columns)})")
-    line = np.arange(raw.shape[0]) + (2 if not path.endswith((".parquet", ".pq")) else 1)
     ds = read_timestamps(raw["ds"])
     rejected: dict[str, list[str]] = {}
     bad = np.zeros(raw.shape[0], dtype=bool)
@@ -64,20 +57,24 @@ def check_future(
         )
         bad[:] |= mask
 
+    ids = raw["unique_id"].astype("string").str.strip().replace("", pd.NA)
     reject(ds.isna().to_numpy(), "bad_timestamp", lambda i: f"ds {raw['ds'].iloc[i]!r}")
-    reject(raw["unique_id"].isna().to_numpy(), "missing_id", lambda i: "no unique_id")
+    reject(ids.isna().to_numpy(), "missing_id", lambda i: "no unique_id")
+    values = {}
     for c in columns:
-        given = raw[c]
-        vals = pd.to_numeric(given, errors="coerce").to_numpy(dtype=np.float64)
-        reject(~np.isfinite(vals), "non_finite", lambda i, c=c, given=given: f"{c} {given.iloc[i]!r}")
-        raw[c] = vals
+        values[c], codes = numbers(raw[c], side.decimal_comma)
+        for reason in ("missing_value", "non_finite", "bad_value"):
+            reject(codes == reason, reason, lambda i, c=c: f"{c} {raw[c].iloc[i]!r}")
     rejected = {k: v for k, v in rejected.items() if v}
-    good = raw.loc[~bad, ["unique_id", *columns]].assign(ds=ds[~bad].astype("datetime64[ns]"))
-    good["unique_id"] = good["unique_id"].astype(str)
-    good = good.drop_duplicates(list(KEYS), keep="last")[[*KEYS, *columns]].reset_index(drop=True)
-    ids = good["unique_id"].unique().tolist()
-    unknown = sorted(set(ids) - set(known_ids)) if known_ids is not None else []
-    summary = FutureSummary(path, len(good), len(ids), list(columns), rejected, int(bad.sum()), unknown)
+    good = pd.DataFrame(
+        {"unique_id": ids[~bad].astype(str).to_numpy(), "ds": ds[~bad].astype("datetime64[ns]").to_numpy()}
+    )
+    for c in columns:
+        good[c] = values[c][~bad]
+    good = good.drop_duplicates(list(KEYS), keep="last").reset_index(drop=True)
+    seen = good["unique_id"].unique().tolist()
+    unknown = sorted(set(seen) - set(known_ids)) if known_ids is not None else []
+    summary = FutureSummary(path, len(good), len(seen), list(columns), rejected, int(bad.sum()), unknown)
     return good, summary
 
 

@@ -18,9 +18,10 @@ from tasks.adapters.storage import Storage
 from tasks.adapters.tracking import NoChampionError, champion_version, load_champion, log_scores, model_page
 from tasks.forecast.future import FutureSummary, check_future, read_future, store_future
 from tasks.forecast.predict import forecast_frame
+from tasks.ingest.sidefile import check_static
 from tasks.monitor.scores import FORECASTS, degraded, score_forecasts
 from tasks.series.features import FeatureSpec
-from tasks.series.static import check_static, read_static, store_static
+from tasks.series.static import read_static, store_static
 
 
 def partition_value(cutoff: pd.Timestamp) -> str:

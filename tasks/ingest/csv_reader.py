@@ -153,11 +153,11 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
             bad_code, bad_col = _mark(bad_code, bad_col, empty, "missing_id", layout.id_col)
     covs = {}
     for c in layout.covariates:
-        covs[c], codes = _parse_number(raw[c], layout.decimal_comma)
+        covs[c], codes = parse_numbers(raw[c], layout.decimal_comma)
         bad_code, bad_col = _mark_codes(bad_code, bad_col, codes, c)
     parts = []
     for col in layout.value_cols:
-        y, codes = _parse_number(raw[col], layout.decimal_comma)
+        y, codes = parse_numbers(raw[col], layout.decimal_comma)
         code_v, col_v = _mark_codes(bad_code, bad_col, codes, col)
         keep = pc.is_null(code_v)
         if layout.shape in ("wide", "by_date"):  # a blank cell of a wide file is an absent point, not an error
@@ -253,7 +253,7 @@ def _is_blank(text) -> pa.Array:
     return pc.equal(pc.binary_length(pc.utf8_trim_whitespace(text)), 0)
 
 
-def _parse_number(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array, pa.Array]:
+def parse_numbers(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array, pa.Array]:
     """Text -> (float64 with nulls where bad, reason code per row or null)."""
     if not decimal_comma:  # fast path: a clean block casts in one kernel
         try:

@@ -17,10 +17,11 @@ from lstm_model.training import TrainConfig
 from lstm_model.windows import PackedSeries
 from tasks.adapters.settings import Settings
 from tasks.adapters.storage import Storage
+from tasks.ingest.sidefile import check_static
 from tasks.series.features import FeatureSpec, spec_for
 from tasks.series.frequency import seasons
 from tasks.series.prepare import Prepared, covariate_columns, fingerprint, prepare
-from tasks.series.static import check_static, read_static, store_static
+from tasks.series.static import read_static, store_static
 from tasks.train.checkpoints import checkpoint_key
 from tasks.train.configs import network_config, train_config
 from tasks.train.evaluate import Split, choose_windows, split

@@ -124,12 +124,13 @@ def test_the_scheduled_forecast_reads_the_stored_future_values(tmp_path):
 
     broken = tmp_path / "broken.csv"
     rows = future.assign(ds=future["ds"].dt.strftime("%Y-%m-%d")).astype({"promo": object})
-    rows.loc[3, "ds"], rows.loc[5, "promo"] = "not a date", "lots"
+    rows.loc[3, "ds"], rows.loc[5, "promo"], rows.loc[6, "promo"] = "not a date", "lots", "inf"
     rows.to_csv(broken, index=False)
     kept = forecast_flow(storage=str(storage), overrides={**overrides, "storage.future_input": str(broken)})
-    assert kept.future_input.rejected_rows == 2 and kept.series == 4  # the stored values fill what was kept out
+    assert kept.future_input.rejected_rows == 3 and kept.series == 4  # the stored values fill what was kept out
     assert kept.future_input.rejected["bad_timestamp"] == ["line 5: ds 'not a date'"]
-    assert kept.future_input.rejected["non_finite"] == ["line 7: promo 'lots'"]
+    assert kept.future_input.rejected["bad_value"] == ["line 7: promo 'lots'"]  # the ingest's codes
+    assert kept.future_input.rejected["non_finite"] == ["line 8: promo 'inf'"]
     with pytest.raises(ValueError, match="broken.csv: future values need the columns"):
         rows.drop(columns="promo").to_csv(broken, index=False)
         forecast_flow(storage=str(storage), overrides={**overrides, "storage.future_input": str(broken)})
