@@ -123,7 +123,8 @@ def _read_text(path: str) -> SideFile:
             lines.append(reader.line_num)
     if not rows:
         raise FileRejected("empty_file", f"{path}: the file is empty")
-    header, body = rows[0], rows[1:]
+    title = next((k for k, r in enumerate(rows[:20]) if sum(map(bool, r)) >= 2), 0)  # a title above the header
+    header, body, lines = rows[title], rows[title + 1 :], lines[title:]
     width = len(header)
     body = [(r + [""] * width)[:width] for r in body]  # short rows padded, cells past the header dropped
     named = [

@@ -96,13 +96,16 @@ def parse_with(text: pd.Series, fmt: str) -> pd.Series:
 
 def read_timestamps(col: pd.Series) -> pd.Series:
     """A column of another input (a future-values file) -> naive timestamps, NaT where unreadable:
-    as it is when typed already, else in the strict format the ingest would find, else flexibly."""
+    as it is when typed already, else in the strict format the ingest would find, else flexibly;
+    NaT too for a year the tables' nanosecond timestamps cannot hold (before 1677, after 2262)."""
     if pd.api.types.is_datetime64_any_dtype(col):
-        return col.dt.tz_convert(None) if getattr(col.dt, "tz", None) is not None else col
-    text = col.astype("string").fillna("")
-    fmt = time_format(text, dayfirst=False)
-    out = parse_with(text, fmt) if fmt else flexible(text)
-    return out.dt.tz_convert(None) if getattr(out.dt, "tz", None) is not None else out
+        out = col
+    else:
+        text = col.astype("string").fillna("")
+        fmt = time_format(text, dayfirst=False)
+        out = parse_with(text, fmt) if fmt else flexible(text)
+    out = out.dt.tz_convert(None) if getattr(out.dt, "tz", None) is not None else out
+    return out.where(out.between(pd.Timestamp.min, pd.Timestamp.max))
 
 
 def flexible(text: pd.Series) -> pd.Series:

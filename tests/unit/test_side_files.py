@@ -107,3 +107,21 @@ def test_a_file_without_the_covariate_column_is_refused_naming_what_it_lacks(tmp
     for text in ("unique_id;ds\na;2024-01-01\n", "unique_id,ds\na,2024-01-01\n", "unique_id,ds\n"):
         with pytest.raises(ValueError, match=r"future values need the columns \['promo'\]"):
             check_future(_write(tmp_path / "plan.csv", text), ["promo"])
+
+
+def test_a_year_the_tables_cannot_hold_is_a_bad_timestamp_not_a_crash(tmp_path):
+    text = "unique_id,ds,promo\na,9024-01-13,1\na,2024-01-02,0\na,1024-01-06,1\n"  # a typo'd year
+    good, summary = check_future(_write(tmp_path / "plan.csv", text), ["promo"])
+    assert summary.rejected == {"bad_timestamp": ["line 2: ds '9024-01-13'", "line 4: ds '1024-01-06'"]}
+    assert _rows(good) == [("a", "2024-01-02", 0.0)]
+
+
+def test_a_title_above_the_header_is_skipped_as_the_ingest_skips_it(tmp_path):
+    text = "Promotion plan, January\n\nunique_id,ds,promo\na,2024-01-01,1\na,2024-01-02,0\nb,2024-01-01,1\n"
+    good, summary = check_future(
+        _write(tmp_path / "plan.csv", text.replace("plan, January", "plan January")), ["promo"]
+    )
+    assert _rows(good) == EXPECTED
+    text = "Promotion plan\nunique_id,ds,promo\na,2024-01-01,1\na,2024-01-02,0\nb,2024-01-01,\n"
+    good, summary = check_future(_write(tmp_path / "plan.csv", text), ["promo"])
+    assert summary.rejected == {"missing_value": ["line 5: promo ''"]}  # lines still count from the file's top
