@@ -25,12 +25,12 @@ class StorageSettings(BaseModel):
     )
     future_input: str | None = Field(
         None,
-        description="CSV or Parquet of future covariate values (unique_id, ds, <columns>), checked and "
+        description="CSV, Excel workbook or Parquet of future covariate values (unique_id, ds, <columns>), checked and "
         "merged into storage/future before forecasting; scheduled forecasts read the stored values.",
     )
     static_input: str | None = Field(
         None,
-        description="CSV or Parquet of static covariates (unique_id, <columns>: one row per series), merged "
+        description="CSV, Excel workbook or Parquet of static covariates (unique_id, <columns>: one row per series), merged "
         "into storage/static before training or forecasting.",
     )
 
