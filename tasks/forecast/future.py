@@ -2,8 +2,9 @@
 unique_id, ds, <columns>) checked and merged into ``storage/future`` (a Delta table, the newest value of each
 (unique_id, ds) wins), which every forecast reads, the scheduled ones included.
 
-A row whose timestamp cannot be read or whose values are not finite is kept out, with its line;
-the file itself is never modified, and a file that lacks a column is refused whole.
+A row whose timestamp cannot be read, or whose value is missing, not a number or not finite, is
+kept out with its line and the ingest's reason code; the file itself is never modified, and a file
+that lacks a column is refused whole.
 """
 
 from __future__ import annotations

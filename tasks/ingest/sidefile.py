@@ -127,9 +127,8 @@ def _read_text(path: str) -> SideFile:
     header, body, lines = rows[title], rows[title + 1 :], lines[title:]
     width = len(header)
     body = [(r + [""] * width)[:width] for r in body]  # short rows padded, cells past the header dropped
-    named = [
-        k for k, h in enumerate(header) if h
-    ]  # an unnamed column (a trailing delimiter, a note): no name to ask for
+    # an unnamed column (a trailing delimiter, a note beside the table): no name to ask it by
+    named = [k for k, h in enumerate(header) if h]
     frame = pd.DataFrame([[r[k] for k in named] for r in body], columns=[header[k] for k in named], dtype=object)
     return SideFile(path, frame, np.asarray(lines[1:], dtype=np.int64), delimiter)
 
