@@ -104,7 +104,12 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     header = not _is_data(columns)
     if not header:  # the first line is already data: the columns are named after their roles
         columns = _role_names(columns)
-    named = columns.count("") > 1 or (not header and "" in columns)  # an export's empty columns, a note
+    stacked = 0  # header lines below the first (a pivot table's), skipped like a preamble
+    if header and ("" in columns or len(set(columns)) != len(columns)):
+        columns, stacked = _stacked_header(columns, _lines(text, 8)[1:], delimiter)
+        text = "".join((lines := _lines(text))[:1] + lines[1 + stacked :])
+        preamble += stacked
+    named = stacked > 0 or columns.count("") > 1 or (not header and "" in columns)  # an export's empty columns
     unnamed = {""}  # the names of the header's empty cells
     if named:
         columns, unnamed = name_unnamed(columns)
@@ -211,6 +216,30 @@ def _lines(text: str, most: int | None = None) -> list[str]:
     \\r\\n and \\r only (str.splitlines also splits at form feeds and other control characters a
     Latin-1 header may hold)."""
     return list(itertools.islice(io.StringIO(text, newline=""), most))
+
+
+def _stacked_header(first: list[str], below: list[str], delimiter: str, most: int = 4) -> tuple[list[str], int]:
+    """A header over several lines, as a pivot table writes one (the value's name above the series'
+    names, the index's name below them: ``,y,y`` / ``unique_id,A,B`` / ``ds,,``): each column named
+    by its lowest filled cell, when up to ``most`` lines that are not data follow ``first`` and data
+    follows them; else ``first`` as it is. Returns the names and the lines below ``first`` they took."""
+    rows = [first]
+    for line in below:
+        fields = [f.strip() for f in next(csv.reader([line], delimiter=delimiter), [])]
+        if _is_data(fields):
+            break
+        if len(rows) > most or not any(fields):
+            return first, 0
+        rows.append(fields)
+    else:
+        return first, 0
+    width = max(map(len, rows))
+    names = [next((r[j] for r in reversed(rows) if j < len(r) and r[j]), "") for j in range(width)]
+    return (
+        (names, len(rows) - 1)
+        if len(rows) > 1 and len(set(names) - {""}) == len([n for n in names if n])
+        else (first, 0)
+    )
 
 
 def _is_number(field: str) -> bool:

@@ -70,3 +70,44 @@ def test_integer_columns_not_named_like_ids_stay_values():
     assert p.shape == "wide" and sorted(set(p.frame["unique_id"])) == ["paid", "visitors"]
     camel = b"date,storeId,sales\n2020-01-01,1,2.5\n2020-01-01,2,3.5\n2020-01-02,1,4.5\n2020-01-02,2,5.5\n"
     assert sorted(set(parse_csv(camel, "c.csv").frame["unique_id"])) == ["1", "2"]
+
+
+def _pivot_frame() -> pd.DataFrame:
+    ds = pd.date_range("2020-01-01", periods=6, freq="MS")
+    return pd.DataFrame({"unique_id": ["A"] * 6 + ["B"] * 6, "ds": list(ds) * 2, "y": [float(v) for v in range(12)]})
+
+
+@pytest.mark.parametrize(
+    "export",
+    [
+        lambda df: df.pivot_table(index="ds", columns="unique_id", values=["y"]),  # ,y,y / unique_id,A,B / ds,,
+        lambda df: df.groupby(["ds", "unique_id"]).agg({"y": ["sum"]}).unstack(),  # four header lines
+    ],
+)
+def test_a_pivot_tables_header_over_several_lines_names_the_series(export):
+    payload = export(_pivot_frame()).to_csv().encode()
+    assert payload.count(b"\n") == 6 + len(payload.split(b"2020-01-01")[0].splitlines())  # the header is stacked
+    p = parse_csv(payload, "pivot.csv")
+    assert p.shape == "wide" and p.bad_rows == []
+    assert p.frame.groupby("unique_id")["y"].apply(list).to_dict() == {
+        "A": [0.0, 1, 2, 3, 4, 5],
+        "B": [6.0, 7, 8, 9, 10, 11],
+    }
+
+
+def test_a_spreadsheet_pivot_reads_its_labels_row_and_quarantines_the_total_row_by_line():
+    lines = ["Sum of sales,Column Labels,,", "Row Labels,Store A,Store B,Grand Total"]
+    lines += [f"2020-{m:02d},{m},{10 * m},{11 * m}" for m in range(1, 13)] + ["Grand Total,78,780,858"]
+    p = parse_csv(("\n".join(lines) + "\n").encode(), "pivot.csv")
+    assert p.shape == "wide" and sorted(set(p.frame["unique_id"])) == ["Grand Total", "Store A", "Store B"]
+    assert p.frame.loc[p.frame["unique_id"] == "Store B", "y"].tolist() == [10.0 * m for m in range(1, 13)]
+    assert {(b["line"], b["code"]) for b in p.bad_rows} == {(15, "bad_timestamp")}
+
+
+def test_a_header_with_one_line_keeps_its_rows_below_as_rows():
+    """Only a header that cannot stand alone (empty or repeated names) takes the lines below it."""
+    p = parse_csv(b",A,B\n2020-01-01,1,2\n2020-02-01,3,4\n", "index.csv")  # pandas' unnamed index
+    assert p.shape == "wide" and sorted(set(p.frame["unique_id"])) == ["A", "B"] and p.bad_rows == []
+    p = parse_csv(b"date,load,temp\n,MW,C\n2020-01-01,1,2\n2020-02-01,3,4\n", "units.csv")  # a units line
+    assert p.shape == "wide" and sorted(set(p.frame["unique_id"])) == ["load", "temp"]
+    assert {b["line"] for b in p.bad_rows} == {2}  # its cells, one per series: bad rows
