@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tasks.ingest.sniff import CURRENCY, NA_TOKENS, NON_FINITE, NUMBER, PARENS, PERCENT, SPACED, THOUSANDS, Layout
+from tasks.ingest.header import NUMBER
+from tasks.ingest.sniff import CURRENCY, NA_TOKENS, NON_FINITE, PARENS, PERCENT, SPACED, THOUSANDS, Layout
 from tasks.ingest.timestamps import SPECIAL_FORMATS, flexible, parse_with
 
 MAX_BAD_DETAILS = 10_000  # bad rows described one by one per file; all are counted

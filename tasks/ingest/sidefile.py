@@ -17,15 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from tasks.ingest.csv_reader import parse_numbers
-from tasks.ingest.sniff import (
-    ID_CAMEL,
-    ID_NAMES,
-    ID_WORDS,
-    FileRejected,
-    _decimal_comma,
-    _decode_head,
-    _sniff_delimiter,
-)
+from tasks.ingest.header import decode_head, sniff_delimiter
+from tasks.ingest.sniff import ID_CAMEL, ID_NAMES, ID_WORDS, FileRejected, _decimal_comma
 from tasks.ingest.sources import Source
 from tasks.ingest.timestamps import TIME_NAMES
 from tasks.series.static import StaticSummary
@@ -113,8 +106,8 @@ def _read_text(path: str) -> SideFile:
         data = f.read()
     if not data.strip():
         raise FileRejected("empty_file", f"{path}: the file is empty")
-    text = _decode_head(data, complete=True)[1].lstrip("\ufeff")
-    delimiter = _sniff_delimiter(text)
+    text = decode_head(data, complete=True)[1].lstrip("\ufeff")
+    delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows, lines = [], []
     for row in reader:

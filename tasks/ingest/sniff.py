@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
@@ -13,11 +12,20 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from tasks.ingest.header import (
+    NUMBER,
+    decode_head,
+    is_data,
+    lines_of,
+    preamble_lines,
+    role_names,
+    sniff_delimiter,
+    stacked_header,
+)
 from tasks.ingest.timestamps import (
     TIME_NAMES,
     date_and_clock,
     dated_columns,
-    is_date,
     looks_like_time,
     time_format,
 )
@@ -25,7 +33,6 @@ from tasks.ingest.unnamed import mostly_empty, name_unnamed, row_index
 
 ID_NAMES = {"unique_id", "series_id", "id", "series", "item_id", "key", "sku", "name"}
 VALUE_NAMES = {"y", "value", "target", "values"}
-NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 THOUSANDS = r"^\s*[-+]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"  # 1,234.5: a comma-delimited file quotes it
 NON_FINITE = r"^\s*[-+]?(nan|inf|infinity)\s*$"
 CURRENCY = r"^([-+]?)\s*[$€£¥]\s*"  # $1,234.50, -€5: the sign kept, the symbol dropped
@@ -76,7 +83,7 @@ class Layout:
     covariates: list[str] = field(default_factory=list)
     time_format: str | None = None  # strptime format; None = flexible parsing
     decimal_comma: bool = False
-    header: bool = True  # False: the first line is data, ``columns`` named by :func:`_role_names`
+    header: bool = True  # False: the first line is data, ``columns`` named by :func:`role_names`
     clock_col: str | None = None  # the time of day beside ``time_col``'s dates (``time_format`` reads both)
     more_id_cols: list[str] = field(default_factory=list)  # joined to ``id_col`` by "_": store 1, dept 2 -> 1_2
     preamble: int = 0  # lines above the header (a title, an export note, blank lines): skipped
@@ -93,21 +100,21 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     """Decide encoding, delimiter, shape, roles and timestamp format from the first bytes of a file."""
     if not head.strip():
         raise FileRejected("empty_file", "the file is empty")
-    encoding, text = _decode_head(head, complete=len(head) < HEAD_BYTES)
+    encoding, text = decode_head(head, complete=len(head) < HEAD_BYTES)
     text = text.lstrip("\ufeff")
     if len(head) >= HEAD_BYTES:  # keep whole lines only
         text = text[: text.rfind("\n") + 1] or text
-    delimiter = _sniff_delimiter(text)
-    preamble = _preamble(text, delimiter)  # a title or an export note above the header
-    text = "".join(_lines(text)[preamble:])
+    delimiter = sniff_delimiter(text)
+    preamble = preamble_lines(text, delimiter)  # a title or an export note above the header
+    text = "".join(lines_of(text)[preamble:])
     columns = [c.strip() for c in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
-    header = not _is_data(columns)
+    header = not is_data(columns)
     if not header:  # the first line is already data: the columns are named after their roles
-        columns = _role_names(columns)
+        columns = role_names(columns)
     stacked = 0  # header lines below the first (a pivot table's), skipped like a preamble
     if header and ("" in columns or len(set(columns)) != len(columns)):
-        columns, stacked = _stacked_header(columns, _lines(text, 8)[1:], delimiter)
-        text = "".join((lines := _lines(text))[:1] + lines[1 + stacked :])
+        columns, stacked = stacked_header(columns, lines_of(text, 8)[1:], delimiter)
+        text = "".join((lines := lines_of(text))[:1] + lines[1 + stacked :])
         preamble += stacked
     named = stacked > 0 or columns.count("") > 1 or (not header and "" in columns)  # an export's empty columns
     unnamed = {""}  # the names of the header's empty cells
@@ -200,95 +207,6 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         named=named,
         left_out=[c or "(unnamed)" for c in noted],
     )
-
-
-def _preamble(text: str, delimiter: str, most: int = 20) -> int:
-    """How many lines come before the header: blank ones, or ones of a single non-empty field (a
-    report's title, an export note), above a line of two or more; 0 when no such line follows."""
-    for k, line in enumerate(_lines(text, most)):
-        if sum(bool(f.strip()) for f in next(csv.reader([line], delimiter=delimiter), [])) >= 2:
-            return k
-    return 0
-
-
-def _lines(text: str, most: int | None = None) -> list[str]:
-    """The first ``most`` lines (all: None) as the CSV reader sees them, ends kept: split at \\n,
-    \\r\\n and \\r only (str.splitlines also splits at form feeds and other control characters a
-    Latin-1 header may hold)."""
-    return list(itertools.islice(io.StringIO(text, newline=""), most))
-
-
-def _stacked_header(first: list[str], below: list[str], delimiter: str, most: int = 4) -> tuple[list[str], int]:
-    """A header over several lines, as a pivot table writes one (the value's name above the series'
-    names, the index's name below them: ``,y,y`` / ``unique_id,A,B`` / ``ds,,``): each column named
-    by its lowest filled cell, when up to ``most`` lines that are not data follow ``first`` and data
-    follows them; else ``first`` as it is. Returns the names and the lines below ``first`` they took."""
-    rows = [first]
-    for line in below:
-        fields = [f.strip() for f in next(csv.reader([line], delimiter=delimiter), [])]
-        if _is_data(fields):
-            break
-        if len(rows) > most or not any(fields):
-            return first, 0
-        rows.append(fields)
-    else:
-        return first, 0
-    width = max(map(len, rows))
-    names = [next((r[j] for r in reversed(rows) if j < len(r) and r[j]), "") for j in range(width)]
-    return (
-        (names, len(rows) - 1)
-        if len(rows) > 1 and len(set(names) - {""}) == len([n for n in names if n])
-        else (first, 0)
-    )
-
-
-def _is_number(field: str) -> bool:
-    return re.fullmatch(NUMBER, field) is not None or re.fullmatch(r"-?[\d.]*\d,\d+", field) is not None
-
-
-def _is_data(fields: list[str]) -> bool:
-    """A first line with no column names: a date, a number, nothing but ids besides."""
-    fields = [f for f in fields if f.strip()]  # a trailing delimiter's empty field says nothing
-    numbers = [_is_number(f) for f in fields]
-    rest = [f for f, number in zip(fields, numbers) if not number]
-    if not any(numbers) or not any(c.isdigit() for f in rest for c in f):  # no number, or no date
-        return False
-    dates = sum(is_date(f) for f in rest)
-    return dates >= 1 and len(rest) - dates <= 1
-
-
-def _role_names(fields: list[str]) -> list[str]:
-    """Names for the columns of a file without a header, from their first values: ``ds`` for the
-    date, ``unique_id`` for a text column, ``y`` for one number (``y1``, ``y2``, ... for several),
-    no name for an empty one."""
-    numbers = sum(not is_date(f) and _is_number(f) for f in fields)
-    names, k = [], 0
-    for f in fields:
-        if is_date(f):
-            names.append("ds")
-        elif _is_number(f):
-            k += 1
-            names.append("y" if numbers == 1 else f"y{k}")
-        else:
-            names.append("unique_id" if f.strip() else "")
-    return names
-
-
-def _decode_head(head: bytes, complete: bool) -> tuple[str, str]:
-    try:
-        return "utf-8", head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if not complete and exc.start >= len(head) - 3:  # a character cut by the head boundary
-            return "utf-8", head[: exc.start].decode("utf-8")
-    return "latin-1", head.decode("latin-1")
-
-
-def _sniff_delimiter(text: str) -> str:
-    sample = "".join(_lines(text, 50))
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
 
 
 def _mostly_numeric(sample: pd.DataFrame, decimal_comma: bool, frac: float = 0.5) -> list[str]:
