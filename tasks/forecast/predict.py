@@ -107,6 +107,16 @@ def forecast_frame(
         rest = (used == "") & (backup == name)
         if rest.any():
             fc[name] = _comparator(p, rest, H, season, name, levels)
+    # an LSTM with no calibrated intervals (no residual to calibrate them on: a history too short
+    # to hold a part out) keeps its forecast, with the widths of its fallback's intervals about it
+    lstm, uncalibrated = fc[LSTM]["y_hat"], (used == "") & (want == LSTM)  # (S, H), (S,)
+    for name in names:
+        take = uncalibrated & (backup == name) & np.isfinite(lstm).all(axis=1)
+        take &= np.all([np.isfinite(fc[name][k]).all(axis=1) for k in ("y_hat", *band_keys)], axis=0)
+        point[take] = lstm[take]
+        for key in band_keys:
+            bands[key][take] = lstm[take] + fc[name][key][take] - fc[name]["y_hat"][take]
+        used[take] = LSTM
     assign(backup)
     assign(want, whole=False)  # no model with finite bands: the choice's point forecast, bands as they are
     assign(backup, whole=False)

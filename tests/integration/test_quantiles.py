@@ -130,7 +130,7 @@ def test_the_served_median_moves_where_the_validation_actuals_sit(tmp_path, monk
     np.testing.assert_array_equal(plain["y_hat_q50"], plain["y_hat"])
 
 
-def test_a_model_whose_bands_could_not_be_calibrated_leaves_the_series_to_its_fallback(tmp_path):
+def test_an_lstm_whose_bands_could_not_be_calibrated_serves_with_its_fallbacks_widths(tmp_path):
     df = make_long_csv(tmp_path / "many.csv", n_series=3).rename(
         columns={"series_id": "unique_id", "timestamp": "ds", "value": "y"}
     )
@@ -138,11 +138,16 @@ def test_a_model_whose_bands_could_not_be_calibrated_leaves_the_series_to_its_fa
     over = {"training.epochs": 3, "data.horizon": 6, "data.quantiles": "0.1,0.5,0.9"}
     bundle = train_stage(df, load_settings({"storage.root": str(tmp_path), **over})).bundle
     bundle.meta["selection"] = dict.fromkeys(bundle.meta["selection"], "lstm")
-    fc, _ = forecast_frame(bundle, df)
-    assert (fc["model"] == "lstm").all()  # calibrated: the LSTM serves
+    bundle.meta["band_shift"] = {}
+    calibrated, _ = forecast_frame(bundle, df)
+    assert (calibrated["model"] == "lstm").all()
     bundle.meta["conformal"] = {lv: [float("nan")] * 6 for lv in bundle.meta["conformal"]}  # no finite residual
     fc, skipped = forecast_frame(bundle, df)
-    assert not skipped and len(fc) == 3 * 6
-    assert (fc["model"] != "lstm").all()  # each series' fallback comparator, with its own bands
+    assert not skipped and len(fc) == 3 * 6 and (fc["model"] == "lstm").all()  # the forecast asked for
+    np.testing.assert_array_equal(fc["y_hat"], calibrated["y_hat"])
     values = fc[[c for c in fc.columns if c.startswith("y_hat")]].to_numpy(dtype=float)
-    assert np.isfinite(values).all()
+    assert np.isfinite(values).all()  # never a non-finite bound stored
+    bundle.meta["selection"] = dict(bundle.meta["fallback"])  # each series' fallback, with its own bands
+    own, _ = forecast_frame(bundle, df)
+    for key in ("hi_80", "hi_95"):  # the fallback's widths about the LSTM's forecast
+        np.testing.assert_allclose(fc[f"y_hat_{key}"] - fc["y_hat"], own[f"y_hat_{key}"] - own["y_hat"], rtol=1e-9)
