@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tasks.ingest.header import NUMBER
+from tasks.ingest.months import in_english
 from tasks.ingest.sniff import CURRENCY, NA_TOKENS, NON_FINITE, PARENS, PERCENT, SPACED, THOUSANDS, Layout
 from tasks.ingest.timestamps import SPECIAL_FORMATS, flexible, parse_with
 
@@ -304,8 +305,13 @@ def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
         if out.null_count == 0:
             return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
     t = pc.utf8_trim_whitespace(text)
+    if fmt is not None and ("%b" in fmt or "%B" in fmt):  # janv.-20, März 2021: the English names
+        t = pa.array(in_english(pd.Series(t.to_pandas(), dtype="string")), pa.string())
     if fmt is not None and fmt.endswith("%z"):  # +02:00 -> +0200, Z -> +0000
         t = pc.replace_substring_regex(pc.replace_substring_regex(t, r"Z$", "+0000"), r"([+-]\d\d):(\d\d)$", r"\1\2")
+    day_end = pc.match_substring_regex(t, r"[ T]24:00(:00)?$")  # hour-ending data: 24:00 ends the day
+    if pc.any(day_end).as_py():
+        t = pc.replace_substring_regex(t, r"([ T])24:00", r"\100:00")  # \1 (one digit: the group), then 00:00
     if fmt is not None:
         out = pc.strptime(t, format=fmt, unit="ns", error_is_null=True)
     else:  # no single format fits: flexible (slower) parsing
@@ -314,4 +320,6 @@ def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
         out = out.combine_chunks()
     if out.type.tz is not None:
         out = out.cast(pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("ns"))
+    if pc.any(day_end).as_py():  # ... and is the next day's midnight
+        out = pc.if_else(day_end, pc.add(out, pa.scalar(86_400 * 10**9, pa.duration("ns"))), out)
     return out

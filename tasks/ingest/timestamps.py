@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from tasks.ingest.months import in_english
+
 TIME_NAMES = {
     *("ds", "date", "time", "timestamp", "datetime", "month", "period", "week", "day", "dt"),
     *("year", "quarter", "dates", "date_time", "time_stamp", "yearmonth"),
@@ -33,6 +35,7 @@ TIME_FORMATS = (
 )
 ISO_WEEK = "%G-W%V-%u"  # 2020-W02 (its Monday), 2020-W02-3, 2020W02
 QUARTER = "quarter"  # 2020Q1, 2020-Q1, Q1 2020, Q1-2020: the quarter's first day
+YEAR_MONTH = "year-month"  # 202001: a month as statistics offices and databases write it (years 1800-2199)
 EXCEL_SERIAL = "excel-serial"  # days since 1899-12-30, how a spreadsheet stores a date as a number
 EPOCH_SECONDS, EPOCH_MILLIS = "epoch-s", "epoch-ms"  # Unix time, as logs and sensors export it
 NUMERIC_DATES = {  # format -> (the numbers taken for dates: from, to), seconds per unit, day 0
@@ -40,10 +43,13 @@ NUMERIC_DATES = {  # format -> (the numbers taken for dates: from, to), seconds 
     EPOCH_SECONDS: ((1e8, 1e10), 1.0, "1970-01-01"),  # 1973-03-03 to 2286-11-20
     EPOCH_MILLIS: ((1e11, 1e13), 1e-3, "1970-01-01"),
 }
-SPECIAL_FORMATS = (ISO_WEEK, QUARTER, *NUMERIC_DATES)  # read by :func:`parse_with`, not arrow's strptime
-HINTS = {ISO_WEEK: r".*\d-?[Ww]\d.*", QUARTER: r".*[Qq][1-4].*"} | dict.fromkeys(NUMERIC_DATES, r"\d+(\.\d*)?")
-TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, QUARTER, *NUMERIC_DATES)
-DATED_FORMATS = tuple(f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", *NUMERIC_DATES))  # never a plain number
+SPECIAL_FORMATS = (ISO_WEEK, QUARTER, YEAR_MONTH, *NUMERIC_DATES)  # read by :func:`parse_with`, not arrow's strptime
+HINTS = {ISO_WEEK: r".*\d-?[Ww]\d.*", QUARTER: r".*[Qq][1-4].*", YEAR_MONTH: r"\d{6}"}
+HINTS |= dict.fromkeys(NUMERIC_DATES, r"\d+(\.\d*)?")
+TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, QUARTER, YEAR_MONTH, *NUMERIC_DATES)
+DATED_FORMATS = tuple(
+    f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", "%Y%m", *NUMERIC_DATES)
+)  # never a plain number
 CLOCK = r"\d{1,2}:\d{2}(:\d{2})?"  # a time of day in a column of its own: 10:00, 10:00:00
 
 
@@ -86,11 +92,16 @@ def parse_with(text: pd.Series, fmt: str) -> pd.Series:
         return pd.to_datetime(
             year + "-" + (quarter.astype(float) * 3 - 2).map("{:02.0f}".format), format="%Y-%m", errors="coerce"
         )
+    if fmt == YEAR_MONTH:
+        months = text.str.strip()
+        return pd.to_datetime(months.where(months.str.fullmatch(r"(1[89]|2[01])\d\d(0[1-9]|1[0-2])")), format="%Y%m")
     if fmt in NUMERIC_DATES:
         (low, high), unit, day0 = NUMERIC_DATES[fmt]
         v = np.array(pd.to_numeric(text.str.strip(), errors="coerce"), dtype=np.float64)
         v[(v < low) | (v >= high)] = np.nan
         return pd.Series(np.datetime64(day0, "ms") + np.round(v * unit * 1000).astype("timedelta64[ms]"), text.index)
+    if "%b" in fmt or "%B" in fmt:
+        text = in_english(text)
     return pd.to_datetime(text, format=fmt, errors="coerce", utc="%z" in fmt)
 
 
@@ -111,7 +122,7 @@ def read_timestamps(col: pd.Series) -> pd.Series:
 def flexible(text: pd.Series) -> pd.Series:
     """Text in no single format -> UTC timestamps (slower: each value on its own); NaT where
     unreadable or outside the years a nanosecond timestamp holds (``Jan-10`` read as the year 10)."""
-    out = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    out = pd.to_datetime(in_english(text), errors="coerce", format="mixed", utc=True)
     return out.where((out.dt.year > 1677) & (out.dt.year < 2262))
 
 
@@ -146,10 +157,7 @@ def looks_like_time(col: pd.Series) -> bool:
     s = col.str.strip()
     if time_format(s, dayfirst=False, formats=DATED_FORMATS) or time_format(s, dayfirst=True, formats=DATED_FORMATS):
         return True
-    return (
-        not s.str.fullmatch(r"[-+]?[\d.,]+").all()
-        and pd.to_datetime(s, errors="coerce", format="mixed", utc=True).notna().mean() >= 0.9
-    )
+    return not s.str.fullmatch(r"[-+]?[\d.,]+").all() and flexible(s).notna().mean() >= 0.9
 
 
 def date_and_clock(sample: pd.DataFrame) -> tuple[str, str, str] | None:
