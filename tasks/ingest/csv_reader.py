@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 
 from tasks.ingest.header import NUMBER
 from tasks.ingest.months import in_english
-from tasks.ingest.sniff import CURRENCY, NA_TOKENS, NON_FINITE, PARENS, PERCENT, SPACED, THOUSANDS, Layout
+from tasks.ingest.sniff import CURRENCY, MINUS, NA_TOKENS, NON_FINITE, PARENS, PERCENT, SPACED, THOUSANDS, Layout
 from tasks.ingest.timestamps import SPECIAL_FORMATS, flexible, parse_with
 
 MAX_BAD_DETAILS = 10_000  # bad rows described one by one per file; all are counted
@@ -266,7 +266,8 @@ def parse_numbers(text: pa.ChunkedArray, decimal_comma: bool) -> tuple[pa.Array,
             pass
     t = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r'^"|"$', "")
     t = pc.if_else(pc.is_in(pc.utf8_lower(t), value_set=pa.array(NA_TOKENS)), pa.scalar(""), t)  # #N/A, null
-    t = pc.replace_substring_regex(pc.replace_substring_regex(t, PARENS, r"-\1"), CURRENCY, r"\1")
+    t = pc.replace_substring_regex(pc.replace_substring(t, MINUS, "-"), PARENS, r"-\1")
+    t = pc.replace_substring_regex(t, CURRENCY, r"\1")
     t = pc.replace_substring_regex(t, PERCENT, "")
     for _ in range(2):  # 1 234 567: each pass joins every other group
         t = pc.replace_substring_regex(t, SPACED, r"\1\2")

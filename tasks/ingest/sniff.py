@@ -39,7 +39,8 @@ CURRENCY = r"^([-+]?)\s*[$€£¥]\s*"  # $1,234.50, -€5: the sign kept, the s
 PERCENT = r"\s*%$"  # 5.3%: read as 5.3
 BOOLEAN = r"(?i)true|false"  # a flag: 1 / 0
 PARENS = r"^\((.*)\)$"  # (1,234.00): an accountant's negative
-SPACED = "(\\d)[ \u00a0\u202f](\\d\\d\\d)"  # 1 234,5: a space (or a no-break one) between thousands
+SPACED = "(\\d)[ \u00a0\u202f'\u2019](\\d\\d\\d)"  # 1 234,5, 1'234.5: a space (a no-break one, an apostrophe) between thousands
+MINUS = "\u2212"  # the typographic minus sign a report or a web page writes: read as "-"
 NA_TOKENS = ("na", "n/a", "#n/a", "null", "none", "-", "--", "\u2014", "?", "#value!", "#div/0!", "#ref!", "#num!")
 ID_WORDS = re.compile(
     r"(?i)^(store|shop|item|product|dept|department|sku|location|site|region|customer|warehouse|branch|outlet)s?$"
@@ -228,8 +229,11 @@ def _bare(col: pd.Series) -> pd.Series:
     spreadsheets and databases (``#N/A``, ``null``, ``-``, ...) blank."""
     s = col.str.strip().str.strip('"')
     s = s.where(~s.str.lower().isin(NA_TOKENS), "")
-    if not s.str.contains("[$€£¥%()\u00a0\u202f ]", regex=True).any():  # the common case: nothing to take off
+    if not s.str.contains(
+        "[$€£¥%()\u00a0\u202f '\u2019\u2212]", regex=True
+    ).any():  # the common case: nothing to take off
         return s
+    s = s.str.replace(MINUS, "-", regex=False)
     s = s.str.replace(PARENS, r"-\1", regex=True).str.replace(CURRENCY, r"\1", regex=True)
     s = s.str.replace(PERCENT, "", regex=True)
     return s.str.replace(SPACED, r"\1\2", regex=True).str.replace(SPACED, r"\1\2", regex=True)

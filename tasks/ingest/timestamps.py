@@ -12,6 +12,10 @@ from tasks.ingest.months import in_english
 TIME_NAMES = {
     *("ds", "date", "time", "timestamp", "datetime", "month", "period", "week", "day", "dt"),
     *("year", "quarter", "dates", "date_time", "time_stamp", "yearmonth"),
+    # the same in the languages of the month names read (months.py)
+    *("datum", "monat", "jahr", "zeit", "zeitstempel", "woche", "quartal", "mois", "année", "annee", "jour"),
+    *("semaine", "trimestre", "période", "periode", "fecha", "mes", "año", "semana", "periodo", "período"),
+    *("mese", "anno", "giorno", "settimana", "mês", "ano", "maand", "jaar", "kwartaal", "tijd"),
 }
 TIME_FORMATS = (
     "%Y-%m-%d",
@@ -25,12 +29,26 @@ TIME_FORMATS = (
     "%Y/%m/%d",
     "%m/%d/%Y",
     "%d/%m/%Y",
+    "%m-%d-%Y",
+    "%d-%m-%Y",
     "%d.%m.%Y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%m-%d-%y",
+    "%d-%m-%y",
+    "%d.%m.%y",
     "%m/%d/%Y %H:%M",
     "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%m-%d-%Y %H:%M",
+    "%d-%m-%Y %H:%M",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
     "%YM%m",
     "%b-%y",
     "%Y%m%d",
+    "%m.%Y",  # 01.2020: a month, as German exports write it (under a time column's name only: 3.1415 is a number)
     "%Y",
 )
 ISO_WEEK = "%G-W%V-%u"  # 2020-W02 (its Monday), 2020-W02-3, 2020W02
@@ -48,14 +66,15 @@ HINTS = {ISO_WEEK: r".*\d-?[Ww]\d.*", QUARTER: r".*[Qq][1-4].*", YEAR_MONTH: r"\
 HINTS |= dict.fromkeys(NUMERIC_DATES, r"\d+(\.\d*)?")
 TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, QUARTER, YEAR_MONTH, *NUMERIC_DATES)
 DATED_FORMATS = tuple(
-    f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", "%Y%m", *NUMERIC_DATES)
+    f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", "%m.%Y", YEAR_MONTH, *NUMERIC_DATES)
 )  # never a plain number
+MONTH_FIRST = re.compile(r"^%m([/.-])%d")  # 01/31/2020, 01-31-20: read day first where the values say so
 CLOCK = r"\d{1,2}:\d{2}(:\d{2})?"  # a time of day in a column of its own: 10:00, 10:00:00
 
 
 def time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_FORMATS) -> str | None:
     """The strict format that reads at least 90 % of the column's first 500 values, the first of
-    TIME_FORMATS on a tie. Slashed dates are month first unless ``dayfirst`` says otherwise, or
+    TIME_FORMATS on a tie. Slashed or dashed dates are month first unless ``dayfirst`` says otherwise, or
     the values say so: a day over 12 in front (31/01/2021), or, where both readings fit every value,
     day-first dates that fall at a regular frequency where month-first ones do not (01/02/2020,
     01/03/2020, ...: the first of each month, not January's 2nd, 3rd, ...)."""
@@ -65,14 +84,14 @@ def time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_
     formats = tuple(
         f
         for f in formats
-        if not (dayfirst and f.startswith("%m/")) and (f not in HINTS or re.fullmatch(HINTS[f], first))
+        if not (dayfirst and MONTH_FIRST.match(f)) and (f not in HINTS or re.fullmatch(HINTS[f], first))
     )  # a special format only where the first value has its mark: the cost of a sniff stays
     parsed = {f: parse_with(s, f) for f in formats}
     share = {f: float(v.notna().mean()) for f, v in parsed.items()}
     best = max(share, key=share.__getitem__, default=None)  # the first of the best
     if best is None or share[best] < 0.9:
         return None
-    day_first = best.replace("%m/%d/", "%d/%m/")
+    day_first = MONTH_FIRST.sub(r"%d\1%m", best)
     both_fit = day_first != best and share[day_first] == share[best]
     if both_fit and regular(parsed[day_first]) and not regular(parsed[best]):  # the regular reading
         return day_first

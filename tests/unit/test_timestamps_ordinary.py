@@ -54,3 +54,41 @@ def test_hour_ending_data_reads_24_00_as_the_next_days_midnight():
     assert (stamps[1:] - stamps[:-1] == pd.Timedelta(hours=1)).all()  # no gap, no repeat
     assert stamps[23] == pd.Timestamp("2020-01-02 00:00") and stamps[-1] == pd.Timestamp("2020-01-03 00:00")
     assert p.frame["y"].iloc[23] == 24.0
+
+
+@pytest.mark.parametrize(
+    ("name", "stamp"),
+    [
+        ("dashed, day first", "{d:02d}-01-2020"),
+        ("two-digit year, day first", "{d:02d}/01/20"),
+        ("two-digit year, German", "{d:02d}.01.20"),
+        ("dotted with a time", "{d:02d}.01.2020 10:00"),
+        ("slashed with seconds", "{d:02d}/01/2020 10:00:00"),
+    ],
+)
+def test_day_first_dates_are_read_day_first_throughout_not_value_by_value(name, stamp):
+    """Each value read on its own takes 05-01-2020 for May 1st and 13-01-2020 for January 13th:
+    the column is read in one format, the one every value fits."""
+    text = "date;y\n" + "".join(f"{stamp.format(d=d)};{d}\n" for d in range(1, 29))
+    p = parse_csv(text.encode(), "days.csv")
+    days = pd.DatetimeIndex(p.frame["ds"])
+    assert p.bad_rows == [] and days.month.unique().tolist() == [1] and days.day.tolist() == list(range(1, 29))
+
+
+def test_month_first_dashed_dates_stay_month_first():
+    text = "date,y\n" + "".join(f"01-{d:02d}-2020,{d}\n" for d in range(1, 29))
+    assert pd.DatetimeIndex(parse_csv(text.encode(), "us.csv").frame["ds"]).day.tolist() == list(range(1, 29))
+
+
+def test_a_german_monthly_export_with_its_own_column_names():
+    text = "Monat;Umsatz\n" + "".join(f"{m:02d}.2020;1.2{m:02d},5\n" for m in range(1, 13))
+    p = parse_csv(text.encode(), "umsatz.csv")
+    assert _months(p) == MONTH_STARTS and p.frame["y"].tolist() == [1200.5 + m for m in range(1, 13)]
+
+
+def test_an_apostrophe_between_thousands_and_a_typographic_minus_are_numbers():
+    text = "date,y\n" + "".join(f'2020-01-{d:02d},"1\'2{d:02d}.5",\u2212{d}\n' for d in range(1, 11))
+    p = parse_csv(text.replace("date,y", "date,y,z").encode(), "swiss.csv", value_col="y")
+    assert p.bad_rows == [] and p.frame["y"].tolist() == [1200.5 + d for d in range(1, 11)]
+    text = "date,y\n" + "".join(f"2020-01-{d:02d},\u2212{d}\n" for d in range(1, 11))
+    assert parse_csv(text.encode(), "minus.csv").frame["y"].tolist() == [-float(d) for d in range(1, 11)]
