@@ -140,9 +140,18 @@ def read_timestamps(col: pd.Series) -> pd.Series:
 
 def flexible(text: pd.Series) -> pd.Series:
     """Text in no single format -> UTC timestamps (slower: each value on its own); NaT where
-    unreadable or outside the years a nanosecond timestamp holds (``Jan-10`` read as the year 10)."""
+    unreadable or outside the years a nanosecond timestamp holds (``Jan-10`` read as the year 10).
+    Numeric dates (``05-01-2020 7:30``) are read day first throughout when one of them has a day
+    over 12 in front, month first otherwise; a value only the other reading fits is NaT, never
+    read the other way round on its own."""
+    parts = text.astype("string").str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b").astype(float)
+    numeric = parts[0].notna()
+    dayfirst = bool((parts[0][numeric] > 12).any())
     out = pd.to_datetime(in_english(text), errors="coerce", format="mixed", utc=True)
-    return out.where((out.dt.year > 1677) & (out.dt.year < 2262))
+    if dayfirst:  # only those: dateutil would read 2020-01-05 as May 1st day first
+        out[numeric] = pd.to_datetime(text[numeric], errors="coerce", format="mixed", dayfirst=True, utc=True)
+    swapped = numeric & (out.dt.day != parts[0 if dayfirst else 1])
+    return out.where((out.dt.year > 1677) & (out.dt.year < 2262) & ~swapped)
 
 
 def dated_columns(columns: list[str], least: int = 3) -> dict[str, pd.Timestamp]:

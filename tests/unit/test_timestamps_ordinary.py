@@ -92,3 +92,15 @@ def test_an_apostrophe_between_thousands_and_a_typographic_minus_are_numbers():
     assert p.bad_rows == [] and p.frame["y"].tolist() == [1200.5 + d for d in range(1, 11)]
     text = "date,y\n" + "".join(f"2020-01-{d:02d},\u2212{d}\n" for d in range(1, 11))
     assert parse_csv(text.encode(), "minus.csv").frame["y"].tolist() == [-float(d) for d in range(1, 11)]
+
+
+def test_dates_in_no_single_format_are_not_swapped_value_by_value():
+    """AM / PM times fit none of the strict formats: each value is read on its own, but day first
+    for all of them once one has a day over 12 in front."""
+    text = "time,y\n" + "".join(
+        f"{d:02d}/01/2020 {h % 12 or 12}:00 {'AM' if h < 12 else 'PM'},{d}\n" for d in range(1, 15) for h in (9, 15)
+    )
+    p = parse_csv(text.encode(), "ampm.csv")
+    stamps = pd.DatetimeIndex(p.frame["ds"])
+    assert p.bad_rows == [] and stamps.month.unique().tolist() == [1] and len(stamps) == 28
+    assert stamps[0] == pd.Timestamp("2020-01-01 09:00") and stamps[-1] == pd.Timestamp("2020-01-14 15:00")
