@@ -1,5 +1,6 @@
 """Where an input file's CSV text comes from: the file itself, decompressed (``.gz``, ``.bz2``,
-``.xz``, ``.zip``, or gzip saved as ``.csv``), or a workbook's active sheet written as CSV."""
+``.xz``, ``.zip``, or gzip saved as ``.csv``), or a workbook's sheet written as CSV: the active
+one, or the first that holds a table when it holds none (a cover or notes sheet)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import itertools
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import fsspec
 
-from tasks.ingest.sniff import FileRejected
+from tasks.ingest.sniff import HEAD_BYTES, ColumnMapping, FileRejected, Layout, sniff
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -26,12 +29,22 @@ class Source:
     url: str
     packed: str | None = None
     sheet: bytes | None = None
+    sheet_name: str | None = None  # a workbook's: the sheet ``sheet`` holds
 
     @classmethod
     def of(cls, url: str) -> Source:
         if url.lower().endswith(WORKBOOK_SUFFIXES):
-            return cls(url, sheet=sheet_as_csv(url))
+            name, text = sheet_as_csv(url)
+            return cls(url, sheet=text, sheet_name=name)
         return cls(url, packed=compression(url))
+
+    def other_sheets(self) -> Iterator[Source]:
+        """A workbook's sheets after the active one, in their order (read one at a time, as asked)."""
+        if self.sheet_name is None:
+            return
+        for title in sheet_titles(self.url):
+            if title != self.sheet_name:
+                yield Source(self.url, sheet=sheet_as_csv(self.url, title)[1], sheet_name=title)
 
     def open(self) -> AbstractContextManager[BinaryIO]:
         if self.sheet is not None:
@@ -49,26 +62,43 @@ def compression(url: str) -> str | None:
         return "gzip" if f.read(2) == b"\x1f\x8b" else None
 
 
-def sheet_as_csv(url: str) -> bytes:
-    """The active sheet of an Excel workbook as UTF-8 CSV: dates as ISO text, whole numbers without
-    a decimal point, formulas as their last computed values, the empty rows below the data dropped."""
+def sheet_as_csv(url: str, title: str | None = None) -> tuple[str, bytes]:
+    """A sheet of an Excel workbook (the active one unless ``title`` names another), its title and
+    its cells as UTF-8 CSV: dates as ISO text, whole numbers without a decimal point, formulas as
+    their last computed values, the empty rows below the data dropped."""
+    with _workbook(url) as book:
+        sheet = book[title] if title is not None else book.active
+        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(min_row=1, values_only=True)]
+    while rows and not any(rows[-1]):
+        rows.pop()
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return sheet.title, out.getvalue().encode()
+
+
+def sheet_titles(url: str) -> list[str]:
+    with _workbook(url) as book:
+        return list(book.sheetnames)
+
+
+@contextlib.contextmanager
+def _workbook(url: str) -> Iterator[Any]:
     import openpyxl  # only for workbooks
 
     with fsspec.open(url, "rb") as f:
         data = f.read()
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        try:
-            rows = [[_cell(v) for v in row] for row in book.active.iter_rows(min_row=1, values_only=True)]
-        finally:
-            book.close()
     except Exception as exc:  # not a workbook, or a damaged one: openpyxl and zipfile raise many kinds
         raise FileRejected("unreadable", f"cannot read the workbook: {type(exc).__name__}: {exc}") from exc
-    while rows and not any(rows[-1]):
-        rows.pop()
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode()
+    try:
+        yield book
+    except FileRejected:
+        raise
+    except Exception as exc:  # a damaged sheet
+        raise FileRejected("unreadable", f"cannot read the workbook: {type(exc).__name__}: {exc}") from exc
+    finally:
+        book.close()
 
 
 def _cell(v: object) -> str:
@@ -83,3 +113,23 @@ def _cell(v: object) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     return str(v)
+
+
+def sniffed(source: Source, mapping: ColumnMapping) -> tuple[Source, Layout, str]:
+    """The source and its layout: a workbook whose active sheet holds no table it can read (a cover
+    or notes sheet) is read from its first sheet that does, with what the sheets passed over said;
+    when none does, the active sheet's reason."""
+    passed: list[str] = []
+    first: FileRejected | None = None
+    for candidate in itertools.chain([source], source.other_sheets()):
+        with candidate.open() as f:
+            head = f.read(HEAD_BYTES)
+        try:
+            return candidate, sniff(head, source.url, mapping), "; ".join(passed)
+        except FileRejected as exc:
+            if candidate.sheet_name is None:
+                raise
+            first = first or exc
+            passed.append(f"sheet {candidate.sheet_name!r} passed over: {exc}")
+    assert first is not None
+    raise first

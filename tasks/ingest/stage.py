@@ -32,8 +32,8 @@ from tasks.ingest.commit import KnownSources, commit_file, maintain
 from tasks.ingest.csv_reader import MAX_BAD_DETAILS, NeedsCareful, can_be_fast, iter_batches
 from tasks.ingest.keystream import KeyStream
 from tasks.ingest.readahead import ReadAhead
-from tasks.ingest.sniff import HEAD_BYTES, ColumnMapping, FileRejected, sniff
-from tasks.ingest.sources import Source
+from tasks.ingest.sniff import ColumnMapping, FileRejected
+from tasks.ingest.sources import Source, sniffed
 from tasks.series.frequency import grid, infer_freqs
 
 
@@ -111,11 +111,9 @@ def ingest_file(
     staged: Staged | None = None
     bad: list[dict] = []
     try:
-        source = Source.of(url)  # sales.csv.gz, sales.xlsx: read as the CSV they hold
-        with source.open() as f:
-            head = f.read(HEAD_BYTES)
         covs = tuple(c.strip() for c in cfg.covariates.split(",")) if cfg.covariates else None
-        layout = sniff(head, url, ColumnMapping(cfg.time_col, cfg.value_col, cfg.id_col, covs, cfg.dayfirst))
+        mapping = ColumnMapping(cfg.time_col, cfg.value_col, cfg.id_col, covs, cfg.dayfirst)
+        source, layout, passed = sniffed(Source.of(url), mapping)  # sales.csv.gz, sales.xlsx: the CSV they hold
         cols = ["y", *layout.covariates]
         if columns is not None and cols != columns and not cfg.allow_schema_change:
             raise FileRejected(
@@ -165,6 +163,7 @@ def ingest_file(
         report.gaps = int(gaps.sum())
         report.first, report.last = str(keys.ranges["first"].min()), str(keys.ranges["last"].max())
         notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
+        notes += [f"read sheet {source.sheet_name!r} ({passed})"] if passed else []
         notes += [f"left out, unnamed and mostly empty: {', '.join(layout.left_out)}"] if layout.left_out else []
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += (
