@@ -240,8 +240,13 @@ def _bare(col: pd.Series) -> pd.Series:
 
 
 def _decimal_comma(sample: pd.DataFrame) -> bool:
+    """Whether the numbers put their decimals after a comma (``1,5``, ``1.234,5``): at least one
+    does, and at least as many as after a point (``1.5``; ``1.234`` counts for neither). Integers
+    and text say nothing: a column of whole numbers beside one of ``12,5`` is still decimal commas."""
     s = _bare(sample.stack())
-    return bool(s.str.fullmatch(r"-?[\d.]*\d,\d+").mean() > 0.3)
+    comma = int(s.str.fullmatch(r"-?[\d.]*\d,\d+").sum())
+    point = int((s.str.fullmatch(r"-?\d*\.\d+") & ~s.str.fullmatch(r"-?\d{1,3}(\.\d{3})+")).sum())
+    return comma > 0 and comma >= point
 
 
 def _pick_time(raw: pd.DataFrame, time_col: str | None) -> str:

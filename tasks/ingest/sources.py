@@ -30,13 +30,16 @@ class Source:
     packed: str | None = None
     sheet: bytes | None = None
     sheet_name: str | None = None  # a workbook's: the sheet ``sheet`` holds
+    recode: str | None = None  # the encoding of a file read as UTF-8 lines ending in \n (UTF-16, CR-only lines)
 
     @classmethod
     def of(cls, url: str) -> Source:
         if url.lower().endswith(WORKBOOK_SUFFIXES):
             name, text = sheet_as_csv(url)
             return cls(url, sheet=text, sheet_name=name)
-        return cls(url, packed=compression(url))
+        packed = compression(url)
+        with fsspec.open(url, "rb", compression=packed) as f:
+            return cls(url, packed=packed, recode=recoding(f.read(1 << 16)))
 
     def other_sheets(self) -> Iterator[Source]:
         """A workbook's sheets after the active one, in their order (read one at a time, as asked)."""
@@ -49,7 +52,52 @@ class Source:
     def open(self) -> AbstractContextManager[BinaryIO]:
         if self.sheet is not None:
             return contextlib.nullcontext(io.BytesIO(self.sheet))
+        if self.recode is not None:
+            return self._recoded()
         return fsspec.open(self.url, "rb", compression=self.packed)
+
+    @contextlib.contextmanager
+    def _recoded(self) -> Iterator[BinaryIO]:
+        with fsspec.open(self.url, "rb", compression=self.packed) as raw:
+            text = io.TextIOWrapper(raw, encoding=self.recode, errors="replace", newline=None)  # \r, \r\n -> \n
+            yield io.BufferedReader(_Utf8(text), 1 << 16)
+
+
+def recoding(head: bytes) -> str | None:
+    """The encoding to read a file by as UTF-8 with \n line ends, from its first bytes: UTF-16 (the
+    byte order mark, or every other byte zero: Excel's "Unicode text", Windows PowerShell's files),
+    or the file's own for lines that end in a bare \r (a classic Mac export); None: read as it is."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if len(head) >= 4 and head[1::2].count(0) > 0.4 * len(head[1::2]) and not head[::2].count(0):
+        return "utf-16-le"
+    if b"\r" in head and b"\n" not in head:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return "utf-8" if exc.start >= len(head) - 3 and len(head) == 1 << 16 else "latin-1"
+        return "utf-8"
+    return None
+
+
+class _Utf8(io.RawIOBase):
+    """A text stream read back as UTF-8 bytes, a chunk at a time."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self._text, self._pending = text, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = self._text.read(1 << 15)
+            if not chunk:
+                return 0
+            self._pending = chunk.encode("utf-8")
+        n = min(len(buffer), len(self._pending))
+        buffer[:n], self._pending = self._pending[:n], self._pending[n:]
+        return n
 
 
 def compression(url: str) -> str | None:

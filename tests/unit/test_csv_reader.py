@@ -460,3 +460,13 @@ def test_numbered_columns_are_not_periods():
     with pytest.raises(FileRejected) as exc:
         parse_csv(b"store,1,2,3\na,1,2,3\n", "s.csv")
     assert exc.value.code == "no_time_column"
+
+
+def test_decimal_commas_are_found_among_whole_numbers_and_told_from_decimal_points():
+    whole_and_comma = "month;units;returns;stock;price\n" + "".join(
+        f"2020-{m:02d};{m};1;{9 * m};{m},5\n" for m in range(1, 13)
+    )
+    p = parse_csv(whole_and_comma.encode(), "eu.csv", value_col="price")
+    assert p.bad_rows == [] and p.frame["y"].tolist() == [m + 0.5 for m in range(1, 13)]
+    points = "month;price\n" + "".join(f"2020-{m:02d};{m}.5\n" for m in range(1, 13))  # 1.5 in a ; file
+    assert parse_csv(points.encode(), "pt.csv").frame["y"].tolist() == [m + 0.5 for m in range(1, 13)]
