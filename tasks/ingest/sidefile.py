@@ -50,7 +50,7 @@ def read_side_file(path: str, names: list[str], what: str) -> SideFile:
         frame = pd.read_parquet(path)
         side = SideFile(path, frame, np.arange(1, len(frame) + 1))
     else:
-        side = _read_text(path)
+        side = _read_text(path, names)
     side.frame.columns = _matched([str(c).strip() for c in side.frame.columns], names)
     if side.frame.columns.duplicated().any():
         raise FileRejected("duplicate_columns", f"{path}: the header repeats column names: {list(side.frame.columns)}")
@@ -101,8 +101,30 @@ def check_static(path: str) -> tuple[pd.DataFrame, StaticSummary]:
     return good, StaticSummary(path, len(good), [c for c in good.columns if c != "unique_id"], rejected)
 
 
-def _read_text(path: str) -> SideFile:
-    with Source.of(path).open() as f:
+def _read_text(path: str, names: list[str]) -> SideFile:
+    """A CSV, or the first sheet of a workbook (the active one first) that has the columns ``names``
+    (else the active sheet: its columns go into the error)."""
+    source = Source.of(path)
+    first = _read_source(source)
+    if _has(first, names):
+        return first
+    for sheet in source.other_sheets():  # a notes or cover sheet in front
+        try:
+            side = _read_source(sheet)
+        except FileRejected:  # an empty sheet
+            continue
+        if _has(side, names):
+            return side
+    return first
+
+
+def _has(side: SideFile, names: list[str]) -> bool:
+    return set(names) <= set(_matched([str(c).strip() for c in side.frame.columns], names))
+
+
+def _read_source(source: Source) -> SideFile:
+    path = source.url
+    with source.open() as f:
         data = f.read()
     if not data.strip():
         raise FileRejected("empty_file", f"{path}: the file is empty")

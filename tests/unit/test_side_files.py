@@ -125,3 +125,18 @@ def test_a_title_above_the_header_is_skipped_as_the_ingest_skips_it(tmp_path):
     text = "Promotion plan\nunique_id,ds,promo\na,2024-01-01,1\na,2024-01-02,0\nb,2024-01-01,\n"
     good, summary = check_future(_write(tmp_path / "plan.csv", text), ["promo"])
     assert summary.rejected == {"missing_value": ["line 5: promo ''"]}  # lines still count from the file's top
+
+
+def test_a_workbook_with_a_notes_sheet_in_front_gives_the_sheet_with_the_columns(tmp_path):
+    with pd.ExcelWriter(tmp_path / "plan.xlsx") as book:
+        pd.DataFrame({"About": ["Promotions planned for January", "Owner: planning"]}).to_excel(
+            book, sheet_name="Notes", index=False
+        )
+        pd.DataFrame({"x": [1]}).to_excel(book, sheet_name="Scratch", index=False)
+        PLAN.to_excel(book, sheet_name="Plan", index=False)
+    good, summary = check_future(str(tmp_path / "plan.xlsx"), ["promo"])
+    assert _rows(good) == EXPECTED and not summary.rejected
+    with pd.ExcelWriter(tmp_path / "none.xlsx") as book:
+        pd.DataFrame({"About": ["nothing here"]}).to_excel(book, sheet_name="Notes", index=False)
+    with pytest.raises(ValueError, match=r"none.xlsx: future values need the columns .*\(columns: \['About'\]\)"):
+        check_future(str(tmp_path / "none.xlsx"), ["promo"])
