@@ -102,7 +102,7 @@ def can_be_fast(layout: Layout) -> bool:
     fmt = layout.time_format
     return (
         fmt is not None
-        and layout.shape != "by_date"
+        and layout.shape not in ("by_date", "calendar")
         and "%z" not in fmt
         and fmt not in SPECIAL_FORMATS
         and not layout.decimal_comma
@@ -162,12 +162,14 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
         y, codes = parse_numbers(raw[col], layout.decimal_comma)
         code_v, col_v = _mark_codes(bad_code, bad_col, codes, col)
         keep = pc.is_null(code_v)
-        if layout.shape in ("wide", "by_date"):  # a blank cell of a wide file is an absent point, not an error
+        if layout.shape in ("wide", "by_date", "calendar"):  # a blank cell of a wide file: an absent point
             blank = pc.fill_null(pc.equal(codes, pa.scalar("missing_value")), False)
             code_v = pc.if_else(blank, pa.scalar(None, pa.string()), code_v)
             keep = pc.and_(keep, pc.invert(blank))
         uid = ids if ids is not None else pa.array(np.full(n, layout.series_name(col), dtype=object), pa.string())
         when = ds if ds is not None else pa.array(np.full(n, np.datetime64(layout.column_dates[col], "ns")))
+        if layout.shape == "calendar":  # the row's year, the column's month
+            when = _plus_months(ds, layout.column_months[col])
         cols = {"unique_id": uid, "ds": when, "y": y, **covs, "_bad": code_v, "_col": col_v, "_keep": keep}
         parts.append(pa.table(cols))
     t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
@@ -181,10 +183,15 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
     bad_mask = pc.is_valid(t["_bad"])
     n_bad = int(pc.sum(bad_mask).as_py() or 0)
     details = _details(raw, t, bad_mask, first_row, n, layout) if n_bad else []
-    if ds is None:  # each series' points together, in the file's order of columns
+    if ds is None or layout.shape == "calendar":  # row by row, in the file's order of columns: in time
         t = t.take(pa.array((np.arange(len(layout.value_cols))[None, :] * n + np.arange(n)[:, None]).ravel()))
     good = t.filter(t["_keep"]).drop_columns(["_bad", "_col", "_keep"])
     return good, details, n_bad
+
+
+def _plus_months(ds: pa.Array, months: int) -> pa.Array:
+    t = ds.to_numpy(zero_copy_only=False).astype("datetime64[M]")  # (n,) NaT stays NaT
+    return pa.array((t + months).astype("datetime64[ns]"), pa.timestamp("ns"), from_pandas=True)
 
 
 def _timestamps(raw: pa.Table, layout: Layout) -> pa.Array | None:

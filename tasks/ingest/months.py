@@ -43,3 +43,15 @@ def in_english(text: pd.Series) -> pd.Series:
     return text.astype("string").str.replace(
         _PATTERN, lambda m: FOREIGN[(m.group(1) or m.group(2)).lower()], regex=True
     )
+
+
+_OFFSETS = {name.lower(): k for k, name in enumerate(_NAMES)} | {f"q{q}": 3 * (q - 1) for q in range(1, 5)}
+
+
+def calendar_columns(columns: list[str]) -> dict[str, int]:
+    """The columns of a year's table named by its months (``Jan`` ... ``Dec``, full or abbreviated,
+    in any language read above) or its quarters (``Q1`` ... ``Q4``): name -> months after January;
+    {} unless at least 4 columns are such, each month once."""
+    names = in_english(pd.Series(columns, dtype="string").str.strip()).str.lower().str.rstrip(".")
+    found = {c: _OFFSETS[n] for c, n in zip(columns, names) if n in _OFFSETS}
+    return found if len(found) >= 4 and len(set(found.values())) == len(found) else {}

@@ -22,6 +22,7 @@ from tasks.ingest.header import (
     sniff_delimiter,
     stacked_header,
 )
+from tasks.ingest.months import calendar_columns
 from tasks.ingest.timestamps import (
     TIME_NAMES,
     date_and_clock,
@@ -91,9 +92,11 @@ class Layout:
     column_dates: dict[str, str] = field(default_factory=dict)  # by_date: value column -> its timestamp
     named: bool = False  # ``columns`` name the header's unnamed cells (``column <k>``): read under these names
     left_out: list[str] = field(default_factory=list)  # unnamed columns holding a few values: no role
+    column_months: dict[str, int] = field(default_factory=dict)  # calendar: value column -> months after January
+    beside: list[str] = field(default_factory=list)  # calendar: the numeric columns that are no month (a total)
 
     def series_name(self, col: str) -> str:
-        named_after_file = self.shape == "single" or self.shape == "by_date"  # by_date: a one-row file
+        named_after_file = self.shape in ("single", "by_date", "calendar")  # by_date: a one-row file
         return posixpath.splitext(posixpath.basename(self.name))[0] if named_after_file else col
 
 
@@ -187,6 +190,10 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     if missing:
         raise FileRejected("missing_column", f"covariate columns {missing} not in {columns}")
     fmt = split[2] if split else time_format(sample[tcol], mapping.dayfirst)
+    months = calendar_columns(values) if shape == "wide" and fmt == "%Y" and not mapping.value_col else {}
+    beside = [c for c in values if c not in months] if months else []  # a Total column beside the months
+    if months:  # a year per row, a month (or quarter) per column: one series
+        shape, values = "calendar", sorted(months, key=months.__getitem__)
     clock = split[1] if split else None
     icol, more = (ids[0], ids[1:]) if ids else (None, [])
     return Layout(
@@ -207,6 +214,8 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         preamble,
         named=named,
         left_out=[c or "(unnamed)" for c in noted],
+        column_months=months,
+        beside=beside,
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 
 from tasks.adapters.curated import Curated
 from tasks.adapters.settings import IngestSettings
@@ -51,3 +52,19 @@ def test_the_active_sheet_is_read_when_it_holds_a_table_and_its_reason_given_whe
     _book(tmp_path / "words.xlsx", {"A": [["just"], ["words"]], "B": [["more", "words"], ["x", "y"]]}, active="A")
     (report,) = ingest_files(str(tmp_path / "words.xlsx"), Storage(str(tmp_path / "s2")), IngestSettings()).files
     assert report["status"] == "rejected" and report["reason"].startswith("no_time_column")
+
+
+def test_a_workbook_table_of_years_by_months_is_one_monthly_series_and_its_total_left_beside(tmp_path):
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    rows = [
+        ["Year", *months, "Total"],
+        *[[y, *[100.0 * k + m for m in range(12)], 0] for k, y in enumerate([2021, 2022])],
+    ]
+    _book(tmp_path / "sales.xlsx", {"Sales": rows}, active="Sales")
+    storage = Storage(str(tmp_path / "storage"))
+    (report,) = ingest_files(str(tmp_path / "sales.xlsx"), storage, IngestSettings()).files
+    assert report["status"] == "ingested" and report["shape"] == "calendar" and report["series"] == 1
+    assert "left out beside them: Total" in report["reason"]
+    df = Curated(storage).read().sort_values("ds")
+    assert df["y"].tolist() == [100.0 * k + m for k in range(2) for m in range(12)]
+    assert pd.DatetimeIndex(df["ds"]).strftime("%Y-%m").tolist()[11:13] == ["2021-12", "2022-01"]

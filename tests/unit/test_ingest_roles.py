@@ -111,3 +111,49 @@ def test_a_header_with_one_line_keeps_its_rows_below_as_rows():
     p = parse_csv(b"date,load,temp\n,MW,C\n2020-01-01,1,2\n2020-02-01,3,4\n", "units.csv")  # a units line
     assert p.shape == "wide" and sorted(set(p.frame["unique_id"])) == ["load", "temp"]
     assert {b["line"] for b in p.bad_rows} == {2}  # its cells, one per series: bad rows
+
+
+@pytest.mark.parametrize(
+    ("columns", "step"),
+    [
+        (["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1),
+        (
+            [
+                "janvier",
+                "février",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "août",
+                "septembre",
+                "octobre",
+                "novembre",
+                "décembre",
+            ],
+            1,
+        ),
+        (["Q1", "Q2", "Q3", "Q4"], 3),
+    ],
+)
+def test_a_year_per_row_and_a_month_per_column_is_one_series_in_time_order(columns, step):
+    """The table statistics offices and spreadsheets print (AirPassengers' own layout), not one
+    yearly series per month."""
+    years = [2018, 2019, 2020]
+    lines = ["Year," + ",".join(columns)]
+    lines += [f"{y}," + ",".join(str(10 * k + j) for j in range(len(columns))) for k, y in enumerate(years)]
+    p = parse_csv(("\n".join(lines) + "\n").encode(), "table.csv")
+    assert p.shape == "calendar" and set(p.frame["unique_id"]) == {"table"} and p.bad_rows == []
+    ds = pd.DatetimeIndex(p.frame["ds"])
+    assert ds[0] == pd.Timestamp("2018-01-01") and len(ds) == 3 * len(columns)
+    assert (ds.to_period("M").astype(int).to_numpy()[1:] - ds.to_period("M").astype(int).to_numpy()[:-1] == step).all()
+    assert p.frame["y"].tolist() == [float(10 * k + j) for k in range(3) for j in range(len(columns))]
+
+
+def test_the_months_still_to_come_are_absent_points_and_a_total_column_is_left_beside():
+    lines = ["Year,Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec,Total"]
+    lines += ["2019," + ",".join(str(m) for m in range(1, 13)) + ",78", "2020,13,14,15,16,,,,,,,,,58"]
+    p = parse_csv(("\n".join(lines) + "\n").encode(), "sales.csv")
+    assert p.shape == "calendar" and p.bad_rows == [] and p.frame["y"].tolist() == [float(v) for v in range(1, 17)]
+    assert pd.Timestamp(p.frame["ds"].max()) == pd.Timestamp("2020-04-01")
