@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tasks.ingest.header import NUMBER
-from tasks.ingest.months import in_english
+from tasks.ingest.months import in_english, month_offsets
 from tasks.ingest.sniff import CURRENCY, MINUS, NA_TOKENS, NON_FINITE, PARENS, PERCENT, SPACED, THOUSANDS, Layout
 from tasks.ingest.timestamps import SPECIAL_FORMATS, flexible, parse_with
 
@@ -102,7 +102,7 @@ def can_be_fast(layout: Layout) -> bool:
     fmt = layout.time_format
     return (
         fmt is not None
-        and layout.shape not in ("by_date", "calendar")
+        and layout.shape not in ("by_date", "calendar", "calendar_rows")
         and "%z" not in fmt
         and fmt not in SPECIAL_FORMATS
         and not layout.decimal_comma
@@ -162,7 +162,7 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
         y, codes = parse_numbers(raw[col], layout.decimal_comma)
         code_v, col_v = _mark_codes(bad_code, bad_col, codes, col)
         keep = pc.is_null(code_v)
-        if layout.shape in ("wide", "by_date", "calendar"):  # a blank cell of a wide file: an absent point
+        if layout.shape in ("wide", "by_date", "calendar", "calendar_rows"):  # a blank cell: an absent point
             blank = pc.fill_null(pc.equal(codes, pa.scalar("missing_value")), False)
             code_v = pc.if_else(blank, pa.scalar(None, pa.string()), code_v)
             keep = pc.and_(keep, pc.invert(blank))
@@ -170,6 +170,8 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
         when = ds if ds is not None else pa.array(np.full(n, np.datetime64(layout.column_dates[col], "ns")))
         if layout.shape == "calendar":  # the row's year, the column's month
             when = _plus_months(ds, layout.column_months[col])
+        if layout.shape == "calendar_rows":  # the column's year, the row's month (ds: in 1970)
+            when = _plus_months(ds, 12 * (int(layout.column_dates[col][:4]) - 1970))
         cols = {"unique_id": uid, "ds": when, "y": y, **covs, "_bad": code_v, "_col": col_v, "_keep": keep}
         parts.append(pa.table(cols))
     t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
@@ -199,6 +201,14 @@ def _timestamps(raw: pa.Table, layout: Layout) -> pa.Array | None:
     None for a file with one column per timestamp."""
     if layout.shape == "by_date":
         return None
+    if layout.shape == "calendar_rows":  # the row's month, in 1970: its column gives the year
+        months = month_offsets(pd.Series(raw[layout.time_col].to_pandas())).to_numpy()  # (n,) NaN: no month
+        stamps = np.datetime64("1970-01", "M") + np.where(np.isnan(months), 0, months).astype(int)
+        return pa.array(
+            np.where(np.isnan(months), np.datetime64("NaT"), stamps.astype("datetime64[ns]")),
+            pa.timestamp("ns"),
+            from_pandas=True,
+        )
     stamp = raw[layout.time_col]
     if layout.clock_col is not None:
         stamp = pc.binary_join_element_wise(

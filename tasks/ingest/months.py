@@ -55,3 +55,10 @@ def calendar_columns(columns: list[str]) -> dict[str, int]:
     names = in_english(pd.Series(columns, dtype="string").str.strip()).str.lower().str.rstrip(".")
     found = {c: _OFFSETS[n] for c, n in zip(columns, names) if n in _OFFSETS}
     return found if len(found) >= 4 and len(set(found.values())) == len(found) else {}
+
+
+def month_offsets(labels: pd.Series) -> pd.Series:
+    """Row labels -> months after January (``Jan`` 0 ... ``Dec`` 11, ``Q3`` 6), NaN where a label is
+    no month (a ``Total`` row)."""
+    names = in_english(labels.astype("string").str.strip()).str.lower().str.rstrip(".")
+    return names.map(_OFFSETS).astype(float)

@@ -22,7 +22,7 @@ from tasks.ingest.header import (
     sniff_delimiter,
     stacked_header,
 )
-from tasks.ingest.months import calendar_columns
+from tasks.ingest.months import calendar_columns, month_offsets
 from tasks.ingest.timestamps import (
     TIME_NAMES,
     date_and_clock,
@@ -89,14 +89,16 @@ class Layout:
     clock_col: str | None = None  # the time of day beside ``time_col``'s dates (``time_format`` reads both)
     more_id_cols: list[str] = field(default_factory=list)  # joined to ``id_col`` by "_": store 1, dept 2 -> 1_2
     preamble: int = 0  # lines above the header (a title, an export note, blank lines): skipped
-    column_dates: dict[str, str] = field(default_factory=dict)  # by_date: value column -> its timestamp
+    column_dates: dict[str, str] = field(
+        default_factory=dict
+    )  # by_date: value column -> its timestamp (its year: calendar_rows)
     named: bool = False  # ``columns`` name the header's unnamed cells (``column <k>``): read under these names
     left_out: list[str] = field(default_factory=list)  # unnamed columns holding a few values: no role
     column_months: dict[str, int] = field(default_factory=dict)  # calendar: value column -> months after January
     beside: list[str] = field(default_factory=list)  # calendar: the numeric columns that are no month (a total)
 
     def series_name(self, col: str) -> str:
-        named_after_file = self.shape in ("single", "by_date", "calendar")  # by_date: a one-row file
+        named_after_file = self.shape in ("single", "by_date", "calendar", "calendar_rows")  # by_date: one row
         return posixpath.splitext(posixpath.basename(self.name))[0] if named_after_file else col
 
 
@@ -151,20 +153,22 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     try:
         tcol = split[0] if split else _pick_time(sample, mapping.time_col)
     except FileRejected as exc:  # no time column: one column per period instead?
-        dates = dated_columns(list(sample.columns)) if exc.code == "no_time_column" else {}
-        if not dates:
+        if exc.code != "no_time_column":
             raise
-        ids = _by_date_ids(sample.drop(columns=list(dates)), mapping.id_col)
-        stamps = {c: t.isoformat() for c, t in dates.items()}
-        layout = Layout(name, encoding, delimiter, columns, "by_date", "", ids[0] if ids else None, list(dates))
+        years = _year_columns(list(sample.columns))
+        rows = _month_rows(sample.drop(columns=list(years)), years)
+        if rows is not None:  # a month per row, a year per column: one series
+            layout = Layout(name, encoding, delimiter, columns, "calendar_rows", rows, None, sorted(years))
+            layout.column_dates = years
+        else:
+            dates = dated_columns(list(sample.columns))
+            if not dates:
+                raise
+            ids = _by_date_ids(sample.drop(columns=list(dates)), mapping.id_col)
+            layout = Layout(name, encoding, delimiter, columns, "by_date", "", ids[0] if ids else None, list(dates))
+            layout.more_id_cols, layout.column_dates = ids[1:], {c: t.isoformat() for c, t in dates.items()}
         return replace(
-            layout,
-            header=header,
-            more_id_cols=ids[1:],
-            preamble=preamble,
-            column_dates=stamps,
-            named=named,
-            left_out=[c or "(unnamed)" for c in noted],
+            layout, header=header, preamble=preamble, named=named, left_out=[c or "(unnamed)" for c in noted]
         )
     decimal_comma = delimiter != "," and _decimal_comma(sample.drop(columns=[tcol]))
     flags = _flags(sample.drop(columns=[tcol]))  # TRUE / FALSE: a covariate (1 / 0), never an id
@@ -194,6 +198,9 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     beside = [c for c in values if c not in months] if months else []  # a Total column beside the months
     if months:  # a year per row, a month (or quarter) per column: one series
         shape, values = "calendar", sorted(months, key=months.__getitem__)
+    years = _year_columns(values) if shape == "wide" and fmt is None else {}
+    if years and _month_rows(sample[[tcol]], years) is not None:  # a month per row, a year per column
+        shape, values = "calendar_rows", sorted(years, key=years.__getitem__)
     clock = split[1] if split else None
     icol, more = (ids[0], ids[1:]) if ids else (None, [])
     return Layout(
@@ -216,7 +223,22 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         left_out=[c or "(unnamed)" for c in noted],
         column_months=months,
         beside=beside,
+        column_dates=years,
     )
+
+
+def _year_columns(columns: list[str]) -> dict[str, str]:
+    """The columns named by a year (``2019``): name -> its first day."""
+    return {c: f"{c.strip()}-01-01" for c in columns if re.fullmatch(r"(1[89]|2[01])\d\d", c.strip())}
+
+
+def _month_rows(rest: pd.DataFrame, years: dict) -> str | None:
+    """The one column beside two or more year columns whose rows are months (``Jan`` ... ``Dec``,
+    ``Q1`` ... ``Q4``; a ``Total`` row aside), if there is one."""
+    if len(years) < 2 or rest.shape[1] != 1:
+        return None
+    labels = month_offsets(rest.iloc[:, 0])
+    return rest.columns[0] if labels.notna().mean() >= 0.8 and labels.nunique() >= 4 else None
 
 
 def _mostly_numeric(sample: pd.DataFrame, decimal_comma: bool, frac: float = 0.5) -> list[str]:

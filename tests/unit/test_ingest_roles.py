@@ -157,3 +157,16 @@ def test_the_months_still_to_come_are_absent_points_and_a_total_column_is_left_b
     p = parse_csv(("\n".join(lines) + "\n").encode(), "sales.csv")
     assert p.shape == "calendar" and p.bad_rows == [] and p.frame["y"].tolist() == [float(v) for v in range(1, 17)]
     assert pd.Timestamp(p.frame["ds"].max()) == pd.Timestamp("2020-04-01")
+
+
+@pytest.mark.parametrize("head", ["Month", "mois", "", "Sales"])
+def test_a_month_per_row_and_a_year_per_column_is_one_series_in_time_order(head):
+    labels = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    lines = [f"{head},2019,2020"] + [f"{m},{k},{'' if k >= 8 else 12 + k}" for k, m in enumerate(labels)]
+    p = parse_csv(("\n".join([*lines, "Total,66,50"]) + "\n").encode(), "table.csv")
+    assert p.shape == "calendar_rows" and set(p.frame["unique_id"]) == {"table"}
+    assert p.frame["y"].tolist() == [float(v) for v in range(20)]  # Sep-Dec 2020 still to come: absent
+    assert pd.Timestamp(p.frame["ds"].max()) == pd.Timestamp("2020-08-01")
+    assert {(b["line"], b["code"]) for b in p.bad_rows} == {(14, "bad_timestamp")}  # the Total row
+    products = parse_csv(b"Product,2018,2019,2020\nWidget,1,2,3\nGadget,4,5,6\n", "plan.csv")
+    assert products.shape == "by_date" and sorted(set(products.frame["unique_id"])) == ["Gadget", "Widget"]
