@@ -328,7 +328,8 @@ def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
     if fmt is not None and fmt.endswith("%z"):  # +02:00 -> +0200, Z -> +0000
         t = pc.replace_substring_regex(pc.replace_substring_regex(t, r"Z$", "+0000"), r"([+-]\d\d):(\d\d)$", r"\1\2")
     day_end = pc.match_substring_regex(t, r"[ T]24:00(:00)?$")  # hour-ending data: 24:00 ends the day
-    if pc.any(day_end).as_py():
+    any_day_end = bool(pc.any(day_end).as_py())
+    if any_day_end:
         t = pc.replace_substring_regex(t, r"([ T])24:00", r"\100:00")  # \1 (one digit: the group), then 00:00
     if fmt is not None:
         out = pc.strptime(t, format=fmt, unit="ns", error_is_null=True)
@@ -338,6 +339,6 @@ def _parse_time(text: pa.ChunkedArray, fmt: str | None) -> pa.Array:
         out = out.combine_chunks()
     if out.type.tz is not None:
         out = out.cast(pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("ns"))
-    if pc.any(day_end).as_py():  # ... and is the next day's midnight
+    if any_day_end:  # ... and is the next day's midnight
         out = pc.if_else(day_end, pc.add(out, pa.scalar(86_400 * 10**9, pa.duration("ns"))), out)
     return out
