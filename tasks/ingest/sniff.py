@@ -95,7 +95,7 @@ class Layout:
     named: bool = False  # ``columns`` name the header's unnamed cells (``column <k>``): read under these names
     left_out: list[str] = field(default_factory=list)  # unnamed columns holding a few values: no role
     column_months: dict[str, int] = field(default_factory=dict)  # calendar: value column -> months after January
-    beside: list[str] = field(default_factory=list)  # calendar: the numeric columns that are no month (a total)
+    beside: list[str] = field(default_factory=list)  # calendar shapes: the columns neither month nor year (a total)
 
     def series_name(self, col: str) -> str:
         named_after_file = self.shape in ("single", "by_date", "calendar", "calendar_rows")  # by_date: one row
@@ -156,10 +156,11 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         if exc.code != "no_time_column":
             raise
         years = _year_columns(list(sample.columns))
-        rows = _month_rows(sample.drop(columns=list(years)), years)
+        rest = sample.drop(columns=list(years))
+        rows = _month_rows(rest, years)
         if rows is not None:  # a month per row, a year per column: one series
             layout = Layout(name, encoding, delimiter, columns, "calendar_rows", rows, None, sorted(years))
-            layout.column_dates = years
+            layout.column_dates, layout.beside = years, [c for c in rest.columns if c != rows]  # a Total column
         else:
             dates = dated_columns(list(sample.columns))
             if not dates:
@@ -200,7 +201,7 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         shape, values = "calendar", sorted(months, key=months.__getitem__)
     years = _year_columns(values) if shape == "wide" and fmt is None else {}
     if years and _month_rows(sample[[tcol]], years) is not None:  # a month per row, a year per column
-        shape, values = "calendar_rows", sorted(years, key=years.__getitem__)
+        shape, beside, values = "calendar_rows", [c for c in values if c not in years], sorted(years)
     clock = split[1] if split else None
     icol, more = (ids[0], ids[1:]) if ids else (None, [])
     return Layout(
@@ -223,7 +224,7 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         left_out=[c or "(unnamed)" for c in noted],
         column_months=months,
         beside=beside,
-        column_dates=years,
+        column_dates=years if shape == "calendar_rows" else {},
     )
 
 
@@ -235,10 +236,11 @@ def _year_columns(columns: list[str]) -> dict[str, str]:
 def _month_rows(rest: pd.DataFrame, years: dict) -> str | None:
     """The one column beside two or more year columns whose rows are months (``Jan`` ... ``Dec``,
     ``Q1`` ... ``Q4``; a ``Total`` row aside), if there is one."""
-    if len(years) < 2 or rest.shape[1] != 1:
+    if len(years) < 2:
         return None
-    labels = month_offsets(rest.iloc[:, 0])
-    return rest.columns[0] if labels.notna().mean() >= 0.8 and labels.nunique() >= 4 else None
+    labels = {c: month_offsets(rest[c]) for c in rest.columns}
+    found = [c for c, m in labels.items() if m.notna().mean() >= 0.8 and m.nunique() >= 4]
+    return found[0] if len(found) == 1 else None
 
 
 def _mostly_numeric(sample: pd.DataFrame, decimal_comma: bool, frac: float = 0.5) -> list[str]:

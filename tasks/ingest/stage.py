@@ -166,9 +166,7 @@ def ingest_file(
         notes += [f"read sheet {source.sheet_name!r} ({passed})"] if passed else []
         notes += [f"left out, unnamed and mostly empty: {', '.join(layout.left_out)}"] if layout.left_out else []
         notes += (
-            [f"a year per row, a month per column; left out beside them: {', '.join(layout.beside)}"]
-            if layout.beside
-            else []
+            [f"a table of months by years; left out beside it: {', '.join(layout.beside)}"] if layout.beside else []
         )
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += (

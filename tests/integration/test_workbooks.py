@@ -64,7 +64,7 @@ def test_a_workbook_table_of_years_by_months_is_one_monthly_series_and_its_total
     storage = Storage(str(tmp_path / "storage"))
     (report,) = ingest_files(str(tmp_path / "sales.xlsx"), storage, IngestSettings()).files
     assert report["status"] == "ingested" and report["shape"] == "calendar" and report["series"] == 1
-    assert "left out beside them: Total" in report["reason"]
+    assert "a table of months by years; left out beside it: Total" in report["reason"]
     df = Curated(storage).read().sort_values("ds")
     assert df["y"].tolist() == [100.0 * k + m for k in range(2) for m in range(12)]
     assert pd.DatetimeIndex(df["ds"]).strftime("%Y-%m").tolist()[11:13] == ["2021-12", "2022-01"]

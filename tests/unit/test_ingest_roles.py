@@ -170,3 +170,12 @@ def test_a_month_per_row_and_a_year_per_column_is_one_series_in_time_order(head)
     assert {(b["line"], b["code"]) for b in p.bad_rows} == {(14, "bad_timestamp")}  # the Total row
     products = parse_csv(b"Product,2018,2019,2020\nWidget,1,2,3\nGadget,4,5,6\n", "plan.csv")
     assert products.shape == "by_date" and sorted(set(products.frame["unique_id"])) == ["Gadget", "Widget"]
+
+
+@pytest.mark.parametrize("head", ["Month", ""])
+def test_a_turned_table_with_a_total_column_and_row_keeps_the_months_alone(head):
+    labels = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    lines = [f"{head},2018,2019,2020,Total"] + [f"{m},{k},{12 + k},{24 + k},{36 + 3 * k}" for k, m in enumerate(labels)]
+    p = parse_csv(("\n".join([*lines, "Total,66,210,354,630"]) + "\n").encode(), "table.csv")
+    assert p.shape == "calendar_rows" and p.frame["y"].tolist() == [float(v) for v in range(36)]
+    assert {(b["line"], b["code"]) for b in p.bad_rows} == {(14, "bad_timestamp")}
