@@ -24,10 +24,13 @@ from tasks.ingest.header import (
 )
 from tasks.ingest.months import calendar_columns, month_offsets
 from tasks.ingest.timestamps import (
+    QUARTER_NAMES,
+    QUARTER_NUMBER,
     TIME_NAMES,
     date_and_clock,
     dated_columns,
     looks_like_time,
+    parse_with,
     time_format,
 )
 from tasks.ingest.unnamed import mostly_empty, name_unnamed, row_index
@@ -195,6 +198,8 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     if missing:
         raise FileRejected("missing_column", f"covariate columns {missing} not in {columns}")
     fmt = split[2] if split else time_format(sample[tcol], mapping.dayfirst)
+    if tcol.strip().lower() in QUARTER_NAMES and parse_with(sample[tcol], QUARTER_NUMBER).notna().mean() >= 0.9:
+        fmt = QUARTER_NUMBER  # 2020-1 under "quarter": the first quarter, not January
     months = calendar_columns(values) if shape == "wide" and fmt == "%Y" and not mapping.value_col else {}
     beside = [c for c in values if c not in months] if months else []  # a Total column beside the months
     if months:  # a year per row, a month (or quarter) per column: one series

@@ -53,6 +53,8 @@ TIME_FORMATS = (
 )
 ISO_WEEK = "%G-W%V-%u"  # 2020-W02 (its Monday), 2020-W02-3, 2020W02
 QUARTER = "quarter"  # 2020Q1, 2020-Q1, Q1 2020, Q1-2020: the quarter's first day
+QUARTER_NUMBER = "year-quarter"  # 2020-1 ... 2020-4, under a quarter column's name only (else a month)
+QUARTER_NAMES = {"quarter", "qtr", "quarterly", "trimestre", "quartal", "kwartaal"}
 YEAR_MONTH = "year-month"  # 202001: a month as statistics offices and databases write it (years 1800-2199)
 EXCEL_SERIAL = "excel-serial"  # days since 1899-12-30, how a spreadsheet stores a date as a number
 EPOCH_SECONDS, EPOCH_MILLIS = "epoch-s", "epoch-ms"  # Unix time, as logs and sensors export it
@@ -61,7 +63,13 @@ NUMERIC_DATES = {  # format -> (the numbers taken for dates: from, to), seconds 
     EPOCH_SECONDS: ((1e8, 1e10), 1.0, "1970-01-01"),  # 1973-03-03 to 2286-11-20
     EPOCH_MILLIS: ((1e11, 1e13), 1e-3, "1970-01-01"),
 }
-SPECIAL_FORMATS = (ISO_WEEK, QUARTER, YEAR_MONTH, *NUMERIC_DATES)  # read by :func:`parse_with`, not arrow's strptime
+SPECIAL_FORMATS = (
+    ISO_WEEK,
+    QUARTER,
+    QUARTER_NUMBER,
+    YEAR_MONTH,
+    *NUMERIC_DATES,
+)  # read by :func:`parse_with`, not arrow's strptime
 HINTS = {ISO_WEEK: r".*\d-?[Ww]\d.*", QUARTER: r".*[Qq][1-4].*", YEAR_MONTH: r"\d{6}"}
 HINTS |= dict.fromkeys(NUMERIC_DATES, r"\d+(\.\d*)?")
 TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, QUARTER, YEAR_MONTH, *NUMERIC_DATES)
@@ -111,6 +119,10 @@ def parse_with(text: pd.Series, fmt: str) -> pd.Series:
         return pd.to_datetime(
             year + "-" + (quarter.astype(float) * 3 - 2).map("{:02.0f}".format), format="%Y-%m", errors="coerce"
         )
+    if fmt == QUARTER_NUMBER:
+        parts = text.str.strip().str.extract(r"^(\d{4})[-/. ]0?([1-4])$")
+        months = (parts[1].astype(float) * 3 - 2).map("{:02.0f}".format)
+        return pd.to_datetime(parts[0] + "-" + months, format="%Y-%m", errors="coerce")
     if fmt == YEAR_MONTH:
         months = text.str.strip()
         return pd.to_datetime(months.where(months.str.fullmatch(r"(1[89]|2[01])\d\d(0[1-9]|1[0-2])")), format="%Y%m")

@@ -104,3 +104,11 @@ def test_dates_in_no_single_format_are_not_swapped_value_by_value():
     stamps = pd.DatetimeIndex(p.frame["ds"])
     assert p.bad_rows == [] and stamps.month.unique().tolist() == [1] and len(stamps) == 28
     assert stamps[0] == pd.Timestamp("2020-01-01 09:00") and stamps[-1] == pd.Timestamp("2020-01-14 15:00")
+
+
+def test_year_and_quarter_number_under_a_quarter_column_are_quarters_under_a_month_column_months():
+    rows = "".join(f"{y}-{q},{q}\n" for y in (2019, 2020) for q in (1, 2, 3, 4))
+    quarters = pd.DatetimeIndex(parse_csv(("quarter,y\n" + rows).encode(), "q.csv").frame["ds"])
+    assert quarters.strftime("%Y-%m").tolist()[:5] == ["2019-01", "2019-04", "2019-07", "2019-10", "2020-01"]
+    months = pd.DatetimeIndex(parse_csv(("month,y\n" + rows).encode(), "m.csv").frame["ds"])
+    assert months.strftime("%Y-%m").tolist()[:5] == ["2019-01", "2019-02", "2019-03", "2019-04", "2020-01"]
