@@ -24,13 +24,14 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 @dataclass(frozen=True)
 class Source:
     """An input file as the CSV reader reads it (``open``): ``packed`` its compression, ``sheet`` a
-    workbook's active sheet as CSV text (one line per row of the sheet, so line numbers are row numbers)."""
+    workbook's sheet as CSV text (one line per row of the sheet, so line numbers are row numbers),
+    ``recode`` the encoding of a file read back as UTF-8 lines (UTF-16, bare-CR line ends)."""
 
     url: str
     packed: str | None = None
     sheet: bytes | None = None
     sheet_name: str | None = None  # a workbook's: the sheet ``sheet`` holds
-    recode: str | None = None  # the encoding of a file read as UTF-8 lines ending in \n (UTF-16, CR-only lines)
+    recode: str | None = None
 
     @classmethod
     def of(cls, url: str) -> Source:
