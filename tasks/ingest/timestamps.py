@@ -16,6 +16,7 @@ TIME_NAMES = {
     *("datum", "monat", "jahr", "zeit", "zeitstempel", "woche", "quartal", "mois", "année", "annee", "jour"),
     *("semaine", "trimestre", "période", "periode", "fecha", "mes", "año", "semana", "periodo", "período"),
     *("mese", "anno", "giorno", "settimana", "mês", "ano", "maand", "jaar", "kwartaal", "tijd"),
+    *("fy", "fiscal year", "fiscal_year", "financial year", "financial_year"),
 }
 TIME_FORMATS = (
     "%Y-%m-%d",
@@ -55,6 +56,7 @@ ISO_WEEK = "%G-W%V-%u"  # 2020-W02 (its Monday), 2020-W02-3, 2020W02
 QUARTER = "quarter"  # 2020Q1, 2020-Q1, Q1 2020, Q1-2020: the quarter's first day
 QUARTER_NUMBER = "year-quarter"  # 2020-1 ... 2020-4, under a quarter column's name only (else a month)
 QUARTER_NAMES = {"quarter", "qtr", "quarterly", "trimestre", "quartal", "kwartaal"}
+FISCAL_YEAR = "fiscal-year"  # 2019-20, 2019/2020, FY2020, FY 20: the calendar year it ends in (each 2020-01-01)
 YEAR_MONTH = "year-month"  # 202001: a month as statistics offices and databases write it (years 1800-2199)
 EXCEL_SERIAL = "excel-serial"  # days since 1899-12-30, how a spreadsheet stores a date as a number
 EPOCH_SECONDS, EPOCH_MILLIS = "epoch-s", "epoch-ms"  # Unix time, as logs and sensors export it
@@ -67,12 +69,14 @@ SPECIAL_FORMATS = (
     ISO_WEEK,
     QUARTER,
     QUARTER_NUMBER,
+    FISCAL_YEAR,
     YEAR_MONTH,
     *NUMERIC_DATES,
 )  # read by :func:`parse_with`, not arrow's strptime
-HINTS = {ISO_WEEK: r".*\d-?[Ww]\d.*", QUARTER: r".*[Qq][1-4].*", YEAR_MONTH: r"\d{6}"}
+FISCAL = r"(?i)(?:FY\s?)?(\d{4})\s?[-/\u2013]\s?(\d{4}|\d{2})|FY\s?'?(\d{4}|\d{2})"  # 2019-20 | FY2020
+HINTS = {ISO_WEEK: r".*\d-?[Ww]\d.*", QUARTER: r".*[Qq][1-4].*", YEAR_MONTH: r"\d{6}", FISCAL_YEAR: FISCAL}
 HINTS |= dict.fromkeys(NUMERIC_DATES, r"\d+(\.\d*)?")
-TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, QUARTER, YEAR_MONTH, *NUMERIC_DATES)
+TIME_FORMATS = (*TIME_FORMATS, ISO_WEEK, QUARTER, FISCAL_YEAR, YEAR_MONTH, *NUMERIC_DATES)
 DATED_FORMATS = tuple(
     f for f in TIME_FORMATS if f not in ("%Y", "%Y%m%d", "%m.%Y", YEAR_MONTH, *NUMERIC_DATES)
 )  # never a plain number
@@ -103,7 +107,8 @@ def time_format(col: pd.Series, dayfirst: bool, formats: tuple[str, ...] = TIME_
     both_fit = day_first != best and share[day_first] == share[best]
     if both_fit and regular(parsed[day_first]) and not regular(parsed[best]):  # the regular reading
         return day_first
-    return best
+    fiscal = best != FISCAL_YEAR and share.get(FISCAL_YEAR) == share[best] and regular(parsed[FISCAL_YEAR])
+    return FISCAL_YEAR if fiscal else best  # 2009-10, 2010-11, 2011-12: years, not October, November, December
 
 
 def parse_with(text: pd.Series, fmt: str) -> pd.Series:
@@ -123,6 +128,8 @@ def parse_with(text: pd.Series, fmt: str) -> pd.Series:
         parts = text.str.strip().str.extract(r"^(\d{4})[-/. ]0?([1-4])$")
         months = (parts[1].astype(float) * 3 - 2).map("{:02.0f}".format)
         return pd.to_datetime(parts[0] + "-" + months, format="%Y-%m", errors="coerce")
+    if fmt == FISCAL_YEAR:
+        return _fiscal_years(text)
     if fmt == YEAR_MONTH:
         months = text.str.strip()
         return pd.to_datetime(months.where(months.str.fullmatch(r"(1[89]|2[01])\d\d(0[1-9]|1[0-2])")), format="%Y%m")
@@ -134,6 +141,20 @@ def parse_with(text: pd.Series, fmt: str) -> pd.Series:
     if "%b" in fmt or "%B" in fmt:
         text = in_english(text)
     return pd.to_datetime(text, format=fmt, errors="coerce", utc="%z" in fmt)
+
+
+def _fiscal_years(text: pd.Series) -> pd.Series:
+    """FY2020, FY20, 2019-20, 2019/2020 -> 2020-01-01, the calendar year the fiscal year ends in; NaT
+    where the two years of a span do not follow each other (2019-21) or the text is no fiscal year."""
+    text = text.str.strip()
+    parts = text.where(text.str.fullmatch(FISCAL)).str.extract(FISCAL).astype(float)
+    start, end, named = parts[0], parts[1], parts[2]
+    named = named.where(named >= 100, named + np.where(named < 69, 2000, 1900))  # FY20: 2020, FY99: 1999
+    end = end.where(end >= 100, start // 100 * 100 + end)
+    end = end.where((end >= start) | end.isna(), end + 100)  # 1999-00: 2000
+    end = end.where(end == start + 1)
+    year = named.fillna(end)
+    return pd.to_datetime(year.map("{:.0f}".format, na_action="ignore"), format="%Y", errors="coerce")
 
 
 def read_timestamps(col: pd.Series) -> pd.Series:
@@ -177,6 +198,8 @@ def dated_columns(columns: list[str], least: int = 3) -> dict[str, pd.Timestamp]
     wordy = names.str.contains(r"\d") & names.str.contains(r"[A-Za-z]") & ~names.str.contains(r"[_]")
     tries.append(flexible(names.where(wordy, "")).dt.tz_convert(None))
     best = max(tries, key=lambda t: int(t.notna().sum()))
+    fiscal = tries[DATED_FORMATS.index(FISCAL_YEAR)]
+    best = fiscal if fiscal.notna().sum() == best.notna().sum() and regular(fiscal) else best  # 2010-11: a year
     found = {c: t for c, t in zip(columns, best) if pd.notna(t)}
     return found if len(found) >= least and len(set(found.values())) == len(found) else {}
 

@@ -112,3 +112,47 @@ def test_year_and_quarter_number_under_a_quarter_column_are_quarters_under_a_mon
     assert quarters.strftime("%Y-%m").tolist()[:5] == ["2019-01", "2019-04", "2019-07", "2019-10", "2020-01"]
     months = pd.DatetimeIndex(parse_csv(("month,y\n" + rows).encode(), "m.csv").frame["ds"])
     assert months.strftime("%Y-%m").tolist()[:5] == ["2019-01", "2019-02", "2019-03", "2019-04", "2020-01"]
+
+
+def _spans(first: int, last: int, style: str) -> list[str]:
+    return [style.format(a=y, b=y + 1, b2=f"{(y + 1) % 100:02d}", a2=f"{y % 100:02d}") for y in range(first, last + 1)]
+
+
+@pytest.mark.parametrize(
+    ("column", "style"),
+    [
+        ("Year", "{a}-{b2}"),  # 2009-10: Australian and British statistics
+        ("Financial year", "{a}/{b2}"),
+        ("Period", "{a}-{b}"),
+        ("Fiscal year", "FY{b}"),
+        ("FY", "FY {b2}"),
+        ("Year", "FY {a}/{b2}"),
+    ],
+)
+@pytest.mark.parametrize("span", [(2001, 2023), (2001, 2010)])  # 2001-02 ... 2010-11 would also read as months
+def test_fiscal_years_are_years_named_by_the_calendar_year_each_ends_in(column, style, span):
+    labels = _spans(*span, style)
+    text = f"{column},revenue\n" + "".join(f"{label},{k}.5\n" for k, label in enumerate(labels))
+    p = parse_csv(text.encode(), "revenue.csv")
+    assert p.bad_rows == [] and p.frame["y"].tolist() == [k + 0.5 for k in range(len(labels))]
+    assert [pd.Timestamp(d) for d in p.frame["ds"]] == [pd.Timestamp(y + 1, 1, 1) for y in range(span[0], span[1] + 1)]
+
+
+def test_a_span_that_is_no_fiscal_year_is_a_bad_timestamp_and_months_stay_months():
+    p = parse_csv(
+        b"year,x\n2017-18,1\n2018-19,2\n2019-21,3\n2020-21,4\n2021-22,5\n2022-23,6\n2023-24,7\n2024-25,8\n"
+        b"2025-26,9\n2026-27,10\n2027-28,11\n",
+        "fy.csv",
+    )
+    assert [b["line"] for b in p.bad_rows] == [4] and len(p.frame) == 10
+    months = parse_csv(b"month,x\n2011-10,1\n2011-11,2\n2011-12,3\n2012-01,4\n", "m.csv")
+    assert _months(months) == ["2011-10-01", "2011-11-01", "2011-12-01", "2012-01-01"]
+
+
+def test_a_table_with_a_column_per_fiscal_year_reads_them_as_years():
+    names = _spans(2001, 2010, "{a}-{b2}")
+    text = (
+        "Region," + ",".join(names) + "\n" + "".join(f"{r}," + ",".join(str(k) for k in range(10)) + "\n" for r in "NS")
+    )
+    p = parse_csv(text.encode(), "regions.csv")
+    assert sorted({pd.Timestamp(d).year for d in p.frame["ds"]}) == list(range(2002, 2012))

@@ -1,0 +1,26 @@
+"""Fiscal years as statistics offices and finance teams label them: read as years, and the report
+says which calendar year stands for each."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tasks.adapters.curated import Curated
+from tasks.adapters.settings import IngestSettings
+from tasks.adapters.storage import Storage
+from tasks.ingest.stage import ingest_files
+
+
+def test_a_file_of_fiscal_years_is_ingested_as_a_yearly_series_and_the_report_says_how(tmp_path):
+    path = tmp_path / "budget.csv"
+    path.write_text(
+        "Financial year,Spend\n" + "".join(f"{y}-{(y + 1) % 100:02d},{y - 1990}\n" for y in range(2005, 2024))
+    )
+    before = path.read_bytes()
+    storage = Storage(str(tmp_path / "storage"))
+    (report,) = ingest_files(str(path), storage, IngestSettings()).files
+    assert report["status"] == "ingested" and report["rows"] == 19
+    assert report["reason"] == "fiscal years read as the calendar year each ends in"
+    df = Curated(storage).read()
+    assert [pd.Timestamp(d).year for d in df["ds"]] == list(range(2006, 2025))
+    assert pd.infer_freq(pd.DatetimeIndex(df["ds"])) is not None and path.read_bytes() == before
