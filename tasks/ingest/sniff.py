@@ -24,6 +24,7 @@ from tasks.ingest.header import (
 )
 from tasks.ingest.months import calendar_columns, month_offsets
 from tasks.ingest.timestamps import (
+    FISCAL_YEAR,
     QUARTER_NAMES,
     QUARTER_NUMBER,
     TIME_NAMES,
@@ -200,7 +201,11 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     fmt = split[2] if split else time_format(sample[tcol], mapping.dayfirst)
     if tcol.strip().lower() in QUARTER_NAMES and parse_with(sample[tcol], QUARTER_NUMBER).notna().mean() >= 0.9:
         fmt = QUARTER_NUMBER  # 2020-1 under "quarter": the first quarter, not January
-    months = calendar_columns(values) if shape == "wide" and fmt == "%Y" and not mapping.value_col else {}
+    months = (
+        calendar_columns(values) if shape == "wide" and fmt in ("%Y", FISCAL_YEAR) and not mapping.value_col else {}
+    )
+    start = next(iter(months.values()), 0) if fmt == FISCAL_YEAR else 0  # Jul ... Jun under 2019-20
+    months = {c: m - 12 if m >= start > 0 else m for c, m in months.items()}  # July 2019 ... June 2020
     beside = [c for c in values if c not in months] if months else []  # a Total column beside the months
     if months:  # a year per row, a month (or quarter) per column: one series
         shape, values = "calendar", sorted(months, key=months.__getitem__)

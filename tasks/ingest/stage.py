@@ -34,7 +34,7 @@ from tasks.ingest.keystream import KeyStream
 from tasks.ingest.readahead import ReadAhead
 from tasks.ingest.sniff import ColumnMapping, FileRejected
 from tasks.ingest.sources import Source, sniffed
-from tasks.ingest.timestamps import FISCAL_YEAR
+from tasks.ingest.timestamps import fiscal_note
 from tasks.series.frequency import grid, infer_freqs
 
 
@@ -169,7 +169,7 @@ def ingest_file(
         notes += (
             [f"a table of months by years; left out beside it: {', '.join(layout.beside)}"] if layout.beside else []
         )
-        notes += ["fiscal years read as the calendar year each ends in"] if layout.time_format == FISCAL_YEAR else []
+        notes += fiscal_note(layout.time_format, layout.column_months)
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += (
             [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 
 import numpy as np
@@ -155,6 +156,15 @@ def _fiscal_years(text: pd.Series) -> pd.Series:
     end = end.where(end == start + 1)
     year = named.fillna(end)
     return pd.to_datetime(year.map("{:.0f}".format, na_action="ignore"), format="%Y", errors="coerce")
+
+
+def fiscal_note(fmt: str | None, column_months: dict[str, int]) -> list[str]:
+    """What the ingest report says of a file read in fiscal years (nothing for any other format)."""
+    if fmt != FISCAL_YEAR:
+        return []
+    first = min(column_months.values(), default=0)  # Jul ... Jun columns: -6, July in the year before
+    early = f"; its months from {calendar.month_abbr[first + 13]} in the year before" if first < 0 else ""
+    return [f"fiscal years read as the calendar year each ends in{early}"]
 
 
 def read_timestamps(col: pd.Series) -> pd.Series:

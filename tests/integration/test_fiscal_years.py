@@ -24,3 +24,15 @@ def test_a_file_of_fiscal_years_is_ingested_as_a_yearly_series_and_the_report_sa
     df = Curated(storage).read()
     assert [pd.Timestamp(d).year for d in df["ds"]] == list(range(2006, 2025))
     assert pd.infer_freq(pd.DatetimeIndex(df["ds"])) is not None and path.read_bytes() == before
+
+
+def test_a_table_of_months_by_fiscal_years_says_where_its_months_fall(tmp_path):
+    months = ["Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun"]
+    path = tmp_path / "visitors.csv"
+    path.write_text("Year," + ",".join(months) + "\n2022-23," + ",".join(map(str, range(12))) + "\n")
+    (report,) = ingest_files(str(path), Storage(str(tmp_path / "storage")), IngestSettings()).files
+    assert report["status"] == "ingested" and report["rows"] == 12 and report["first"].startswith("2022-07-01")
+    assert (
+        report["reason"]
+        == "fiscal years read as the calendar year each ends in; its months from Jul in the year before"
+    )

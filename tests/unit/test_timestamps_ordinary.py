@@ -156,3 +156,14 @@ def test_a_table_with_a_column_per_fiscal_year_reads_them_as_years():
     )
     p = parse_csv(text.encode(), "regions.csv")
     assert sorted({pd.Timestamp(d).year for d in p.frame["ds"]}) == list(range(2002, 2012))
+
+
+def test_a_table_of_fiscal_years_by_months_from_july_puts_each_month_in_its_calendar_year():
+    months = ["Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun"]
+    rows = [
+        f"{y}-{(y + 1) % 100:02d}," + ",".join(str(12 * k + m) for m in range(12)) for k, y in enumerate((2018, 2019))
+    ]
+    p = parse_csv(("Year," + ",".join(months) + "\n" + "\n".join(rows) + "\n").encode(), "fy_months.csv")
+    assert p.bad_rows == [] and p.frame["y"].tolist() == [float(v) for v in range(24)]
+    assert _months(p)[0] == "2018-07-01" and _months(p)[-1] == "2020-06-01"
+    assert (pd.DatetimeIndex(p.frame["ds"]) == pd.date_range("2018-07-01", periods=24, freq="MS")).all()
