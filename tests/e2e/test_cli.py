@@ -46,7 +46,7 @@ def test_run_on_a_long_multi_series_csv(tmp_path, long_csv):
         "--input-size",
         "12",
         "--epochs",
-        "60",
+        "20",
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "registered model version 1" in out.stdout

@@ -33,7 +33,7 @@ def test_forecast_retries_while_the_mlflow_server_restarts(tmp_path, air_csv, mo
     s = load_settings(
         {
             "storage.root": str(tmp_path / "storage"),
-            "training.epochs": 150,
+            "training.epochs": 20,
             "server.mlflow_port": port,
             "training.progress": False,
         }

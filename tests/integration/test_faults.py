@@ -25,7 +25,7 @@ from tests.conftest import ROOT, forecasts_table
 @pytest.fixture
 def served(tmp_path, air_csv):
     """Storage with AirPassengers ingested and a champion registered."""
-    s = load_settings({"storage.root": str(tmp_path / "storage"), "training.epochs": 300})
+    s = load_settings({"storage.root": str(tmp_path / "storage"), "training.epochs": 30})
     ingest_files(str(air_csv), Storage(s.storage.root), s.ingest)
     reg = log_and_register(s, train_stage(load_history(s), s), b"", None)
     assert reg.promoted
