@@ -141,7 +141,7 @@ def parse_csv(
 
     layout = sniff(payload[:HEAD_BYTES], name, ColumnMapping(time_col, value_col, id_col, dayfirst=dayfirst))
     tables, bad = [], []
-    for good, details, _ in iter_batches(io.BytesIO(payload), layout):
+    for good, details, *_ in iter_batches(io.BytesIO(payload), layout):
         tables.append(good)
         bad += details
     df = pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame(columns=["unique_id", "ds", "y"])

@@ -37,8 +37,9 @@ class NeedsCareful(Exception):
 
 def iter_batches(
     source: BinaryIO, layout: Layout, block_size: int = 1 << 24, fast: bool = False
-) -> Iterator[tuple[pa.Table, list[dict], int]]:
-    """Stream ``source`` -> (good rows table, bad row details, number of bad rows) per block.
+) -> Iterator[tuple[pa.Table, list[dict], int, int]]:
+    """Stream ``source`` -> (good rows table, bad row details, number of bad rows, how many of those
+    only lack their value: a blank cell or ``n/a``, a point known missing) per block.
 
     ``fast``: let pyarrow type the columns while parsing (as fast as a bare ``read_csv``) and
     raise :class:`NeedsCareful` at the first block that is not entirely clean; the caller then
@@ -86,11 +87,11 @@ def iter_batches(
         for batch in reader:
             table = pa.Table.from_batches([batch]).rename_columns([str(c).strip() for c in batch.schema.names])
             if fast:
-                yield _convert_clean(table, layout), [], 0
+                yield _convert_clean(table, layout), [], 0, 0
                 continue
-            good, details, n_bad = _convert(table, layout, first_row)
+            good, details, n_bad, n_missing = _convert(table, layout, first_row)
             first_row += batch.num_rows + len(malformed)
-            yield good, malformed + details, n_bad + len(malformed)
+            yield good, malformed + details, n_bad + len(malformed), n_missing
             malformed.clear()
     except pa.ArrowInvalid as exc:
         if fast:
@@ -138,7 +139,7 @@ def _convert_clean(raw: pa.Table, layout: Layout) -> pa.Table:
     return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
 
-def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, list[dict], int]:
+def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, list[dict], int, int]:
     n = raw.num_rows
     bad_code = pa.nulls(n, pa.string())
     bad_col = pa.nulls(n, pa.string())
@@ -184,11 +185,12 @@ def _convert(raw: pa.Table, layout: Layout, first_row: int) -> tuple[pa.Table, l
         t = t.set_column(t.schema.get_field_index("_keep"), "_keep", pc.and_(t["_keep"], pc.invert(stacked)))
     bad_mask = pc.is_valid(t["_bad"])
     n_bad = int(pc.sum(bad_mask).as_py() or 0)
+    n_missing = int(pc.sum(pc.equal(t["_bad"], pa.scalar("missing_value"))).as_py() or 0)
     details = _details(raw, t, bad_mask, first_row, n, layout) if n_bad else []
     if ds is None or layout.shape == "calendar":  # row by row, in the file's order of columns: in time
         t = t.take(pa.array((np.arange(len(layout.value_cols))[None, :] * n + np.arange(n)[:, None]).ravel()))
     good = t.filter(t["_keep"]).drop_columns(["_bad", "_col", "_keep"])
-    return good, details, n_bad
+    return good, details, n_bad, n_missing
 
 
 def _plus_months(ds: pa.Array, months: int) -> pa.Array:

@@ -46,7 +46,9 @@ BOOLEAN = r"(?i)true|false"  # a flag: 1 / 0
 PARENS = r"^\((.*)\)$"  # (1,234.00): an accountant's negative
 SPACED = "(\\d)[ \u00a0\u202f'\u2019](\\d\\d\\d)"  # 1 234,5, 1'234.5: a space (a no-break one, an apostrophe) between thousands
 MINUS = "\u2212"  # the typographic minus sign a report or a web page writes: read as "-"
-NA_TOKENS = ("na", "n/a", "#n/a", "null", "none", "-", "--", "\u2014", "?", "#value!", "#div/0!", "#ref!", "#num!")
+NA_TOKENS = ("na", "n/a", "n.a.", "#n/a", "null", "none", "-", "--", "\u2014", "?")
+NA_TOKENS += (".", "..", "...")  # not available, as statistics offices and statistics packages mark it
+NA_TOKENS += ("#value!", "#div/0!", "#ref!", "#num!")  # a spreadsheet's errors
 ID_WORDS = re.compile(
     r"(?i)^(store|shop|item|product|dept|department|sku|location|site|region|customer|warehouse|branch|outlet)s?$"
     r"|(^|[_ .])(id|no|nr|num|number|code|key)$"

@@ -124,20 +124,21 @@ def ingest_file(
         report.shape = layout.shape
         writer = StagingWriter(storage)
         try:  # clean files take the fast path; the first unclean block sends the file to the careful one
-            stream, n_bad = _stream_to_part(source, layout, writer, cfg, bad, unchanged, fast=can_be_fast(layout))
+            stream, n_bad, n_missing = _stream_to_part(source, layout, writer, cfg, bad, unchanged, can_be_fast(layout))
         except NeedsCareful:
             writer.staged.discard()
             writer = StagingWriter(storage)
-            stream, n_bad = _stream_to_part(source, layout, writer, cfg, bad, unchanged, fast=False)
+            stream, n_bad, n_missing = _stream_to_part(source, layout, writer, cfg, bad, unchanged, fast=False)
         finally:
             staged = writer.close()
         n_good = stream.rows
         report.rows, report.rows_bad = n_good, n_bad
         if n_good == 0:
             raise FileRejected("no_valid_rows", f"none of the {n_bad} data rows is valid")
-        if n_bad > cfg.max_bad_fraction * (n_good + n_bad):
+        if n_bad - n_missing > cfg.max_bad_fraction * (n_good + n_bad):  # a point known missing is no misreading
             raise FileRejected(
-                "too_many_bad_rows", f"{n_bad} of {n_good + n_bad} rows are bad (limit {cfg.max_bad_fraction:.0%})"
+                "too_many_bad_rows",
+                f"{n_bad - n_missing} of {n_good + n_bad} rows are bad (limit {cfg.max_bad_fraction:.0%})",
             )
         keys = stream.finish(lambda: staged.batches(KEYS))
         if keys.duplicates and cfg.duplicates == "reject":
@@ -163,7 +164,8 @@ def ingest_file(
         gaps = missing["unique_id"].value_counts()  # on each series' own calendar: weekends are no gap of B data
         report.gaps = int(gaps.sum())
         report.first, report.last = str(keys.ranges["first"].min()), str(keys.ranges["last"].max())
-        notes = [f"{n_bad} bad rows quarantined"] if n_bad else []
+        without = f" ({n_missing} without a value)" if n_missing else ""
+        notes = [f"{n_bad} bad rows quarantined{without}"] if n_bad else []
         notes += [f"read sheet {source.sheet_name!r} ({passed})"] if passed else []
         notes += [f"left out, unnamed and mostly empty: {', '.join(layout.left_out)}"] if layout.left_out else []
         notes += (
@@ -239,14 +241,15 @@ def _stream_to_part(
     bad: list[dict],
     unchanged: Callable[[], bool],
     fast: bool,
-) -> tuple[KeyStream, int]:
-    """Stream the file's good rows into ``writer``; returns the key checks and the bad-row count.
+) -> tuple[KeyStream, int, int]:
+    """Stream the file's good rows into ``writer``; returns the key checks, the bad-row count and how
+    many of those rows only lack their value.
 
     Parsing (main thread) overlaps with writing and checking the previous block (one worker
     thread, blocks in file order); at most one block waits, so memory is bounded by the block size.
     Stops (raises :class:`_Unchanged`) as soon as ``unchanged()`` says the content is known."""
     keys = KeyStream(bucket_rows=cfg.block_size_mb << 16)
-    n_bad = 0
+    n_bad = n_missing = 0
 
     def sink(good: pa.Table) -> None:
         writer.write_table(good)
@@ -261,7 +264,7 @@ def _stream_to_part(
         batches = iter_batches(f, layout, block, fast=fast)
         pending: Future | None = None
         try:
-            for good, details, nb in batches:
+            for good, details, nb, nm in batches:
                 f.taken(block)
                 if pending is not None:
                     pending.result()
@@ -269,13 +272,13 @@ def _stream_to_part(
                     raise _Unchanged
                 pending = pool.submit(sink, good)
                 bad += details[: max(0, MAX_BAD_DETAILS - len(bad))]
-                n_bad += nb
+                n_bad, n_missing = n_bad + nb, n_missing + nm
             if pending is not None:
                 pending.result()
         finally:
             f.taken(None)  # never leave the reader's background read waiting
             batches.close()
-    return keys, n_bad
+    return keys, n_bad, n_missing
 
 
 def commit_files(cur: Curated, results: list[FileResult], cfg: IngestSettings) -> list[FileReport]:

@@ -72,8 +72,9 @@ def _per_series(flag_u: np.ndarray, which: np.ndarray, sid: np.ndarray, S: int) 
 
 
 def _modal(keys: np.ndarray, values: np.ndarray, S: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per series: the most frequent value among its rows (``keys`` (M,) series, ``values`` (M,))
-    and its share of them. -> (S,) value (0 where none), (S,) share."""
+    """Per series: the most frequent value among its rows (``keys`` (M,) series, ``values`` (M,)),
+    or a finer one that divides it and is at least half as frequent, and the share of the rows
+    they account for. -> (S,) value (0 where none), (S,) share."""
     mode, share = np.zeros(S, np.int64), np.zeros(S)
     if keys.size == 0:
         return mode, share
@@ -85,8 +86,17 @@ def _modal(keys: np.ndarray, values: np.ndarray, S: int) -> tuple[np.ndarray, np
     rk = k[run][best]
     head = best[np.r_[True, rk[1:] != rk[:-1]]]  # the longest run of each series
     total = np.bincount(keys, minlength=S)
-    mode[k[run][head]] = v[run][head]
+    mode[k[run][head]], top = v[run][head], np.zeros(S, np.int64)
+    top[k[run][head]] = count[head]
+    # a finer step as frequent as half the mode and dividing it: a third of a monthly series' points
+    # missing makes steps of 2 months as common as steps of 1 (and the series monthly, not 2-monthly)
+    rk, rv = k[run], v[run]  # (R,) by series, then step, ascending
+    finer = (rv > 0) & (rv < mode[rk]) & (mode[rk] % np.maximum(rv, 1) == 0) & (2 * count >= top[rk])
+    series, first = np.unique(rk[finer], return_index=True)  # the smallest such step of each series
+    pick = np.flatnonzero(finer)[first]
     share[k[run][head]] = count[head] / total[k[run][head]]
+    share[series] = (top[series] + count[pick]) / total[series]
+    mode[series] = rv[pick]
     return mode, share
 
 

@@ -29,7 +29,7 @@ def text(table: list[list[str]]) -> bytes:
 
 def first_block_rows(payload: bytes) -> int:
     layout = sniff(payload[:HEAD_BYTES], "f.csv")
-    good, _, _ = next(iter_batches(io.BytesIO(payload), layout, 1 << 20, fast=True))
+    good, *_ = next(iter_batches(io.BytesIO(payload), layout, 1 << 20, fast=True))
     return good.num_rows
 
 

@@ -93,6 +93,18 @@ def test_too_many_bad_rows_rejects_the_file(run):
     assert len(run.quarantine()[0]["rows"]) == 10  # every bad row is still described
 
 
+@pytest.mark.parametrize("gaps", ["leave", "fill"])
+def test_points_marked_missing_are_gaps_however_many_not_a_reason_to_reject_the_file(run, gaps):
+    marks = ["", "NA", "n/a", "-", "..", ".", "#N/A"]  # a third of the points, as statistics publish them
+    lines = ["month,value"] + [f"{m},{marks[i % 7] if i % 3 == 1 else i}" for i, m in enumerate(monthly(30))]
+    report = run.ingest("sparse.csv", "\n".join(lines) + "\n", gaps=gaps)
+    assert report["status"] == "ingested" and report["rows"] == (30 if gaps == "fill" else 20)
+    assert report["reason"].startswith("10 bad rows quarantined (10 without a value)")
+    assert run.bad_codes() == ["missing_value"] * 10
+    df = run.curated()
+    assert df["y"].dropna().tolist() == [float(i) for i in range(30) if i % 3 != 1]
+
+
 def test_duplicates_rejected_when_asked(run):
     report = run.ingest("f.csv", single(5) + "2020-05,99\n", duplicates="reject")
     assert report["status"] == "rejected" and report["reason"].startswith("duplicate_rows")

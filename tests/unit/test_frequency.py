@@ -49,6 +49,20 @@ def test_every_series_its_own_frequency_in_one_pass():
     assert seasons(got, override=3).tolist() == [3] * len(CASES)
 
 
+@pytest.mark.parametrize(
+    ("freq", "alias", "start"), [("MS", "MS", "2020-01-01"), ("W-SUN", "W-SUN", "2020-01-05"), ("D", "D", "2020-01-01")]
+)
+def test_a_third_of_the_points_missing_leaves_the_frequency_as_it_is(freq, alias, start):
+    full = pd.date_range(start, periods=30, freq=freq)
+    kept = full[[i for i in range(30) if i % 3 != 1]]  # steps of 2 as common as steps of 1 (10 against 9)
+    assert infer_series_freq(kept) == alias
+    assert list(grid(kept, alias).difference(kept)) == [full[i] for i in range(30) if i % 3 == 1]
+    every_other = full[::2]  # nothing at the finer step: a 2-step series
+    assert infer_series_freq(every_other) == ("2MS" if freq == "MS" else f"{2 * (7 if freq == 'W-SUN' else 1)}D")
+    quarterly = pd.date_range("2000-01-01", periods=40, freq="QS").append(pd.DatetimeIndex(["2010-02-01"]))
+    assert infer_series_freq(quarterly) == "QS-JAN"  # one stray month among quarters changes nothing
+
+
 def test_irregular_and_single_points_have_no_frequency():
     rng = np.random.default_rng(0)
     irregular = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.cumsum(rng.integers(1, 100, 50)), unit="min")
