@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from tasks.ingest.dateparts import joined
 from tasks.ingest.header import NUMBER
 from tasks.ingest.months import in_english, month_offsets
 from tasks.ingest.sniff import CURRENCY, MINUS, NA_TOKENS, NON_FINITE, PARENS, PERCENT, SPACED, THOUSANDS, Layout
@@ -108,6 +109,7 @@ def can_be_fast(layout: Layout) -> bool:
         and fmt not in SPECIAL_FORMATS
         and not layout.decimal_comma
         and layout.clock_col is None
+        and not layout.date_parts
     )
 
 
@@ -212,6 +214,9 @@ def _timestamps(raw: pa.Table, layout: Layout) -> pa.Array | None:
             from_pandas=True,
         )
     stamp = raw[layout.time_col]
+    if layout.date_parts:  # 2020 | 1 (| 31) -> 2020-01(-31)
+        parts = [raw[c].to_pandas() for c in layout.date_parts]
+        stamp = pa.array(joined(stamp.to_pandas(), parts, layout.date_parts), pa.string())
     if layout.clock_col is not None:
         stamp = pc.binary_join_element_wise(
             pc.utf8_trim_whitespace(stamp), pc.utf8_trim_whitespace(raw[layout.clock_col]), " "

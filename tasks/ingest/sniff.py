@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from tasks.ingest.dateparts import date_parts, joined
 from tasks.ingest.header import (
     NUMBER,
     decode_head,
@@ -34,7 +35,7 @@ from tasks.ingest.timestamps import (
     parse_with,
     time_format,
 )
-from tasks.ingest.unnamed import mostly_empty, name_unnamed, row_index
+from tasks.ingest.unnamed import describes_points, mostly_empty, name_unnamed, row_index
 
 ID_NAMES = {"unique_id", "series_id", "id", "series", "item_id", "key", "sku", "name"}
 VALUE_NAMES = {"y", "value", "target", "values"}
@@ -102,6 +103,8 @@ class Layout:
     left_out: list[str] = field(default_factory=list)  # unnamed columns holding a few values: no role
     column_months: dict[str, int] = field(default_factory=dict)  # calendar: value column -> months after January
     beside: list[str] = field(default_factory=list)  # calendar shapes: the columns neither month nor year (a total)
+    date_parts: list[str] = field(default_factory=list)  # a month (or quarter) and a day beside ``time_col``'s years
+    text: list[str] = field(default_factory=list)  # text columns with no role (a wind direction beside one series)
 
     def series_name(self, col: str) -> str:
         named_after_file = self.shape in ("single", "by_date", "calendar", "calendar_rows")  # by_date: one row
@@ -156,8 +159,12 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     split = None if mapping.time_col else date_and_clock(sample)  # a date and a time of day, side by side
     if split is not None:
         sample = sample.drop(columns=[split[1]])
+    parts = None if mapping.time_col or split else date_parts(sample)  # Year,Month,Sales: 2020,1
+    if parts is not None:  # the roles are told on the joined dates
+        sample = sample.assign(**{parts[0]: joined(sample[parts[0]], [sample[c] for c in parts[1]], parts[1])})
+        sample = sample.drop(columns=parts[1]).fillna({parts[0]: ""})
     try:
-        tcol = split[0] if split else _pick_time(sample, mapping.time_col)
+        tcol = split[0] if split else parts[0] if parts else _pick_time(sample, mapping.time_col)
     except FileRejected as exc:  # no time column: one column per period instead?
         if exc.code != "no_time_column":
             raise
@@ -181,6 +188,7 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     flags = _flags(sample.drop(columns=[tcol]))  # TRUE / FALSE: a covariate (1 / 0), never an id
     numeric = _mostly_numeric(sample.drop(columns=[tcol, *flags]), decimal_comma)
     ids = _pick_ids(sample, mapping.id_col, tcol, numeric, flags)
+    text = [c for c in sample.columns if c not in (tcol, *ids, *numeric, *flags)]  # no role: told in the report
     numeric = [c for c in numeric if c not in ids]
     if ids:
         vcol = _pick_value(mapping.value_col, numeric)
@@ -200,7 +208,7 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     missing = [c for c in covs if c not in columns]
     if missing:
         raise FileRejected("missing_column", f"covariate columns {missing} not in {columns}")
-    fmt = split[2] if split else time_format(sample[tcol], mapping.dayfirst)
+    fmt = split[2] if split else parts[2] if parts else time_format(sample[tcol], mapping.dayfirst)
     if tcol.strip().lower() in QUARTER_NAMES and parse_with(sample[tcol], QUARTER_NUMBER).notna().mean() >= 0.9:
         fmt = QUARTER_NUMBER  # 2020-1 under "quarter": the first quarter, not January
     months = (
@@ -237,6 +245,8 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         column_months=months,
         beside=beside,
         column_dates=years if shape == "calendar_rows" else {},
+        date_parts=parts[1] if parts else [],
+        text=text,
     )
 
 
@@ -325,7 +335,7 @@ def _pick_ids(raw: pd.DataFrame, id_col: str | None, tcol: str, numeric: list[st
     if len(named) == 1:
         return named
     text = [c for c in raw.columns if c != tcol and c not in numeric and c not in flags]
-    if len(text) == 1:
+    if len(text) == 1 and not describes_points(raw, tcol, text[0]):
         return text
     if len(text) > 1:
         raise FileRejected("ambiguous_id", f"several text columns could be the series id: {text}; set --id-col")

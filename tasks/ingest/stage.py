@@ -31,10 +31,10 @@ from tasks.adapters.storage import Storage, discover
 from tasks.ingest.commit import KnownSources, commit_file, maintain
 from tasks.ingest.csv_reader import MAX_BAD_DETAILS, NeedsCareful, can_be_fast, iter_batches
 from tasks.ingest.keystream import KeyStream
+from tasks.ingest.notes import layout_notes
 from tasks.ingest.readahead import ReadAhead
 from tasks.ingest.sniff import ColumnMapping, FileRejected
 from tasks.ingest.sources import Source, sniffed
-from tasks.ingest.timestamps import fiscal_note
 from tasks.series.frequency import grid, infer_freqs
 
 
@@ -167,11 +167,7 @@ def ingest_file(
         without = f" ({n_missing} without a value)" if n_missing else ""
         notes = [f"{n_bad} bad rows quarantined{without}"] if n_bad else []
         notes += [f"read sheet {source.sheet_name!r} ({passed})"] if passed else []
-        notes += [f"left out, unnamed and mostly empty: {', '.join(layout.left_out)}"] if layout.left_out else []
-        notes += (
-            [f"a table of months by years; left out beside it: {', '.join(layout.beside)}"] if layout.beside else []
-        )
-        notes += fiscal_note(layout.time_format, layout.column_months)
+        notes += layout_notes(layout)
         notes += [f"{keys.duplicates} duplicate rows (last kept)"] if keys.duplicates else []
         notes += (
             [f"{len(keys.mixed_frequency)} series with mixed frequency quarantined"] if keys.mixed_frequency else []

@@ -1,10 +1,12 @@
-"""Header cells with no name: an export's empty columns, a note written beside the table, the row
-numbers pandas writes first. None of them has a role; the reader reads them under position names."""
+"""Columns with no role: header cells with no name (an export's empty columns, a note written beside
+the table), the row numbers pandas writes first, a text column that describes each point. The
+reader reads unnamed ones under position names."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+ROW_NUMBERS = {"unnamed: 0", "index", "no", "no.", "nr", "nr.", "#", "row", "n°"}  # a first column of row numbers
 UNNAMED = "column "  # the name of an unnamed header cell, with its position from 1: "column 5"
 
 
@@ -32,12 +34,21 @@ def mostly_empty(sample: pd.DataFrame, unnamed: set[str]) -> tuple[list[str], li
 
 
 def row_index(sample: pd.DataFrame, unnamed: set[str]) -> str | None:
-    """The first column when it is a row number: no name (or pandas' ``Unnamed: 0``, ``index``) and
-    consecutive integers."""
+    """The first column when it is a row number: no name (or pandas' ``Unnamed: 0``, ``index``, or
+    ``No``, ``#``, ``row``) and consecutive integers."""
     first = sample.columns[0]
-    if first not in unnamed | {"Unnamed: 0", "index"}:
+    if first not in unnamed and first.strip().casefold() not in ROW_NUMBERS:
         return None
     s = sample[first].str.strip()
     if not s.str.fullmatch(r"\d{1,18}").all():
         return None
     return first if s.astype("int64").diff().iloc[1:].eq(1).all() else None
+
+
+def describes_points(raw: pd.DataFrame, tcol: str, col: str) -> bool:
+    """Whether a text column describes each point rather than naming its series (a wind direction, a
+    weather type): the timestamps never repeat, and its value changes more often than a series
+    id would (at most once per series in a file sorted by series)."""
+    values = raw[col].str.strip()
+    changes = int((values != values.shift()).sum())
+    return not raw[tcol].str.strip().duplicated().any() and changes > 2 * values.nunique()

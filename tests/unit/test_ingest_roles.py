@@ -179,3 +179,24 @@ def test_a_turned_table_with_a_total_column_and_row_keeps_the_months_alone(head)
     p = parse_csv(("\n".join([*lines, "Total,66,210,354,630"]) + "\n").encode(), "table.csv")
     assert p.shape == "calendar_rows" and p.frame["y"].tolist() == [float(v) for v in range(36)]
     assert {(b["line"], b["code"]) for b in p.bad_rows} == {(14, "bad_timestamp")}
+
+
+def test_a_text_column_that_describes_each_hour_is_no_series_id_and_a_row_number_no_value():
+    directions = ["NW", "SE", "cv", "NE", "NW", "NW", "SE"]
+    stamps = pd.date_range("2010-01-01", periods=48, freq="h")
+    rows = [f"{k + 1},{t:%Y-%m-%d %H:%M},{k}.5,{directions[k % 7]},{k % 5}" for k, t in enumerate(stamps)]
+    p = parse_csv(("No,date,pm2.5,cbwd,Iws\n" + "\n".join(rows) + "\n").encode(), "air.csv", value_col="pm2.5")
+    assert p.frame["unique_id"].nunique() == 1 and len(p.frame) == 48  # before: one series per wind direction
+    assert p.frame["y"].tolist() == [k + 0.5 for k in range(48)]
+
+
+def test_a_first_column_of_row_numbers_named_no_has_no_role_and_a_series_id_still_is_one():
+    rows = [f"{k + 1},2020-{k % 12 + 1:02d}-01,{k}" for k in range(12)]
+    p = parse_csv(("No,month,sales\n" + "\n".join(rows) + "\n").encode(), "one.csv")
+    assert p.frame["unique_id"].nunique() == 1 and len(p.frame) == 12  # before: 12 series of one point
+    stores = [f"{s},2020-{m:02d}-01,{m}" for s in (1, 2) for m in range(1, 13)]
+    p = parse_csv(("store_no,month,sales\n" + "\n".join(stores) + "\n").encode(), "two.csv")
+    assert sorted(p.frame["unique_id"].unique()) == ["1", "2"] and len(p.frame) == 24
+    regions = [f"{r},2020-{m:02d}-01,{m}" for r in ("North", "South") for m in range(1, 13)]
+    p = parse_csv(("area,month,sales\n" + "\n".join(regions) + "\n").encode(), "regions.csv")
+    assert sorted(p.frame["unique_id"].unique()) == ["North", "South"]

@@ -167,3 +167,49 @@ def test_a_table_of_fiscal_years_by_months_from_july_puts_each_month_in_its_cale
     assert p.bad_rows == [] and p.frame["y"].tolist() == [float(v) for v in range(24)]
     assert _months(p)[0] == "2018-07-01" and _months(p)[-1] == "2020-06-01"
     assert (pd.DatetimeIndex(p.frame["ds"]) == pd.date_range("2018-07-01", periods=24, freq="MS")).all()
+
+
+MONTH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "first", "last"),
+    [
+        ("Year,Month,Sales", "{y},{m},{k}", "2019-01-01", "2020-12-01"),
+        ("YEAR,MONTH,Sales", "{y},{name},{k}", "2019-01-01", "2020-12-01"),
+        ("Jahr;Monat;Umsatz", "{y};{m:02d};{k},5", "2019-01-01", "2020-12-01"),
+        ("Year,Quarter,GDP", "{y},Q{q},{k}", "2015-01-01", "2020-10-01"),
+        ("year,quarter,gdp", "{y},{q},{k}", "2015-01-01", "2020-10-01"),
+    ],
+)
+def test_a_timestamp_kept_as_a_year_and_a_month_or_a_quarter_column(header, row, first, last):
+    quarterly = "uarter" in header
+    stamps = pd.date_range(first, last, freq="QS" if quarterly else "MS")
+    lines = [
+        row.format(y=t.year, m=t.month, name=MONTH_ABBR[t.month - 1], q=(t.month + 2) // 3, k=k)
+        for k, t in enumerate(stamps)
+    ]
+    p = parse_csv((header + "\n" + "\n".join(lines) + "\n").encode(), "parts.csv")
+    assert p.bad_rows == [] and list(pd.DatetimeIndex(p.frame["ds"])) == list(stamps)
+    assert p.frame["y"].tolist() == [k + (0.5 if ";" in header else 0) for k in range(len(stamps))]
+
+
+def test_year_month_day_and_hour_columns_make_one_timestamp_and_a_bad_month_is_a_bad_row():
+    stamps = pd.date_range("2010-01-01", periods=72, freq="h")
+    rows = [f"{k + 1},{t.year},{t.month},{t.day},{t.hour},{k}.5,{k % 7}" for k, t in enumerate(stamps)]
+    rows[5] = rows[5].replace(",2010,1,", ",2010,13,")
+    p = parse_csv(
+        ("No,year,month,day,hour,pm2.5,TEMP\n" + "\n".join(rows) + "\n").encode(), "air.csv", value_col="pm2.5"
+    )
+    assert [(b["line"], b["code"]) for b in p.bad_rows] == [(7, "bad_timestamp")]
+    assert list(pd.DatetimeIndex(p.frame["ds"])) == list(stamps.delete(5))
+    assert p.frame["y"].tolist() == [k + 0.5 for k in range(72) if k != 5]
+
+
+def test_two_value_columns_beside_a_year_and_a_month_are_two_series_not_stacked_ones():
+    text = "Year,Month,Passengers,Flights\n" + "".join(
+        f"{2020 + k // 12},{k % 12 + 1},{k},{2 * k}\n" for k in range(24)
+    )
+    p = parse_csv(text.encode(), "airline.csv")
+    assert p.bad_rows == [] and sorted(p.frame["unique_id"].unique()) == ["Flights", "Passengers"]
+    assert len(p.frame) == 48 and pd.Timestamp(p.frame["ds"].max()) == pd.Timestamp("2021-12-01")

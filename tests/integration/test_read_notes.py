@@ -1,5 +1,5 @@
-"""Fiscal years as statistics offices and finance teams label them: read as years, and the report
-says which calendar year stands for each."""
+"""What the ingest report says about how a file was read: fiscal years as statistics offices and
+finance teams label them (which calendar year stands for each), the columns left without a role."""
 
 from __future__ import annotations
 
@@ -36,3 +36,22 @@ def test_a_table_of_months_by_fiscal_years_says_where_its_months_fall(tmp_path):
         report["reason"]
         == "fiscal years read as the calendar year each ends in; its months from Jul in the year before"
     )
+
+
+def test_a_year_month_day_hour_file_with_a_text_column_reads_one_series_and_names_what_it_left_out(tmp_path):
+    stamps = pd.date_range("2010-01-01", periods=96, freq="h")
+    wind = ["NW", "cv", "SE", "NW", "NE"]
+    rows = [
+        f"{k + 1},{t.year},{t.month},{t.day},{t.hour},{k if k % 9 else 'NA'},{wind[k % 5]}"
+        for k, t in enumerate(stamps)
+    ]
+    path = tmp_path / "pm25.csv"
+    path.write_text("No,year,month,day,hour,pm2.5,cbwd\n" + "\n".join(rows) + "\n")
+    storage = Storage(str(tmp_path / "storage"))
+    (report,) = ingest_files(str(path), storage, IngestSettings()).files
+    assert (report["status"], report["shape"], report["series"]) == ("ingested", "single", 1)
+    assert report["reason"].startswith(
+        "11 bad rows quarantined (11 without a value); left out, text with no role: cbwd"
+    )
+    df = Curated(storage).read()
+    assert list(pd.DatetimeIndex(df["ds"])) == [t for k, t in enumerate(stamps) if k % 9]
