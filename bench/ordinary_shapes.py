@@ -128,6 +128,37 @@ def _daily_and_weekly(name: str, start: str, freq: str, n: int, day: int, levels
     return make
 
 
+def _marked_missing(df: pd.DataFrame, path: Path) -> None:
+    """A statistics office's table: every fourth point not available (``..``)."""
+    lines = [
+        "Period,Value",
+        *(
+            f"{d:%Y-%m},{'..' if k % 4 == 3 else f'{y:.2f}'}"
+            for k, (d, y) in enumerate(zip(pd.DatetimeIndex(df["ds"]), df["y"]))
+        ),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _three_missing(df: pd.DataFrame, path: Path) -> None:
+    """A monthly export with three cells ``NA`` at random (never among the first or last five)."""
+    rng = np.random.default_rng(len(df))
+    gone = set(rng.choice(np.arange(5, len(df) - 5), 3, replace=False).tolist())
+    rows = zip(pd.DatetimeIndex(df["ds"]), df["y"])
+    lines = ["date,sales", *(f"{d:%Y-%m-%d},{'NA' if k in gone else f'{y:.2f}'}" for k, (d, y) in enumerate(rows))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _hour_parts(df: pd.DataFrame, path: Path) -> None:
+    """A downloaded sensor file: row numbers, the timestamp in four columns, a wind direction."""
+    wind = ("NW", "cv", "SE", "NE", "NW")
+    rows = [
+        f"{k + 1},{d.year},{d.month},{d.day},{d.hour},{y:.1f},{wind[k % 5]}"
+        for k, (d, y) in enumerate(zip(pd.DatetimeIndex(df["ds"]), df["y"]))
+    ]
+    path.write_text("No,year,month,day,hour,pm2.5,cbwd\n" + "\n".join(rows) + "\n")
+
+
 CASES: dict[str, Case] = {
     "weekly": (
         13,
@@ -300,6 +331,26 @@ CASES: dict[str, Case] = {
             {"s": (pd.date_range("1947", periods=16, freq="YS"), 60000 + 1500 * np.arange(16) + r.normal(0, 800, 16))}
         ),
         None,
+    ),
+    "fiscal_years": (
+        5,
+        1,
+        lambda r: _long({"f": (pd.date_range("1981", periods=44, freq="YS"), _wave(r, 44, 10, amp=0, trend=2))}),
+        _single("Financial year", "Spend", lambda d: [f"{x.year - 1}-{x.year % 100:02d}" for x in d]),
+    ),
+    "year_month_columns": (
+        12,
+        12,
+        lambda r: _long({"c": (_months(96, "2012-01-01"), _wave(r, 96, 12, lvl=300, amp=40))}),
+        _lines("Year,Month,Sales", lambda d, y: f"{d.year},{d:%B},{y:.2f}"),
+    ),
+    "marked_missing": (12, 12, lambda r: _long({"k": (_months(120), _wave(r, 120, 12))}), _marked_missing),
+    "three_missing": (12, 12, lambda r: _long({"k": (_months(120), _wave(r, 120, 12, amp=15))}), _three_missing),
+    "hour_columns": (
+        24,
+        24,
+        _daily_and_weekly("pm", "2014-01-01", "h", 24 * 28, 24, (80, 25, 8, 2)),
+        _hour_parts,
     ),
     "no_longer_than_h": (
         12,

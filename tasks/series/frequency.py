@@ -182,3 +182,41 @@ def grid(stamps: pd.DatetimeIndex, freq: str | None) -> pd.DatetimeIndex | None:
     if not freq or len(stamps) < 2:
         return None
     return pd.date_range(stamps[0], stamps[-1], freq=freq)
+
+
+def stepped_over(ds: np.ndarray, lengths: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """(S,) whether a series skips a step of its own calendar (a month with no row), for timestamps
+    ``ds`` (N,) sorted within each series, laid end to end. Business days (``B``) never do: a
+    trading holiday is a day without trading, as a weekend is, not a point missing."""
+    S = lengths.shape[0]
+    out = np.zeros(S, dtype=bool)
+    if ds.shape[0] < 2:
+        return out
+    sid = np.repeat(np.arange(S), lengths)  # (N,)
+    same = sid[1:] == sid[:-1]  # (N-1,)
+    t = ds.astype("datetime64[ns]").view(np.int64)  # (N,)
+    nanos = np.diff(t)  # (N-1,)
+    months = None
+    for f in dict.fromkeys(freqs.tolist()):
+        if f is None or f == "B":
+            continue
+        step = calendar_step(f)  # (months, nanoseconds): one of them 0
+        if step[0] and months is None:  # months counted on the distinct timestamps only
+            which, uniq = pd.factorize(t)
+            u = pd.DatetimeIndex(uniq.view("datetime64[ns]"))
+            months = np.diff(np.asarray(u.year * 12 + u.month, dtype=np.int64)[which])  # (N-1,)
+        gap = (months > step[0]) if step[0] else (nanos > step[1])  # (N-1,)
+        rows = same & gap & (freqs[sid[1:]] == f)
+        out[np.unique(sid[1:][rows])] = True
+    return out
+
+
+def calendar_step(freq: str) -> tuple[int, int]:
+    """A frequency's step: (months, 0) for month, quarter and year aliases, (0, nanoseconds) else."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    name = offset.name.split("-")[0]
+    months = {"MS": 1, "ME": 1, "QS": 3, "QE": 3, "YS": 12, "YE": 12}.get(name, 0)
+    if months:
+        return months * offset.n, 0
+    days = {"W": 7, "D": 1}.get(name)
+    return 0, int(pd.Timedelta(days * offset.n, unit="D").value if days else pd.Timedelta(offset).value)

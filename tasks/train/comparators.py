@@ -88,16 +88,23 @@ def _models(names: list[str], season: int) -> list:
 
 def histories(packed: PackedSeries, series: np.ndarray, origin: np.ndarray) -> pd.DataFrame:
     """The history before each of M pairs as one long frame: unique_id = pair index, ds = step,
-    y; missing points carried forward (then back) inside each pair, pairs with no value left out."""
+    y; missing points drawn on a straight line between their neighbours inside each pair (carried
+    forward after the last value, back before the first), pairs with no value left out."""
     origin = origin.astype(np.int64)
     pair = np.repeat(np.arange(series.size), origin)  # (R,)
     step = np.arange(pair.size) - np.repeat(np.cumsum(origin) - origin, origin)  # (R,) position in the pair
     y = packed.values[packed.offsets[series][pair] + step]
     frame = pd.DataFrame({"unique_id": pair, "ds": step, "y": y})
     if not np.isfinite(y).all():
-        frame["y"] = frame["y"].where(np.isfinite(frame["y"]))
-        frame["y"] = frame.groupby("unique_id")["y"].ffill()
-        frame["y"] = frame.groupby("unique_id")["y"].bfill()
+        known = np.isfinite(y)
+        at = pd.Series(np.where(known, step, np.nan), dtype=np.float64)  # (R,) the position of each known value
+        v = pd.Series(np.where(known, y, np.nan))
+        by = frame["unique_id"]
+        before, after = v.groupby(by).ffill(), v.groupby(by).bfill()  # (R,) the neighbours inside the pair
+        t0, t1 = at.groupby(by).ffill(), at.groupby(by).bfill()
+        share = ((step - t0) / (t1 - t0)).fillna(0.0)  # (R,) 0 at a known point
+        line = before + (after - before) * share
+        frame["y"] = line.fillna(before).fillna(after).to_numpy()  # edges: carried forward, or back
         frame = frame[frame["y"].notna()]
     return frame
 
