@@ -62,3 +62,8 @@ def month_offsets(labels: pd.Series) -> pd.Series:
     no month (a ``Total`` row)."""
     names = in_english(labels.astype("string").str.strip()).str.lower().str.rstrip(".")
     return names.map(_OFFSETS).astype(float)
+
+
+def year_columns(columns: list[str]) -> dict[str, str]:
+    """The columns named by a year (``2019``): name -> its first day."""
+    return {c: f"{c.strip()}-01-01" for c in columns if re.fullmatch(r"(1[89]|2[01])\d\d", c.strip())}

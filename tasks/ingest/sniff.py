@@ -23,7 +23,7 @@ from tasks.ingest.header import (
     sniff_delimiter,
     stacked_header,
 )
-from tasks.ingest.months import calendar_columns, month_offsets
+from tasks.ingest.months import calendar_columns, month_offsets, year_columns
 from tasks.ingest.timestamps import (
     FISCAL_YEAR,
     QUARTER_NAMES,
@@ -105,6 +105,7 @@ class Layout:
     beside: list[str] = field(default_factory=list)  # calendar shapes: the columns neither month nor year (a total)
     date_parts: list[str] = field(default_factory=list)  # a month (or quarter) and a day beside ``time_col``'s years
     text: list[str] = field(default_factory=list)  # text columns with no role (a wind direction beside one series)
+    derived: list[str] = field(default_factory=list)  # numbers named as parts of time (Year, Week) beside the dates
 
     def series_name(self, col: str) -> str:
         named_after_file = self.shape in ("single", "by_date", "calendar", "calendar_rows")  # by_date: one row
@@ -168,7 +169,7 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     except FileRejected as exc:  # no time column: one column per period instead?
         if exc.code != "no_time_column":
             raise
-        years = _year_columns(list(sample.columns))
+        years = year_columns(list(sample.columns))
         rest = sample.drop(columns=list(years))
         rows = _month_rows(rest, years)
         if rows is not None:  # a month per row, a year per column: one series
@@ -187,8 +188,10 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     decimal_comma = delimiter != "," and _decimal_comma(sample.drop(columns=[tcol]))
     flags = _flags(sample.drop(columns=[tcol]))  # TRUE / FALSE: a covariate (1 / 0), never an id
     numeric = _mostly_numeric(sample.drop(columns=[tcol, *flags]), decimal_comma)
-    ids = _pick_ids(sample, mapping.id_col, tcol, numeric, flags)
-    text = [c for c in sample.columns if c not in (tcol, *ids, *numeric, *flags)]  # no role: told in the report
+    derived = [c for c in numeric if c.strip().casefold() in TIME_NAMES and c != mapping.value_col]  # Year, Week
+    numeric = [c for c in numeric if c not in derived]
+    ids = _pick_ids(sample, mapping.id_col, tcol, [*numeric, *derived], flags)
+    text = [c for c in sample.columns if c not in (tcol, *ids, *numeric, *flags, *derived)]  # no role: reported
     numeric = [c for c in numeric if c not in ids]
     if ids:
         vcol = _pick_value(mapping.value_col, numeric)
@@ -219,7 +222,7 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
     beside = [c for c in values if c not in months] if months else []  # a Total column beside the months
     if months:  # a year per row, a month (or quarter) per column: one series
         shape, values = "calendar", sorted(months, key=months.__getitem__)
-    years = _year_columns(values) if shape == "wide" and fmt is None else {}
+    years = year_columns(values) if shape == "wide" and fmt is None else {}
     if years and _month_rows(sample[[tcol]], years) is not None:  # a month per row, a year per column
         shape, beside, values = "calendar_rows", [c for c in values if c not in years], sorted(years)
     clock = split[1] if split else None
@@ -247,12 +250,8 @@ def sniff(head: bytes, name: str, mapping: ColumnMapping = ColumnMapping()) -> L
         column_dates=years if shape == "calendar_rows" else {},
         date_parts=parts[1] if parts else [],
         text=text,
+        derived=derived,
     )
-
-
-def _year_columns(columns: list[str]) -> dict[str, str]:
-    """The columns named by a year (``2019``): name -> its first day."""
-    return {c: f"{c.strip()}-01-01" for c in columns if re.fullmatch(r"(1[89]|2[01])\d\d", c.strip())}
 
 
 def _month_rows(rest: pd.DataFrame, years: dict) -> str | None:

@@ -55,3 +55,13 @@ def test_a_year_month_day_hour_file_with_a_text_column_reads_one_series_and_name
     )
     df = Curated(storage).read()
     assert list(pd.DatetimeIndex(df["ds"])) == [t for k, t in enumerate(stamps) if k % 9]
+
+
+def test_a_year_column_beside_the_dates_is_left_out_and_named(tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_text(
+        "Year,Date,Sales\n" + "".join(f"{2020 + k // 12},{2020 + k // 12}-{k % 12 + 1:02d}-01,{k}\n" for k in range(24))
+    )
+    (report,) = ingest_files(str(path), Storage(str(tmp_path / "storage")), IngestSettings()).files
+    assert (report["status"], report["shape"], report["series"], report["rows"]) == ("ingested", "single", 1, 24)
+    assert report["reason"] == "left out, parts of the timestamp: Year"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.ingest.sniff import FileRejected
+from tasks.ingest.sniff import FileRejected, sniff
 from tests.conftest import parse_csv
 
 
@@ -200,3 +200,21 @@ def test_a_first_column_of_row_numbers_named_no_has_no_role_and_a_series_id_stil
     regions = [f"{r},2020-{m:02d}-01,{m}" for r in ("North", "South") for m in range(1, 13)]
     p = parse_csv(("area,month,sales\n" + "\n".join(regions) + "\n").encode(), "regions.csv")
     assert sorted(p.frame["unique_id"].unique()) == ["North", "South"]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "left_out"),
+    [
+        ("Year,Date,Sales", "{y},{d},{v}", ["Year"]),
+        ("Date,Year,Week,Units", "{d},{y},{w},{v}", ["Year", "Week"]),
+        ("date,month,sales", "{d},{m},{v}", ["month"]),
+    ],
+)
+def test_numbers_named_as_parts_of_time_beside_the_dates_are_no_series(header, row, left_out):
+    stamps = pd.date_range("2020-01-01", periods=24, freq="MS")
+    lines = [row.format(y=t.year, d=f"{t:%Y-%m-%d}", w=k % 52 + 1, m=t.month, v=k) for k, t in enumerate(stamps)]
+    text = (header + "\n" + "\n".join(lines) + "\n").encode()
+    layout = sniff(text, "sales.csv")
+    assert (layout.shape, layout.derived) == ("single", left_out)  # before: wide, Year (or Week) a series
+    p = parse_csv(text, "sales.csv")
+    assert p.frame["unique_id"].nunique() == 1 and p.frame["y"].tolist() == [float(k) for k in range(24)]
