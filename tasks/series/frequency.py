@@ -194,21 +194,21 @@ def stepped_over(ds: np.ndarray, lengths: np.ndarray, freqs: np.ndarray) -> np.n
         return out
     sid = np.repeat(np.arange(S), lengths)  # (N,)
     same = sid[1:] == sid[:-1]  # (N-1,)
-    t = ds.astype("datetime64[ns]").view(np.int64)  # (N,)
-    nanos = np.diff(t)  # (N-1,)
-    months = None
+    nanos = np.diff(ds.astype("datetime64[ns]").view(np.int64))  # (N-1,)
+    months = np.diff(month_numbers(ds))  # (N-1,)
     for f in dict.fromkeys(freqs.tolist()):
         if f is None or f == "B":
             continue
         step = calendar_step(f)  # (months, nanoseconds): one of them 0
-        if step[0] and months is None:  # months counted on the distinct timestamps only
-            which, uniq = pd.factorize(t)
-            u = pd.DatetimeIndex(uniq.view("datetime64[ns]"))
-            months = np.diff(np.asarray(u.year * 12 + u.month, dtype=np.int64)[which])  # (N-1,)
         gap = (months > step[0]) if step[0] else (nanos > step[1])  # (N-1,)
         rows = same & gap & (freqs[sid[1:]] == f)
         out[np.unique(sid[1:][rows])] = True
     return out
+
+
+def month_numbers(ds: np.ndarray) -> np.ndarray:
+    """(N,) timestamps -> (N,) months since January 1970."""
+    return ds.astype("datetime64[ns]").astype("datetime64[M]").view(np.int64)
 
 
 def calendar_step(freq: str) -> tuple[int, int]:

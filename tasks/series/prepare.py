@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lstm_model.windows import PackedSeries, offsets_of
-from tasks.series.frequency import calendar_step, grid, infer_freqs, stepped_over
+from tasks.series.frequency import calendar_step, grid, infer_freqs, month_numbers, stepped_over
 
 
 @dataclass
@@ -70,8 +70,9 @@ def _on_calendar(
     S, starts = lengths.shape[0], offsets_of(lengths)
     sid = np.repeat(np.arange(S), lengths)  # (N,)
     t = ds.astype("datetime64[ns]").view(np.int64)  # (N,)
-    month = t.astype("datetime64[ns]").astype("datetime64[M]").view(np.int64)  # (N,) months since 1970
-    steps = np.array([calendar_step(f) if g else (0, 0) for f, g in zip(freqs.tolist(), gappy.tolist())])  # (S, 2)
+    month = month_numbers(ds)  # (N,)
+    step_of = {f: calendar_step(f) for f in dict.fromkeys(freqs[gappy].tolist())}  # one per distinct frequency
+    steps = np.array([step_of[f] if g else (0, 0) for f, g in zip(freqs.tolist(), gappy.tolist())])  # (S, 2)
     by_month = steps[:, 0] > 0  # (S,)
     offset = np.where(by_month[sid], month - month[starts][sid], t - t[starts][sid])  # (N,) since the first
     size = np.where(by_month, steps[:, 0], steps[:, 1])[sid]  # (N,) 0 outside the gappy series
